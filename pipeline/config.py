@@ -1,0 +1,175 @@
+"""Typed run configuration: YAML -> validated objects, and the config hash used for resume keys.
+
+Every option is a typed field with a default, so a typo in a YAML key is an error naming the key
+(extra="forbid") instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+import orjson
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SourceType = Literal[
+    "redpajama",  # RedPajama-Data-1T: text, meta (dict or JSON string), subset from field or path
+    "redpajama_v2",  # RedPajama-V2: raw_content, meta (JSON string), doc_id
+    "dolma",  # Dolma / CCNet style: id, text, source, metadata
+    "oasst",  # OpenAssistant oasst1: flat message table or nested tree export
+    "wudao",  # WuDaoCorpora: title + content
+    "clue",  # CLUECorpus: plain text, documents separated by blank lines
+    "zhwiki",  # wikimedia/wikipedia (zh): id, url, title, text
+    "chinese_poetry",  # chinese-poetry: author, paragraphs[], title or rhythmic
+    "squad",  # SQuAD-style (cmrc2018): each paragraph context once
+    "alpaca",  # alpaca-style instruction data: instruction, input, output
+    "generic",  # anything else through `fields`
+]
+
+Casing = Literal["preserve", "lower", "fix_shouting"]
+InputFormat = Literal["auto", "jsonl", "json", "parquet", "txt"]
+
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HubSpec(Strict):
+    """A data set served by the Hub (or any `datasets` builder), read with `streaming=True`."""
+
+    path: str = Field(description="Hub id (e.g. OpenAssistant/oasst1) or builder name (json, parquet)")
+    name: str | None = Field(None, description="Hub config name, e.g. 20231101.zh for wikimedia/wikipedia")
+    split: str = Field("train", description="split to stream")
+    revision: str | None = Field(None, description="git revision of the Hub repo")
+    data_files: list[str] = Field(default_factory=list, description="explicit data files / URLs")
+    data_files_from: str | None = Field(
+        None, description="a URL list (one URL per line, local path or http URL), e.g. RedPajama's urls.txt"
+    )
+    data_files_filter: str | None = Field(
+        None, description="keep only URLs containing this substring (e.g. /arxiv/ for one RedPajama subset)"
+    )
+    limit: int | None = Field(None, ge=1, description="stop after this many records (samples, smoke tests)")
+
+
+class FieldMap(Strict):
+    """How the generic adapter finds its fields (dotted paths reach into nested objects)."""
+
+    text: str | list[str] = Field("text", description="text field, or fields joined by a blank line")
+    id: str | None = Field(None, description="field holding the source's own id")
+    title: str | None = Field(None, description="optional title prepended as the first paragraph")
+    lang: str | None = Field(None, description="field holding a language code")
+    meta: list[str] = Field(default_factory=list, description="fields copied into meta")
+
+
+class SourceConfig(Strict):
+    name: str = Field(pattern=_NAME_PATTERN, description="source name: output folder data/<name>/<lang>/")
+    type: SourceType
+    paths: list[str] = Field(default_factory=list, description="local files or globs (sorted)")
+    hub: HubSpec | None = Field(None, description="read through datasets.load_dataset(streaming=True)")
+    format: InputFormat = Field("auto", description="local file format; auto = from the file extension")
+    lang: str | None = Field(None, description="language hint when the records do not carry one")
+    subset: str | None = Field(None, description="subset label (RedPajama: arxiv, book, c4, ...)")
+    casing: Casing = Field("preserve", description="casing policy of the stored text")
+    license: str | None = Field(None, description="licence of the source, for the dataset card")
+    # adapter options
+    unit: Literal["thread", "message", "top_path"] = Field(
+        "thread", description="oasst: one document per thread, per message, or the best-ranked path"
+    )
+    txt_unit: Literal["file", "line", "paragraph"] = Field(
+        "paragraph", description="plain text: one document per file, per line, or per blank-line block"
+    )
+    fields: FieldMap | None = Field(None, description="generic adapter field mapping")
+
+    @model_validator(mode="after")
+    def _one_input(self) -> SourceConfig:
+        if bool(self.paths) == bool(self.hub):
+            raise ValueError(f"source {self.name!r}: give exactly one of `paths` or `hub`")
+        return self
+
+
+class NormalizeConfig(Strict):
+    invalid_utf8: Literal["reject", "repair"] = Field(
+        "reject", description="invalid UTF-8 input: reject the record, or repair with U+FFFD (counted)"
+    )
+    fullwidth_alnum: Literal["fold", "keep"] = Field(
+        "fold", description="fold full-width ASCII letters and digits (Ａ１ -> A1); CJK punctuation is always kept"
+    )
+    min_chars: int = Field(1, ge=0, description="documents shorter than this after normalization are rejected")
+
+
+class TokensConfig(Strict):
+    encoding: str = Field("o200k_base", description="tiktoken encoding counted in tag (offline: o200k_base, cl100k_base)")
+    batch_size: int = Field(256, ge=1, description="documents per tokenizer batch")
+
+
+class SelectConfig(Strict):
+    languages: list[str] | None = Field(
+        None, description="keep only these languages (None keeps every language); others go to rejected/language/"
+    )
+
+
+class OutputConfig(Strict):
+    shard_size_mb: float = Field(256.0, gt=0, description="rotate final shards at about this many MB (compressed)")
+    row_group_mb: float = Field(64.0, gt=0, description="text MB per Parquet row group")
+    compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+    compression_level: int | None = Field(3, description="zstd/gzip level")
+
+
+class RunConfig(Strict):
+    sources: list[SourceConfig] = Field(min_length=1)
+    normalize: NormalizeConfig = NormalizeConfig()
+    tokens: TokensConfig = TokensConfig()
+    select: SelectConfig = SelectConfig()
+    output: OutputConfig = OutputConfig()
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        names = [s.name for s in sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate source names: {', '.join(dupes)}")
+        return sources
+
+    def source(self, name: str) -> SourceConfig:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def hash(self) -> str:
+        """sha256 of the canonical JSON of every setting (defaults included): the resume key's config part."""
+        blob = orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(blob).hexdigest()
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the key at fault."""
+
+
+def load_config(path: str | Path) -> RunConfig:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config: {e.strerror}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from e
+    return parse_config(raw, origin=str(path))
+
+
+def parse_config(raw: object, origin: str = "<config>") -> RunConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: top level must be a mapping with a `sources` list")
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {loc}: {err['msg']}")
+        raise ConfigError(f"{origin}: invalid config\n" + "\n".join(lines)) from e
