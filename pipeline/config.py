@@ -49,6 +49,10 @@ class HubSpec(Strict):
     data_files_from: str | None = Field(
         None, description="a URL list (one URL per line, local path or http URL), e.g. RedPajama's urls.txt"
     )
+    data_files_prefix: str = Field(
+        "", description="prepended to every listed line (RedPajama-V2 listings hold stems, not URLs)"
+    )
+    data_files_suffix: str = Field("", description="appended to every listed line, e.g. .json.gz")
     data_files_filter: str | None = Field(
         None, description="keep only URLs containing this substring (e.g. /arxiv/ for one RedPajama subset)"
     )

@@ -1,0 +1,207 @@
+"""The `curate` command: a thin click layer over the library (and, for `run`, the Prefect flow)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import get_args
+
+import click
+from tqdm import tqdm
+
+from pipeline.config import Casing, ConfigError, InputFormat, RunConfig, SourceType, load_config, parse_config
+from pipeline.runner import RunSummary, run_local
+from pipeline.sources import InputShard
+from pipeline.tag import Progress
+
+log = logging.getLogger("curate")
+
+
+class ProgressBar:
+    """Documents and MB/s per shard; refreshed at most every 0.25 s so it costs nothing per document."""
+
+    def __init__(self, shard: InputShard, enabled: bool) -> None:
+        self.bar = tqdm(desc=shard.name, unit=" docs", disable=not enabled, leave=False, dynamic_ncols=True)
+        self.start = time.perf_counter()
+        self.last = 0.0
+        self.docs = 0
+        self.bytes = 0
+
+    def __call__(self, docs: int, n_bytes: int) -> None:
+        self.docs += docs
+        self.bytes += n_bytes
+        now = time.perf_counter()
+        if now - self.last >= 0.25:
+            self.bar.update(self.docs - self.bar.n)
+            self.bar.set_postfix_str(f"{self.bytes / 1e6 / max(now - self.start, 1e-9):.1f} MB/s", refresh=False)
+            self.last = now
+
+    def close(self) -> None:
+        self.bar.update(self.docs - self.bar.n)
+        self.bar.close()
+
+
+def _progress_factory(enabled: bool):  # type: ignore[no-untyped-def]
+    bars: list[ProgressBar] = []
+
+    def make(shard: InputShard) -> Progress:
+        for b in bars:
+            b.close()
+        bars.clear()
+        bar = ProgressBar(shard, enabled)
+        bars.append(bar)
+        return bar
+
+    def close_all() -> None:
+        for b in bars:
+            b.close()
+
+    return make, close_all
+
+
+def _summary_lines(summary: RunSummary) -> list[str]:
+    d = summary.stats.to_dict()
+    lines = []
+    for stage, block in d["stages"].items():
+        t = block["total"]
+        reasons = ", ".join(f"{k}={v}" for k, v in t["rejected_by_reason"].items()) or "-"
+        lines.append(f"  {stage:<10} in {t['docs_in']:>8}  kept {t['docs_kept']:>8}  rejected {t['docs_rejected']:>6} ({reasons})")
+    for src, langs in d["sizes"]["by_source"].items():
+        for lang, s in langs.items():
+            lines.append(f"  {src}/{lang}: {s['docs']} docs, {s['bytes'] / 1e6:.2f} MB, {s['chars']} chars, {s['tokens']} tokens")
+    return lines
+
+
+def _report(summary: RunSummary) -> None:
+    click.echo(f"wrote {summary.out} ({len(summary.files)} Parquet files)")
+    for line in _summary_lines(summary):
+        click.echo(line)
+
+
+def _fail(e: Exception) -> click.ClickException:
+    return click.ClickException(str(e))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log every shard and step (INFO level).")
+@click.version_option(package_name="curate")
+def main(verbose: bool) -> None:
+    """Curate LM training data: read RedPajama, oasst1 and Chinese corpora, normalize, tag, select and
+    write Hub-layout Parquet shards with rejects, statistics and a manifest.
+
+    Output layout: OUT/data/<source>/<lang>/train-*.parquet, OUT/rejected/<stage>/, OUT/stats/stats.json,
+    OUT/manifest.json, OUT/.staging/ (tagged shards kept for resume; not part of the dataset)."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+@main.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory (created if missing).")
+def run(config: Path, out: Path) -> None:
+    """Run the pipeline described by CONFIG (YAML) as one Prefect flow run.
+
+    Uses Prefect's ephemeral mode unless PREFECT_API_URL points at a server. Shards already tagged
+    with the same config and inputs are skipped (see OUT/.staging)."""
+    try:
+        load_config(config)  # fail fast, with the key at fault, before Prefect starts
+    except ConfigError as e:
+        raise _fail(e) from e
+    from flows.curate import curate_flow  # Prefect is imported only for this command
+
+    try:
+        summary = curate_flow(config_path=str(config), out=str(out))
+    except (FileNotFoundError, ValueError) as e:
+        raise _fail(e) from e
+    _report(summary)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--source-type", "source_type", required=True, type=click.Choice(get_args(SourceType)), help="Adapter that reads the inputs.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory (created if missing).")
+@click.option("--name", default=None, help="Source name, the folder under OUT/data/ (default: the source type).")
+@click.option("--lang", default=None, help="Language hint for records that carry none (e.g. en, zh).")
+@click.option("--subset", default=None, help="Subset label (RedPajama: arxiv, book, c4, common_crawl, github, stackexchange, wikipedia).")
+@click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(get_args(InputFormat)), help="Input format; auto decides from the file extension.")
+@click.option("--casing", default="preserve", show_default=True, type=click.Choice(get_args(Casing)), help="Casing policy of the stored text.")
+@click.option("--unit", default="thread", show_default=True, type=click.Choice(["thread", "message", "top_path"]), help="oasst: one document per thread, per message, or the best-ranked path of each tree.")
+@click.option("--txt-unit", default="paragraph", show_default=True, type=click.Choice(["file", "line", "paragraph"]), help="Plain text: one document per file, per line, or per blank-line-separated block.")
+@click.option("--text-field", "text_fields", multiple=True, help="generic: field(s) holding the text (repeat to join several with a blank line).")
+@click.option("--id-field", default=None, help="generic: field holding the record's own id.")
+@click.option("--languages", default=None, help="Comma-separated languages to keep (e.g. en,zh); others go to rejected/language/. Default: keep all.")
+@click.option("--invalid-utf8", default="reject", show_default=True, type=click.Choice(["reject", "repair"]), help="Invalid UTF-8 lines: reject them, or repair with U+FFFD (counted).")
+@click.option("--encoding", default="o200k_base", show_default=True, help="tiktoken encoding for token counts (offline: o200k_base, cl100k_base).")
+@click.option("--shard-size-mb", default=256.0, show_default=True, type=float, help="Rotate output shards at about this size.")
+@click.option("--force", is_flag=True, help="Re-tag shards even when their output exists for the same key.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def shard(
+    inputs: tuple[str, ...],
+    source_type: str,
+    out: Path,
+    name: str | None,
+    lang: str | None,
+    subset: str | None,
+    fmt: str,
+    casing: str,
+    unit: str,
+    txt_unit: str,
+    text_fields: tuple[str, ...],
+    id_field: str | None,
+    languages: str | None,
+    invalid_utf8: str,
+    encoding: str,
+    shard_size_mb: float,
+    force: bool,
+    no_progress: bool,
+) -> None:
+    """Process INPUT files of one source in this process, without an orchestrator.
+
+    Example: curate shard data/samples/oasst/en_100_tree.jsonl --source-type oasst --out out/oasst"""
+    source: dict[str, object] = {
+        "name": name or source_type,
+        "type": source_type,
+        "paths": list(inputs),
+        "lang": lang,
+        "subset": subset,
+        "format": fmt,
+        "casing": casing,
+        "unit": unit,
+        "txt_unit": txt_unit,
+    }
+    if text_fields or id_field:
+        source["fields"] = {"text": list(text_fields) if len(text_fields) > 1 else (text_fields[0] if text_fields else "text"), "id": id_field}
+    raw = {
+        "sources": [source],
+        "normalize": {"invalid_utf8": invalid_utf8},
+        "tokens": {"encoding": encoding},
+        "select": {"languages": [x.strip() for x in languages.split(",") if x.strip()] if languages else None},
+        "output": {"shard_size_mb": shard_size_mb},
+    }
+    try:
+        cfg = parse_config(raw, origin="command line")
+        summary = _run_in_process(cfg, out, progress=not no_progress and sys.stderr.isatty(), force=force)
+    except (ConfigError, FileNotFoundError, ValueError) as e:
+        raise _fail(e) from e
+    _report(summary)
+
+
+def _run_in_process(cfg: RunConfig, out: Path, progress: bool, force: bool = False) -> RunSummary:
+    make, close_all = _progress_factory(progress)
+    if force:
+        import shutil
+
+        shutil.rmtree(out / ".staging" / "tagged", ignore_errors=True)
+    try:
+        return run_local(cfg, out, progress=make, log=log.info)
+    finally:
+        close_all()
+
+
+if __name__ == "__main__":
+    main()

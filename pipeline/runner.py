@@ -1,0 +1,171 @@
+"""Plain-Python orchestration: plan the shards, tag, select, finish. No Prefect here.
+
+`run_local` runs everything in this process (the `curate shard` path); the Prefect flow in `flows/`
+maps the same three functions over shards, so both produce byte-identical outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow.parquet as pq
+
+from pipeline import __version__
+from pipeline.config import RunConfig, SourceConfig
+from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
+from pipeline.select import RULES, SelectResult, select_shard
+from pipeline.shards import RotatingWriter, describe, publish, remove_stale_dirs
+from pipeline.sources import InputShard, expand_inputs
+from pipeline.stats import STAGES, RunStats
+from pipeline.tag import Progress, TagResult, staging, tag_shard
+
+#: Packages whose versions go into the manifest (what decides the bytes of the outputs).
+TRACKED_PACKAGES = ("curate", "pyarrow", "tiktoken", "datasets", "orjson", "zstandard", "xxhash", "numpy")
+
+
+class AccountingError(RuntimeError):
+    """A stage's documents in != kept + rejected, or one stage's output != the next one's input."""
+
+
+def plan(cfg: RunConfig) -> list[tuple[InputShard, SourceConfig]]:
+    """Every input shard of the run in a fixed order (sources as configured, files sorted)."""
+    return [(shard, src) for src in cfg.sources for shard in expand_inputs(src)]
+
+
+def reset_select(out: Path) -> None:
+    """Select always starts from the staged shards: drop parts and rejects of an earlier select."""
+    shutil.rmtree(staging(out) / "selected", ignore_errors=True)
+    for stage, _ in RULES:
+        shutil.rmtree(staging(out) / "rejected" / stage, ignore_errors=True)
+
+
+def check_accounting(stats: RunStats) -> None:
+    """Raises unless every stage balances and each stage's kept documents enter the next stage."""
+    for (stage, src), s in stats.stages.items():
+        if not s.balanced():
+            raise AccountingError(f"stage {stage!r} source {src!r}: in {s.docs_in} != kept {s.docs_kept} + rejected {s.docs_rejected}")
+    sources = {src for _, src in stats.stages}
+    for src in sources:
+        for prev, nxt in zip(STAGES, STAGES[1:]):
+            a = stats.stages.get((prev, src))
+            b = stats.stages.get((nxt, src))
+            kept = a.docs_kept if a else 0
+            entered = b.docs_in if b else 0
+            if kept != entered:
+                raise AccountingError(f"source {src!r}: {kept} kept by {prev!r} but {entered} entered {nxt!r}")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n")
+    os.replace(tmp, path)
+
+
+@dataclass
+class RunSummary:
+    stats: RunStats
+    files: list[dict[str, Any]]
+    skipped_shards: list[str]
+    out: Path
+
+
+def _publish_rejects(out: Path, stage: str, paths: Iterable[str], cfg: RunConfig) -> list[Path]:
+    dest = out / "rejected" / stage
+    dest.mkdir(parents=True, exist_ok=True)
+    writer = RotatingWriter(dest / "part", REJECT_SCHEMA, cfg.output)
+    for rel in paths:
+        writer.write(pq.read_table(out / rel, schema=REJECT_SCHEMA))
+    # an empty stage still gets its (empty) file: the layout does not depend on the data
+    written = writer.close(ensure_file=True)
+    for old in dest.glob("*.parquet"):
+        if old not in written:
+            old.unlink()
+    return written
+
+
+def finish(cfg: RunConfig, out: Path, tagged: list[TagResult], selected: list[SelectResult]) -> RunSummary:
+    """Merges stats, names the final shards, collects rejects, writes stats.json and manifest.json."""
+    stats: RunStats = sum((t.stats for t in tagged), RunStats()) + sum((s.stats for s in selected), RunStats())
+    check_accounting(stats)
+
+    groups: dict[str, list[str]] = {}
+    for res in sorted(selected, key=lambda r: r.shard):
+        for group, parts in res.parts.items():
+            groups.setdefault(group, []).extend(parts)
+    data_dirs: list[Path] = []
+    for group in sorted(groups):
+        src, lang = group.split("/")
+        dest = out / "data" / src / lang
+        publish([out / p for p in sorted(groups[group])], dest, "train", FINAL_SCHEMA, cfg.output)
+        data_dirs.append(dest)
+    remove_stale_dirs(out / "data", data_dirs)
+
+    reject_sources: dict[str, list[str]] = {}
+    for res in sorted(tagged, key=lambda r: r.shard):
+        for stage, rel in res.rejects.items():
+            reject_sources.setdefault(stage, []).append(rel)
+    for res in sorted(selected, key=lambda r: r.shard):
+        for stage, rel in res.rejects.items():
+            reject_sources.setdefault(stage, []).append(rel)
+    for stage in STAGES:
+        _publish_rejects(out, stage, reject_sources.get(stage, []), cfg)
+    remove_stale_dirs(out / "rejected", [out / "rejected" / s for s in STAGES])
+
+    stats_doc = {"config_hash": cfg.hash(), "version": __version__, **stats.to_dict()}
+    _write_json(out / "stats" / "stats.json", stats_doc)
+
+    files = [
+        describe(p, out).to_dict()
+        for p in sorted(list((out / "data").rglob("*.parquet")) + list((out / "rejected").rglob("*.parquet")))
+    ]
+    manifest = {
+        "config_hash": cfg.hash(),
+        "config": cfg.model_dump(mode="json"),
+        "packages": package_versions(),
+        "inputs": {t.shard: t.inputs for t in sorted(tagged, key=lambda r: r.shard)},
+        "files": files,
+        "totals": {
+            "data_rows": sum(f["rows"] for f in files if f["path"].startswith("data/")),
+            "rejected_rows": sum(f["rows"] for f in files if f["path"].startswith("rejected/")),
+        },
+    }
+    _write_json(out / "manifest.json", manifest)
+    return RunSummary(stats=stats, files=files, skipped_shards=[t.shard for t in tagged if t.skipped], out=out)
+
+
+def run_local(
+    cfg: RunConfig,
+    out: Path,
+    progress: Callable[[InputShard], Progress | None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """The whole run in this process: tag every shard, select every shard, finish."""
+    out.mkdir(parents=True, exist_ok=True)
+    tagged: list[TagResult] = []
+    for shard, src in plan(cfg):
+        res = tag_shard(shard, src, cfg, out, progress(shard) if progress else None)
+        if log:
+            log(f"tag {shard.name}: {'skipped (done, same key)' if res.skipped else 'done'}")
+        tagged.append(res)
+    reset_select(out)
+    selected = [select_shard(t.shard, t.staged, cfg, out) for t in tagged]
+    return finish(cfg, out, tagged, selected)

@@ -1,0 +1,214 @@
+"""Mergeable statistics: every per-shard object adds up (`a + b`) to the run's totals.
+
+The same objects serve one shard, one machine or a Dask cluster: workers return them, the finish
+step sums them, and nothing needs the documents again. Only counts and sums live here, so the sum
+is exact and independent of the order shards finish in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Stages in pipeline order; `rejected/<stage>/` uses the same names.
+STAGES = ("read", "normalize", "language")
+
+
+@dataclass
+class StageStats:
+    """One stage of one source: documents in = kept + rejected (by reason)."""
+
+    docs_in: int = 0
+    docs_kept: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    bytes_in: int = 0
+    bytes_kept: int = 0
+    tokens_in: int = 0
+    tokens_kept: int = 0
+
+    @property
+    def docs_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+    def keep(self, n_bytes: int = 0, n_tokens: int = 0, n: int = 1) -> None:
+        self.docs_in += n
+        self.docs_kept += n
+        self.bytes_in += n_bytes
+        self.bytes_kept += n_bytes
+        self.tokens_in += n_tokens
+        self.tokens_kept += n_tokens
+
+    def reject(self, reason: str, n_bytes: int = 0, n_tokens: int = 0, n: int = 1) -> None:
+        self.docs_in += n
+        self.rejected[reason] += n
+        self.bytes_in += n_bytes
+        self.tokens_in += n_tokens
+
+    def balanced(self) -> bool:
+        return self.docs_in == self.docs_kept + self.docs_rejected
+
+    def __add__(self, other: StageStats) -> StageStats:
+        return StageStats(
+            docs_in=self.docs_in + other.docs_in,
+            docs_kept=self.docs_kept + other.docs_kept,
+            rejected=self.rejected + other.rejected,
+            bytes_in=self.bytes_in + other.bytes_in,
+            bytes_kept=self.bytes_kept + other.bytes_kept,
+            tokens_in=self.tokens_in + other.tokens_in,
+            tokens_kept=self.tokens_kept + other.tokens_kept,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "docs_in": self.docs_in,
+            "docs_kept": self.docs_kept,
+            "docs_rejected": self.docs_rejected,
+            "rejected_by_reason": dict(sorted(self.rejected.items())),
+            "bytes_in": self.bytes_in,
+            "bytes_kept": self.bytes_kept,
+            "tokens_in": self.tokens_in,
+            "tokens_kept": self.tokens_kept,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StageStats:
+        return cls(
+            docs_in=d["docs_in"],
+            docs_kept=d["docs_kept"],
+            rejected=Counter(d["rejected_by_reason"]),
+            bytes_in=d["bytes_in"],
+            bytes_kept=d["bytes_kept"],
+            tokens_in=d["tokens_in"],
+            tokens_kept=d["tokens_kept"],
+        )
+
+
+@dataclass
+class SizeStats:
+    """Size of a set of documents in every unit the report compares."""
+
+    docs: int = 0
+    bytes: int = 0
+    chars: int = 0
+    tokens: int = 0
+
+    def add(self, n_bytes: int, n_chars: int, n_tokens: int, n: int = 1) -> None:
+        self.docs += n
+        self.bytes += n_bytes
+        self.chars += n_chars
+        self.tokens += n_tokens
+
+    def __add__(self, other: SizeStats) -> SizeStats:
+        return SizeStats(
+            self.docs + other.docs, self.bytes + other.bytes, self.chars + other.chars, self.tokens + other.tokens
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"docs": self.docs, "bytes": self.bytes, "chars": self.chars, "tokens": self.tokens}
+        d["bytes_per_char"] = round(self.bytes / self.chars, 4) if self.chars else None
+        d["chars_per_token"] = round(self.chars / self.tokens, 4) if self.tokens else None
+        d["bytes_per_token"] = round(self.bytes / self.tokens, 4) if self.tokens else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SizeStats:
+        return cls(d["docs"], d["bytes"], d["chars"], d["tokens"])
+
+
+def _add_maps(a: dict[Any, Any], b: dict[Any, Any]) -> dict[Any, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out[k] + v if k in out else v
+    return out
+
+
+@dataclass
+class RunStats:
+    """Everything one shard (or a whole run) reports.
+
+    stages: (stage, source) -> StageStats; sizes: (source, lang) -> SizeStats of the kept documents;
+    normalize: (source, change name) -> documents it touched."""
+
+    stages: dict[tuple[str, str], StageStats] = field(default_factory=dict)
+    sizes: dict[tuple[str, str], SizeStats] = field(default_factory=dict)
+    normalize: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def stage(self, stage: str, source: str) -> StageStats:
+        key = (stage, source)
+        if key not in self.stages:
+            self.stages[key] = StageStats()
+        return self.stages[key]
+
+    def size(self, source: str, lang: str) -> SizeStats:
+        key = (source, lang)
+        if key not in self.sizes:
+            self.sizes[key] = SizeStats()
+        return self.sizes[key]
+
+    def __add__(self, other: RunStats) -> RunStats:
+        return RunStats(
+            stages=_add_maps(self.stages, other.stages),
+            sizes=_add_maps(self.sizes, other.sizes),
+            normalize=self.normalize + other.normalize,
+        )
+
+    def __radd__(self, other: object) -> RunStats:
+        # lets sum(list_of_stats) work
+        if other == 0:
+            return self
+        return NotImplemented
+
+    def stage_total(self, stage: str) -> StageStats:
+        total = StageStats()
+        for (st, _), s in self.stages.items():
+            if st == stage:
+                total = total + s
+        return total
+
+    def balanced(self) -> bool:
+        return all(s.balanced() for s in self.stages.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Deterministic JSON-able form (sorted keys), the `stats.json` layout."""
+        stage_names = sorted({st for st, _ in self.stages}, key=_stage_order)
+        stages: dict[str, Any] = {}
+        for st in stage_names:
+            by_source = {src: s.to_dict() for (st2, src), s in sorted(self.stages.items()) if st2 == st}
+            stages[st] = {"total": self.stage_total(st).to_dict(), "by_source": by_source}
+        sizes: dict[str, dict[str, Any]] = {}
+        for (src, lang), s in sorted(self.sizes.items()):
+            sizes.setdefault(src, {})[lang] = s.to_dict()
+        by_lang: dict[str, SizeStats] = {}
+        for (_, lang), s in self.sizes.items():
+            by_lang[lang] = by_lang.get(lang, SizeStats()) + s
+        normalize: dict[str, dict[str, int]] = {}
+        for (src, change), n in sorted(self.normalize.items()):
+            normalize.setdefault(src, {})[change] = n
+        return {
+            "stages": stages,
+            "sizes": {
+                "by_source": sizes,
+                "by_lang": {lang: s.to_dict() for lang, s in sorted(by_lang.items())},
+                "total": sum(self.sizes.values(), SizeStats()).to_dict(),
+            },
+            "normalize": normalize,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunStats:
+        rs = cls()
+        for st, block in d["stages"].items():
+            for src, s in block["by_source"].items():
+                rs.stages[(st, src)] = StageStats.from_dict(s)
+        for src, langs in d["sizes"]["by_source"].items():
+            for lang, s in langs.items():
+                rs.sizes[(src, lang)] = SizeStats.from_dict(s)
+        for src, changes in d["normalize"].items():
+            for change, n in changes.items():
+                rs.normalize[(src, change)] = n
+        return rs
+
+
+def _stage_order(stage: str) -> tuple[int, str]:
+    return (STAGES.index(stage) if stage in STAGES else len(STAGES), stage)

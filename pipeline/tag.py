@@ -1,0 +1,270 @@
+"""The per-shard tagging pass: read -> normalize -> tag -> staged shard + rejects + stats.
+
+Everything expensive happens here once per document, and is stored as columns so `select` (and a
+later `curate refilter`) only compares columns against thresholds. Taggers in this version:
+normalization (stored text + change trace), the exact-dedup key hash and BPE token counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from pipeline import __version__
+from pipeline.config import RunConfig, SourceConfig
+from pipeline.document import STAGED_SCHEMA, Document, Reject, dumps_meta, rejects_to_table
+from pipeline.normalize import key_hash, normalize_key, normalize_text
+from pipeline.shards import RotatingWriter, write_table_atomic
+from pipeline.sources import InputShard, iter_shard
+from pipeline.stats import RunStats
+from pipeline.tokens import count_tokens
+
+#: Documents per tagging batch (tokenizer call, Arrow conversion); bounded in bytes as well.
+BATCH_DOCS = 2048
+BATCH_BYTES = 16 * 1024 * 1024
+
+Progress = Callable[[int, int], None]  # (documents, bytes) since the last call
+
+
+def staging(out: Path) -> Path:
+    return out / ".staging"
+
+
+@dataclass
+class TagResult:
+    """What a tag task hands on: paths and stats, never documents (tasks may run on other machines)."""
+
+    shard: str
+    source: str
+    staged: list[str]
+    rejects: dict[str, str]
+    stats: RunStats
+    key: str
+    skipped: bool = False
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "shard": self.shard,
+                "source": self.source,
+                "staged": self.staged,
+                "rejects": self.rejects,
+                "stats": self.stats.to_dict(),
+                "key": self.key,
+                "inputs": self.inputs,
+            },
+            option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2,
+        )
+
+    @classmethod
+    def from_json(cls, blob: bytes) -> TagResult:
+        d = orjson.loads(blob)
+        return cls(
+            shard=d["shard"],
+            source=d["source"],
+            staged=d["staged"],
+            rejects=d["rejects"],
+            stats=RunStats.from_dict(d["stats"]),
+            key=d["key"],
+            inputs=d["inputs"],
+        )
+
+
+def input_fingerprint(shard: InputShard) -> dict[str, Any]:
+    """Path, size and mtime: a new dump under the same file name is a different input."""
+    if shard.kind != "file":
+        return {"location": shard.location, "kind": shard.kind}
+    st = os.stat(shard.location)
+    return {"location": shard.location, "kind": shard.kind, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def tag_key(shard: InputShard, src: SourceConfig, cfg: RunConfig) -> str:
+    """Resume key of a tag task: only what tagging depends on, so re-tuning `select` keeps the tags."""
+    blob = orjson.dumps(
+        {
+            "source": src.model_dump(mode="json"),
+            "normalize": cfg.normalize.model_dump(mode="json"),
+            "tokens": cfg.tokens.model_dump(mode="json"),
+            "output": cfg.output.model_dump(mode="json"),
+            "input": input_fingerprint(shard),
+            "shard": shard.name,
+            "version": __version__,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _marker(out: Path, shard: InputShard) -> Path:
+    return staging(out) / "tagged" / f"{shard.name}.json"
+
+
+def load_done(out: Path, shard: InputShard, key: str) -> TagResult | None:
+    """The earlier result of this shard if it finished with the same key and its files exist."""
+    marker = _marker(out, shard)
+    if not marker.exists():
+        return None
+    try:
+        res = TagResult.from_json(marker.read_bytes())
+    except (orjson.JSONDecodeError, KeyError):
+        return None
+    files = [out / p for p in res.staged] + [out / p for p in res.rejects.values()]
+    if res.key != key or not all(f.exists() for f in files):
+        return None
+    res.skipped = True
+    return res
+
+
+class _Batch:
+    """Column buffers of one tagging batch; tokens are counted per batch in one native call."""
+
+    def __init__(self) -> None:
+        self.docs: list[Document] = []
+        self.changes: list[list[str]] = []
+        self.n_bytes = 0
+
+    def add(self, doc: Document, changes: list[str]) -> None:
+        self.docs.append(doc)
+        self.changes.append(changes)
+        self.n_bytes += len(doc.text)
+
+    def full(self) -> bool:
+        return len(self.docs) >= BATCH_DOCS or self.n_bytes >= BATCH_BYTES
+
+    def to_table(self, encoding: str, stats: RunStats) -> pa.Table:
+        texts = [d.text for d in self.docs]
+        tokens = count_tokens(texts, encoding)
+        n_bytes = [len(t.encode("utf-8")) for t in texts]
+        n_chars = [len(t) for t in texts]
+        for d, b, t in zip(self.docs, n_bytes, tokens):
+            stats.stage("normalize", d.source).keep(b, t)
+        cols: dict[str, list[Any]] = {
+            "id": [d.id for d in self.docs],
+            "text": texts,
+            "source": [d.source for d in self.docs],
+            "subset": [d.subset for d in self.docs],
+            "lang": [d.lang for d in self.docs],
+            "lang_score": [d.lang_score for d in self.docs],
+            "meta": [dumps_meta(d.meta) for d in self.docs],
+            "messages": [d.messages for d in self.docs],
+            "n_bytes": n_bytes,
+            "n_chars": n_chars,
+            "n_tokens": tokens,
+            "file": [d.file for d in self.docs],
+            "line": [d.line for d in self.docs],
+            "record": [d.record for d in self.docs],
+            "key_hash": [key_hash(normalize_key(t)) for t in texts],
+            "norm_changes": self.changes,
+        }
+        return pa.table(cols, schema=STAGED_SCHEMA)
+
+
+def tag_shard(
+    shard: InputShard,
+    src: SourceConfig,
+    cfg: RunConfig,
+    out: Path,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> TagResult:
+    """Tags one input shard; skipped (result loaded) when its output exists for the same key."""
+    key = tag_key(shard, src, cfg)
+    if not force:
+        done = load_done(out, shard, key)
+        if done is not None:
+            return done
+
+    stats = RunStats()
+    rejects: dict[str, list[Reject]] = {"read": [], "normalize": []}
+    base = staging(out) / "tagged" / shard.name
+    writer = RotatingWriter(base, STAGED_SCHEMA, cfg.output)
+    batch = _Batch()
+    norm = cfg.normalize
+    try:
+        for item in iter_shard(shard, src, norm.invalid_utf8):
+            if isinstance(item, Reject):
+                rejects[item.stage].append(item)
+                n = len(item.text.encode("utf-8")) if item.text else 0
+                stats.stage(item.stage, item.source).reject(item.drop_reason, n)
+                if progress:
+                    progress(1, n)
+                continue
+            raw_bytes = len(item.text.encode("utf-8"))
+            stats.stage("read", item.source).keep(raw_bytes)
+            if progress:
+                progress(1, raw_bytes)
+            text, changes = normalize_text(item.text, casing=src.casing, fullwidth_alnum=norm.fullwidth_alnum)
+            names = changes.names()
+            for name in names:
+                stats.normalize[(item.source, name)] += 1
+            if len(text) < norm.min_chars:
+                reason = "empty" if not text else "too_short"
+                rejects["normalize"].append(
+                    Reject(
+                        stage="normalize",
+                        drop_reason=reason,
+                        drop_value=str(len(text)),
+                        source=item.source,
+                        id=item.id,
+                        subset=item.subset,
+                        file=item.file,
+                        line=item.line,
+                        record=item.record,
+                        text=item.text,
+                        meta=item.meta,
+                    )
+                )
+                stats.stage("normalize", item.source).reject(reason, raw_bytes)
+                continue
+            item.text = text
+            if item.messages:
+                item.messages = [
+                    {
+                        "role": m["role"],
+                        "content": normalize_text(
+                            m["content"], casing=src.casing, fullwidth_alnum=norm.fullwidth_alnum
+                        )[0],
+                    }
+                    for m in item.messages
+                ]
+            if item.lang is None:
+                item.lang = src.lang
+            batch.add(item, names)
+            if batch.full():
+                writer.write(batch.to_table(cfg.tokens.encoding, stats))
+                batch = _Batch()
+        if batch.docs:
+            writer.write(batch.to_table(cfg.tokens.encoding, stats))
+        staged = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+    reject_paths: dict[str, str] = {}
+    for stage, items in rejects.items():
+        path = staging(out) / "rejected" / stage / f"{shard.name}.parquet"
+        write_table_atomic(rejects_to_table(items), path, cfg.output)
+        reject_paths[stage] = path.relative_to(out).as_posix()
+    result = TagResult(
+        shard=shard.name,
+        source=src.name,
+        staged=[p.relative_to(out).as_posix() for p in staged],
+        rejects=reject_paths,
+        stats=stats,
+        key=key,
+        inputs=input_fingerprint(shard),
+    )
+    marker = _marker(out, shard)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    tmp = marker.with_name(marker.name + f".tmp-{os.getpid()}")
+    tmp.write_bytes(result.to_json())
+    os.replace(tmp, marker)  # written last: the shard counts as done only once everything is on disk
+    return result
