@@ -184,6 +184,8 @@ class RunStats:
             by_lang[lang] = by_lang.get(lang, SizeStats()) + s
         normalize: dict[str, dict[str, int]] = {}
         for (src, change), n in sorted(self.normalize.items()):
+            if n <= 0:  # Counter addition drops zeros; so does the JSON form, so sums match
+                continue
             normalize.setdefault(src, {})[change] = n
         return {
             "stages": stages,
