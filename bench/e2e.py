@@ -1,0 +1,146 @@
+"""End-to-end throughput on one core: tag -> select -> finish, English and Chinese, printed as JSON.
+
+The corpus is built from the shipped real samples (data/samples), repeated to --mb megabytes per
+language with a record counter appended so no two documents are identical. Baselines measured in the
+same run: reading + JSON parsing alone (the I/O floor) and single-call `tiktoken.encode` per document.
+Targets (DEVELOPERS.md): >= 5 MB/s English, >= 1.5 MB/s Chinese.
+
+    python bench/e2e.py [--mb 20] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipeline.config import parse_config  # noqa: E402
+from pipeline.runner import finish, plan, reset_select  # noqa: E402
+from pipeline.select import select_shard  # noqa: E402
+from pipeline.tag import tag_shard  # noqa: E402
+from pipeline.tokens import get_encoding  # noqa: E402
+
+SAMPLES = REPO / "data" / "samples"
+TARGET = {"en": 5.0, "zh": 1.5}
+
+
+def english_texts() -> list[str]:
+    texts = []
+    for name in ("en/c4_demo.jsonl", "en/cc_en_head-0091.jsonl", "en/cc_en_head-0174.jsonl"):
+        for line in (SAMPLES / name).read_bytes().splitlines():
+            texts.append(orjson.loads(line)["text"])
+    return texts
+
+
+def chinese_texts() -> list[str]:
+    texts = []
+    cm = orjson.loads((SAMPLES / "zh/cmrc2018_dev.json").read_bytes())
+    texts += [p["context"] for d in cm["data"] for p in d["paragraphs"]]
+    for r in orjson.loads((SAMPLES / "zh/alpaca_zh_demo.json").read_bytes()):
+        texts.append("\n\n".join(x for x in (r["instruction"], r["input"], r["output"]) if x))
+    for name in ("zh/poet.tang.0.json", "zh/ci.song.0.json"):
+        for r in orjson.loads((SAMPLES / name).read_bytes()):
+            texts.append((r.get("title") or r.get("rhythmic", "")) + "\n" + "\n".join(r["paragraphs"]))
+    return texts
+
+
+def write_corpus(texts: list[str], path: Path, mb: float) -> int:
+    target = int(mb * 1e6)
+    size = 0
+    n = 0
+    with open(path, "wb") as f:
+        while size < target:
+            for t in texts:
+                line = orjson.dumps({"text": f"{t}\n{n}"}) + b"\n"
+                f.write(line)
+                size += len(line)
+                n += 1
+                if size >= target:
+                    break
+    return n
+
+
+def bench_language(lang: str, texts: list[str], mb: float, work: Path) -> dict[str, object]:
+    src_file = work / f"{lang}.jsonl"
+    docs = write_corpus(texts, src_file, mb)
+    nbytes = src_file.stat().st_size
+    cfg = parse_config(
+        {
+            "sources": [{"name": f"bench_{lang}", "type": "generic", "lang": lang, "paths": [str(src_file)]}],
+            "select": {"languages": [lang]},
+        }
+    )
+    out = work / f"out_{lang}"
+    get_encoding(cfg.tokens.encoding)  # load the BPE ranks outside the timed region
+
+    t0 = time.perf_counter()
+    tagged = [tag_shard(s, src, cfg, out) for s, src in plan(cfg)]
+    t1 = time.perf_counter()
+    reset_select(out)
+    selected = [select_shard(t.shard, t.staged, cfg, out) for t in tagged]
+    t2 = time.perf_counter()
+    summary = finish(cfg, out, tagged, selected)
+    t3 = time.perf_counter()
+
+    # baselines in the same run
+    b0 = time.perf_counter()
+    parsed = [orjson.loads(line)["text"] for line in src_file.read_bytes().splitlines()]
+    b1 = time.perf_counter()
+    enc = get_encoding(cfg.tokens.encoding)
+    sample = parsed[: max(1, len(parsed) // 4)]
+    sample_bytes = sum(len(t.encode("utf-8")) for t in sample)
+    b2 = time.perf_counter()
+    for t in sample:
+        len(enc.encode(t))
+    b3 = time.perf_counter()
+
+    total = t3 - t0
+    mbps = nbytes / 1e6 / total
+    kept = summary.stats.to_dict()["sizes"]["total"]
+    return {
+        "docs": docs,
+        "input_mb": round(nbytes / 1e6, 2),
+        "kept_docs": kept["docs"],
+        "seconds": {"tag": round(t1 - t0, 3), "select": round(t2 - t1, 3), "finish": round(t3 - t2, 3), "total": round(total, 3)},
+        "mb_per_s": round(mbps, 2),
+        "target_mb_per_s": TARGET[lang],
+        "meets_target": mbps >= TARGET[lang],
+        "baseline_read_parse_mb_per_s": round(nbytes / 1e6 / (b1 - b0), 2),
+        "baseline_tiktoken_single_call_mb_per_s": round(sample_bytes / 1e6 / (b3 - b2), 2),
+        "ratio_to_tiktoken_alone": round(mbps / (sample_bytes / 1e6 / (b3 - b2)), 3),
+        "bytes_per_token": kept["bytes_per_token"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", type=float, default=20.0, help="megabytes of input per language")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the work directory here")
+    args = ap.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="curate-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        result = {
+            "benchmark": "e2e tag+select+finish, one process",
+            "cpu_count": os.cpu_count(),
+            "en": bench_language("en", english_texts(), args.mb, work),
+            "zh": bench_language("zh", chinese_texts(), args.mb, work),
+        }
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
