@@ -73,10 +73,12 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _write_json(path: Path, data: Any) -> None:
+def _write_json(path: Path, data: Any, sort_keys: bool = True) -> None:
+    """Deterministic JSON, atomically. stats.json keeps its built order (stages in pipeline order)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n")
+    option = orjson.OPT_INDENT_2 | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    tmp.write_bytes(orjson.dumps(data, option=option) + b"\n")
     os.replace(tmp, path)
 
 
@@ -131,7 +133,7 @@ def finish(cfg: RunConfig, out: Path, tagged: list[TagResult], selected: list[Se
     remove_stale_dirs(out / "rejected", [out / "rejected" / s for s in STAGES])
 
     stats_doc = {"config_hash": cfg.hash(), "version": __version__, **stats.to_dict()}
-    _write_json(out / "stats" / "stats.json", stats_doc)
+    _write_json(out / "stats" / "stats.json", stats_doc, sort_keys=False)
 
     files = [
         describe(p, out).to_dict()

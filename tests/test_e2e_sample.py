@@ -1,0 +1,151 @@
+"""End to end on the shipped samples (in-process): layout, readability, manifest, accounting, determinism."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.config import load_config
+from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
+from pipeline.runner import RunSummary, run_local
+from pipeline.shards import file_sha256
+from pipeline.stats import STAGES
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "data" / "samples"
+
+EXPECTED_DOCS = {
+    ("redpajama_c4", "en"): 300,
+    ("cc_en", "en"): 20,
+    ("oasst", "en"): 626,  # threads (root-to-leaf paths) of the 100 trees in en_100_tree.jsonl
+    ("poetry_tang", "zh"): 1000,
+    ("poetry_song", "zh"): 1000,
+    ("cmrc2018", "zh"): 848,
+    ("alpaca_zh", "zh"): 1000,
+}
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunSummary]:
+    out = tmp_path_factory.mktemp("sample") / "out"
+    cfg = load_config(REPO / "data/configs/sample.yaml")
+    return out, run_local(cfg, out)
+
+
+def _data_files(out: Path) -> list[Path]:
+    return sorted((out / "data").rglob("*.parquet"))
+
+
+def test_layout_and_exact_counts(sample_run: tuple[Path, RunSummary]) -> None:
+    out, _ = sample_run
+    groups = {}
+    for f in _data_files(out):
+        rel = f.relative_to(out / "data")
+        assert re.fullmatch(r"train-\d{5}-of-\d{5}\.parquet", rel.name)
+        key = (rel.parts[0], rel.parts[1])
+        groups[key] = groups.get(key, 0) + pq.ParquetFile(f).metadata.num_rows
+    assert groups == EXPECTED_DOCS
+    for stage in STAGES:
+        assert (out / "rejected" / stage / "part-00000.parquet").exists()
+    assert (out / "stats" / "stats.json").exists()
+    assert (out / "manifest.json").exists()
+    assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
+
+
+def test_every_shard_reads_with_the_final_schema(sample_run: tuple[Path, RunSummary]) -> None:
+    out, _ = sample_run
+    for f in _data_files(out):
+        table = pq.read_table(f)
+        assert table.schema.equals(FINAL_SCHEMA), f
+        assert table.column("text").null_count == 0
+        ids = table.column("id").to_pylist()
+        assert len(ids) == len(set(ids))
+    for f in (out / "rejected").rglob("*.parquet"):
+        assert pq.read_table(f).schema.equals(REJECT_SCHEMA)
+
+
+def test_manifest_matches_files(sample_run: tuple[Path, RunSummary]) -> None:
+    out, _ = sample_run
+    manifest = json.loads((out / "manifest.json").read_text())
+    listed = {f["path"]: f for f in manifest["files"]}
+    on_disk = sorted(p.relative_to(out).as_posix() for p in list((out / "data").rglob("*.parquet")) + list((out / "rejected").rglob("*.parquet")))
+    assert sorted(listed) == on_disk
+    for rel, entry in listed.items():
+        path = out / rel
+        assert entry["sha256"] == file_sha256(path)
+        assert entry["bytes"] == path.stat().st_size
+        assert entry["rows"] == pq.ParquetFile(path).metadata.num_rows
+    assert manifest["totals"]["data_rows"] == sum(EXPECTED_DOCS.values())
+    assert len(manifest["config_hash"]) == 64
+    assert {"python", "pyarrow", "tiktoken", "curate"} <= set(manifest["packages"])
+
+
+def test_stats_balance_for_every_stage(sample_run: tuple[Path, RunSummary]) -> None:
+    out, _ = sample_run
+    stats = json.loads((out / "stats" / "stats.json").read_text())
+    assert list(stats["stages"]) == list(STAGES)
+    for stage, block in stats["stages"].items():
+        for s in [block["total"], *block["by_source"].values()]:
+            assert s["docs_in"] == s["docs_kept"] + s["docs_rejected"], stage
+            assert s["docs_rejected"] == sum(s["rejected_by_reason"].values())
+    for prev, nxt in zip(STAGES, STAGES[1:]):
+        assert stats["stages"][prev]["total"]["docs_kept"] == stats["stages"][nxt]["total"]["docs_in"]
+    final = stats["stages"][STAGES[-1]]["total"]
+    assert final["docs_kept"] == stats["sizes"]["total"]["docs"] == sum(EXPECTED_DOCS.values())
+    # tokens counted in tag add up to the kept sizes
+    assert final["tokens_kept"] == stats["sizes"]["total"]["tokens"]
+    zh = stats["sizes"]["by_lang"]["zh"]
+    en = stats["sizes"]["by_lang"]["en"]
+    assert zh["bytes_per_char"] > 2.5 and en["bytes_per_char"] < 1.1  # UTF-8 Chinese ~3 bytes/char
+
+
+CJK_PUNCT = re.compile("[，。！？；：、「」『』（）《》〈〉【】…—·]")
+
+
+def _poetry_texts(name: str) -> list[str]:
+    return [
+        (r.get("title") or r.get("rhythmic") or "") + "\n" + "\n".join(r["paragraphs"])
+        for r in orjson.loads((SAMPLES / "zh" / name).read_bytes())
+    ]
+
+
+@pytest.mark.parametrize(("source", "file"), [("poetry_tang", "poet.tang.0.json"), ("poetry_song", "ci.song.0.json")])
+def test_chinese_punctuation_survives(sample_run: tuple[Path, RunSummary], source: str, file: str) -> None:
+    out, _ = sample_run
+    texts = pq.read_table(out / "data" / source / "zh" / "train-00000-of-00001.parquet").column("text").to_pylist()
+    originals = _poetry_texts(file)
+    assert len(texts) == len(originals)
+    for got, want in zip(texts, originals):
+        assert CJK_PUNCT.findall(got) == CJK_PUNCT.findall(want)
+    total = Counter(c for t in texts for c in CJK_PUNCT.findall(t))
+    assert total["，"] > 1000 and total["。"] > 1000
+
+
+def test_cmrc_contexts_keep_their_punctuation(sample_run: tuple[Path, RunSummary]) -> None:
+    out, _ = sample_run
+    data = orjson.loads((SAMPLES / "zh" / "cmrc2018_dev.json").read_bytes())
+    contexts = [p["context"] for d in data["data"] for p in d["paragraphs"]]
+    texts = pq.read_table(out / "data" / "cmrc2018" / "zh").column("text").to_pylist()
+    assert len(texts) == len(contexts) == 848
+    assert sum(len(CJK_PUNCT.findall(t)) for t in texts) == sum(len(CJK_PUNCT.findall(c)) for c in contexts)
+
+
+def test_rerun_skips_tagging_and_is_byte_identical(sample_run: tuple[Path, RunSummary], tmp_path: Path) -> None:
+    out, first = sample_run
+    before = {p: file_sha256(p) for p in sorted(out.rglob("*")) if p.is_file() and ".staging" not in p.parts}
+    cfg = load_config(REPO / "data/configs/sample.yaml")
+    again = run_local(cfg, out)
+    assert len(again.skipped_shards) == 8 and not first.skipped_shards
+    after = {p: file_sha256(p) for p in sorted(out.rglob("*")) if p.is_file() and ".staging" not in p.parts}
+    assert before == after
+    # a fresh output directory gives the same bytes too
+    fresh = tmp_path / "fresh"
+    run_local(cfg, fresh)
+    fresh_hashes = {p.relative_to(fresh): file_sha256(p) for p in sorted(fresh.rglob("*")) if p.is_file() and ".staging" not in p.parts}
+    assert fresh_hashes == {p.relative_to(out): h for p, h in before.items()}
