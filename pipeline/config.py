@@ -107,7 +107,6 @@ class NormalizeConfig(Strict):
 
 class TokensConfig(Strict):
     encoding: str = Field("o200k_base", description="tiktoken encoding counted in tag (offline: o200k_base, cl100k_base)")
-    batch_size: int = Field(256, ge=1, description="documents per tokenizer batch")
 
 
 class SelectConfig(Strict):

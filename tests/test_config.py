@@ -57,3 +57,25 @@ def test_load_config_reports_bad_yaml(tmp_path: Path) -> None:
     p.write_text("sources: [\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="bad.yaml: invalid YAML"):
         load_config(p)
+
+
+def _keys(model: type) -> set[str]:
+    from pydantic import BaseModel
+
+    keys: set[str] = set()
+    for name, f in model.model_fields.items():  # type: ignore[attr-defined]
+        keys.add(name)
+        for arg in [f.annotation, *getattr(f.annotation, "__args__", ())]:
+            inner = getattr(arg, "__args__", (arg,))
+            for a in inner:
+                if isinstance(a, type) and issubclass(a, BaseModel):
+                    keys |= _keys(a)
+    return keys
+
+
+def test_every_config_key_is_documented_in_the_readme() -> None:
+    from pipeline.config import RunConfig
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    missing = sorted(k for k in _keys(RunConfig) if f"`{k}`" not in readme)
+    assert missing == []
