@@ -1,0 +1,221 @@
+"""The generic adapter (records -> documents through a `FieldMap`) and the field helpers every
+preset is built from.
+
+The presets differ only in which fields they read and how they join them; the checks are shared so
+every source reports a missing or mistyped field the same way:
+``missing_field: <f>`` / ``wrong_type: <f> is <type>, expected <type>`` with `field` set, and
+JSON null counts as missing (the Hub's JSON builder fills absent keys with None, and a local file and
+the same file read through the Hub must agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pipeline.config import FieldMap, SourceConfig
+from pipeline.document import Document, Reject
+from pipeline.sources.reader import RawRecord, raw_text
+
+__all__ = [
+    "MISSING",
+    "FieldError",
+    "type_name",
+    "get_path",
+    "require_str",
+    "optional_str",
+    "default_id",
+    "own_id",
+    "malformed",
+    "make_doc",
+    "iter_generic",
+]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+class FieldError(Exception):
+    """A field that is missing or of the wrong type; becomes one malformed reject."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+        self.detail = detail
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def get_path(value: Any, path: str) -> Any:
+    """`a.b.c` into nested objects; a key that itself contains dots is found first. MISSING when
+    any step is absent (or not an object); JSON null is returned as None."""
+    if not isinstance(value, dict):
+        return MISSING
+    if path in value:
+        return value[path]
+    cur = value
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return MISSING
+        cur = cur[part]
+    return cur
+
+
+def require_str(value: Any, path: str) -> str:
+    v = get_path(value, path)
+    if v is MISSING or v is None:
+        raise FieldError(path, f"missing_field: {path}")
+    if not isinstance(v, str):
+        raise FieldError(path, f"wrong_type: {path} is {type_name(v)}, expected str")
+    return v
+
+
+def optional_str(value: Any, path: str) -> str | None:
+    """A field that may be absent or null, but must be a string when present."""
+    v = get_path(value, path)
+    if v is MISSING or v is None:
+        return None
+    if not isinstance(v, str):
+        raise FieldError(path, f"wrong_type: {path} is {type_name(v)}, expected str")
+    return v
+
+
+def optional_dict(value: Any, path: str) -> dict[str, Any] | None:
+    v = get_path(value, path)
+    if v is MISSING or v is None:
+        return None
+    if not isinstance(v, dict):
+        raise FieldError(path, f"wrong_type: {path} is {type_name(v)}, expected dict")
+    return v
+
+
+def scalar_id(value: Any) -> str | None:
+    """An id field as a string (ints are common: WuDao, Wikipedia); None when absent or empty."""
+    if value is MISSING or value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (str, int)):
+        s = str(value)
+        return s or None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return None
+
+
+def default_id(rec: RawRecord, src: SourceConfig) -> str:
+    """`<source>/<file stem>/<record index>` (design.md: never a content hash)."""
+    return f"{src.name}/{rec.stem}/{rec.record}"
+
+
+def own_id(src: SourceConfig, value: str) -> str:
+    return f"{src.name}/{value}"
+
+
+def malformed(
+    rec: RawRecord,
+    src: SourceConfig,
+    detail: str,
+    field: str | None = None,
+    *,
+    id: str | None = None,
+    subset: str | None = None,
+    meta: dict[str, Any] | None = None,
+    text: str | None = None,
+) -> Reject:
+    return Reject(
+        stage="read",
+        drop_reason="malformed",
+        source=src.name,
+        drop_value=detail,
+        field=field,
+        id=id if id is not None else default_id(rec, src),
+        subset=subset,
+        file=rec.file,
+        line=rec.line,
+        record=rec.record,
+        raw=raw_text(rec.raw),
+        text=text,
+        meta=meta,
+    )
+
+
+def field_reject(rec: RawRecord, src: SourceConfig, err: FieldError, **kw: Any) -> Reject:
+    return malformed(rec, src, err.detail, err.field, **kw)
+
+
+def make_doc(
+    rec: RawRecord,
+    src: SourceConfig,
+    text: str,
+    *,
+    id: str | None = None,
+    lang: str | None = None,
+    subset: str | None = None,
+    meta: dict[str, Any] | None = None,
+    messages: list[dict[str, str]] | None = None,
+    record: int | None = None,
+) -> Document:
+    """A document with the record's provenance; the repair count goes into meta (design.md)."""
+    meta = meta if meta is not None else {}
+    if rec.repaired:
+        meta["utf8_repaired"] = rec.repaired
+    return Document(
+        id=id if id is not None else default_id(rec, src),
+        text=text,
+        source=src.name,
+        subset=subset,
+        lang=lang,
+        meta=meta,
+        messages=messages,
+        file=rec.file,
+        line=rec.line,
+        record=rec.record if record is None else record,
+    )
+
+
+def join_paragraphs(parts: Iterable[str]) -> str:
+    """Text fields joined by a blank line; empty parts add no stray blank lines."""
+    return "\n\n".join(p for p in parts if p)
+
+
+def iter_generic(records: Iterable[RawRecord | Reject], src: SourceConfig) -> Iterator[Document | Reject]:
+    """Any record shape, through `src.fields` (default: `text`). Every text field is required;
+    title, id, lang and meta fields are optional. Own id (when `fields.id` is set and present):
+    `<source>/<id>`, kept as `orig_id` in meta."""
+    fm = src.fields or FieldMap()
+    text_fields = [fm.text] if isinstance(fm.text, str) else list(fm.text)
+    for rec in records:
+        if isinstance(rec, Reject):
+            yield rec
+            continue
+        v = rec.value
+        try:
+            parts = [require_str(v, f) for f in text_fields]
+            title = optional_str(v, fm.title) if fm.title else None
+            lang = optional_str(v, fm.lang) if fm.lang else None
+        except FieldError as e:
+            yield field_reject(rec, src, e, subset=src.subset)
+            continue
+        meta: dict[str, Any] = {}
+        doc_id = None
+        if fm.id:
+            oid = scalar_id(get_path(v, fm.id))
+            if oid is not None:
+                doc_id = own_id(src, oid)
+                meta["orig_id"] = oid
+        if title:
+            meta["title"] = title
+        for path in fm.meta:
+            mv = get_path(v, path)
+            if mv is not MISSING:
+                meta[path] = mv
+        text = join_paragraphs([title or "", *parts]) if title else (parts[0] if len(parts) == 1 else join_paragraphs(parts))
+        yield make_doc(rec, src, text, id=doc_id, lang=lang or src.lang, subset=src.subset, meta=meta)
