@@ -130,6 +130,7 @@ def run(config: Path, out: Path) -> None:
 @click.option("--subset", default=None, help="Subset label (RedPajama: arxiv, book, c4, common_crawl, github, stackexchange, wikipedia).")
 @click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(get_args(InputFormat)), help="Input format; auto decides from the file extension.")
 @click.option("--casing", default="preserve", show_default=True, type=click.Choice(get_args(Casing)), help="Casing policy of the stored text.")
+@click.option("--whitespace", default="collapse", show_default=True, type=click.Choice(["collapse", "code"]), help="collapse whitespace (``` code fences keep theirs), or keep indentation everywhere (source code).")
 @click.option("--unit", default="thread", show_default=True, type=click.Choice(["thread", "message", "top_path"]), help="oasst: one document per thread, per message, or the best-ranked path of each tree.")
 @click.option("--txt-unit", default="paragraph", show_default=True, type=click.Choice(["file", "line", "paragraph"]), help="Plain text: one document per file, per line, or per blank-line-separated block.")
 @click.option("--text-field", "text_fields", multiple=True, help="generic: field(s) holding the text (repeat to join several with a blank line).")
@@ -149,6 +150,7 @@ def shard(
     subset: str | None,
     fmt: str,
     casing: str,
+    whitespace: str,
     unit: str,
     txt_unit: str,
     text_fields: tuple[str, ...],
@@ -171,6 +173,7 @@ def shard(
         "subset": subset,
         "format": fmt,
         "casing": casing,
+        "whitespace": whitespace,
         "unit": unit,
         "txt_unit": txt_unit,
     }

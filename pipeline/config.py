@@ -78,6 +78,9 @@ class SourceConfig(Strict):
     lang: str | None = Field(None, description="language hint when the records do not carry one")
     subset: str | None = Field(None, description="subset label (RedPajama: arxiv, book, c4, ...)")
     casing: Casing = Field("preserve", description="casing policy of the stored text")
+    whitespace: Literal["collapse", "code"] = Field(
+        "collapse", description="collapse whitespace (``` code fences keep theirs), or keep indentation everywhere (code)"
+    )
     license: str | None = Field(None, description="licence of the source, for the dataset card")
     # adapter options
     unit: Literal["thread", "message", "top_path"] = Field(

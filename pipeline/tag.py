@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +27,9 @@ from pipeline.sources import InputShard, iter_shard
 from pipeline.stats import RunStats
 from pipeline.tokens import count_tokens
 
-#: Documents per tagging batch (tokenizer call, Arrow conversion); bounded in bytes as well.
+#: Documents per tagging batch (tokenizer call, Arrow conversion); bounded in characters as well.
 BATCH_DOCS = 2048
-BATCH_BYTES = 16 * 1024 * 1024
+BATCH_CHARS = 16 * 1024 * 1024
 
 Progress = Callable[[int, int], None]  # (documents, bytes) since the last call
 
@@ -97,6 +98,8 @@ def tag_key(shard: InputShard, src: SourceConfig, cfg: RunConfig) -> str:
             "input": input_fingerprint(shard),
             "shard": shard.name,
             "version": __version__,
+            # keys and NFC depend on the Python build's Unicode tables
+            "unicode": unicodedata.unidata_version,
         },
         option=orjson.OPT_SORT_KEYS,
     )
@@ -129,15 +132,15 @@ class _Batch:
     def __init__(self) -> None:
         self.docs: list[Document] = []
         self.changes: list[list[str]] = []
-        self.n_bytes = 0
+        self.n_chars = 0
 
     def add(self, doc: Document, changes: list[str]) -> None:
         self.docs.append(doc)
         self.changes.append(changes)
-        self.n_bytes += len(doc.text)
+        self.n_chars += len(doc.text)
 
     def full(self) -> bool:
-        return len(self.docs) >= BATCH_DOCS or self.n_bytes >= BATCH_BYTES
+        return len(self.docs) >= BATCH_DOCS or self.n_chars >= BATCH_CHARS
 
     def to_table(self, encoding: str, stats: RunStats) -> pa.Table:
         texts = [d.text for d in self.docs]
@@ -201,7 +204,9 @@ def tag_shard(
             stats.stage("read", item.source).keep(raw_bytes)
             if progress:
                 progress(1, raw_bytes)
-            text, changes = normalize_text(item.text, casing=src.casing, fullwidth_alnum=norm.fullwidth_alnum)
+            text, changes = normalize_text(
+                item.text, casing=src.casing, fullwidth_alnum=norm.fullwidth_alnum, whitespace=src.whitespace
+            )
             names = changes.names()
             for name in names:
                 stats.normalize[(item.source, name)] += 1
@@ -230,7 +235,10 @@ def tag_shard(
                     {
                         "role": m["role"],
                         "content": normalize_text(
-                            m["content"], casing=src.casing, fullwidth_alnum=norm.fullwidth_alnum
+                            m["content"],
+                            casing=src.casing,
+                            fullwidth_alnum=norm.fullwidth_alnum,
+                            whitespace=src.whitespace,
                         )[0],
                     }
                     for m in item.messages

@@ -24,6 +24,7 @@ _ENV = {
     "HF_HOME": str(_HOME / "hf"),
     "HF_DATASETS_CACHE": str(_HOME / "hf" / "datasets"),
     "TOKENIZERS_PARALLELISM": "false",
+    "TIKTOKEN_CACHE_DIR": str(_HOME / "tiktoken"),
 }
 for key, value in _ENV.items():
     os.environ[key] = value
