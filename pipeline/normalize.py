@@ -436,7 +436,7 @@ def _tidy_newlines(text: str, ch: NormChanges) -> str:
 # Keys
 # --------------------------------------------------------------------------------------------------
 
-def normalize_key(text: str) -> str:
+def normalize_key(text: str, *, casefold: bool = True) -> str:
     """The key form for exact-dedup keys, shingles and signals: NFKC + casefold, then every character
     of category P* (punctuation), Z* (separators), C* (control, format, unassigned, private use,
     surrogates; this includes \\n and \\t) and S* (symbols) deleted. Letters, marks and numbers stay.
@@ -459,12 +459,14 @@ def normalize_key(text: str) -> str:
     """
     if text.isascii():
         # NFKC is the identity on ASCII and casefold() == lower() there.
-        return text.encode("ascii").translate(_ASCII_LOWER, _ASCII_DELETE).decode("ascii")
+        table = _ASCII_LOWER if casefold else None
+        return text.encode("ascii").translate(table, _ASCII_DELETE).decode("ascii")
+    fold = str.casefold if casefold else _same
     strip_re, prestrip_re = _key_res()
     key = prestrip_re.sub("", _delete_ascii(text, _ASCII_PREDELETE))
     if not unicodedata.is_normalized("NFKC", key):
         key = unicodedata.normalize("NFKC", key)
-    key = key.casefold()
+    key = fold(key)
     if not unicodedata.is_normalized("NFKC", key):
         key = unicodedata.normalize("NFKC", key)
     key = _strip_key(key, strip_re)
@@ -472,11 +474,15 @@ def normalize_key(text: str) -> str:
     # and casefold can undo a composition (U+01F0): iterate until stable (almost always 0 rounds).
     for _ in range(8):
         if key.isascii():
-            return key.lower()  # NFKC is the identity on ASCII and casefold() == lower()
-        if unicodedata.is_normalized("NFKC", key) and key.casefold() == key:
+            return key.lower() if casefold else key  # NFKC is the identity on ASCII
+        if unicodedata.is_normalized("NFKC", key) and fold(key) == key:
             break
-        key = _strip_key(unicodedata.normalize("NFKC", key.casefold()), strip_re)
+        key = _strip_key(unicodedata.normalize("NFKC", fold(key)), strip_re)
     return key
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def _delete_ascii(text: str, delete: bytes = _ASCII_DELETE) -> str:

@@ -524,3 +524,19 @@ def test_normalize_text_idempotent_with_code(text: str, whitespace: str, casing:
     twice, changes = normalize_text(once, casing=casing, whitespace=whitespace)  # type: ignore[arg-type]
     assert twice == once
     assert not changes, changes.names()
+
+
+def test_case_sensitive_key_differs_only_by_case() -> None:
+    a, b = "The U.S. Open, 2024!", "the u.s. open 2024"
+    assert normalize_key(a) == normalize_key(b)
+    assert normalize_key(a, casefold=False) == "TheUSOpen2024"
+    assert normalize_key(a, casefold=False) != normalize_key(b, casefold=False)
+    assert normalize_key("中文，ＡＢＣ！", casefold=False) == "中文ABC"
+
+
+@PROPS
+@given(texts)
+def test_case_sensitive_key_idempotent_and_folds_to_the_key(text: str) -> None:
+    cs = normalize_key(text, casefold=False)
+    assert normalize_key(cs, casefold=False) == cs
+    assert normalize_key(cs) == normalize_key(text)

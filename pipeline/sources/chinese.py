@@ -19,9 +19,11 @@ from pipeline.sources.generic import (
     FieldError,
     field_reject,
     get_path,
+    keep_orig_id,
     make_doc,
     optional_str,
     own_id,
+    per_record,
     require_str,
     scalar_id,
     type_name,
@@ -39,69 +41,52 @@ def iter_wudao(records: Iterable[RawRecord | Reject], src: SourceConfig) -> Iter
     """WuDaoCorpora `{id, uniqueKey, titleUkey, dataType, title, content}`: text = title, blank line,
     content. WuDao ids restart in every file, so the document id is the default one and the record's
     id stays in meta as `orig_id`."""
-    for rec in records:
-        if isinstance(rec, Reject):
-            yield rec
-            continue
-        v = rec.value
-        try:
-            content = require_str(v, "content")
-            title = optional_str(v, "title")
-        except FieldError as e:
-            yield field_reject(rec, src, e, subset=src.subset)
-            continue
-        meta: dict[str, Any] = {}
-        oid = scalar_id(v.get("id"))
-        if oid is not None:
-            meta["orig_id"] = oid
-        if title:
-            meta["title"] = title
-        for key in ("uniqueKey", "titleUkey", "dataType"):
-            if v.get(key) is not None:
-                meta[key] = v[key]
-        text = f"{title}\n\n{content}" if title else content
-        yield make_doc(rec, src, text, lang=_zh(src), subset=src.subset, meta=meta)
+    yield from per_record(records, src, _wudao_doc)
+
+
+def _wudao_doc(rec: RawRecord, src: SourceConfig) -> Document:
+    v = rec.value
+    content = require_str(v, "content")
+    title = optional_str(v, "title")
+    meta: dict[str, Any] = {}
+    keep_orig_id(meta, v.get("id"))
+    if title:
+        meta["title"] = title
+    for key in ("uniqueKey", "titleUkey", "dataType"):
+        if v.get(key) is not None:
+            meta[key] = v[key]
+    text = f"{title}\n\n{content}" if title else content
+    return make_doc(rec, src, text, lang=_zh(src), subset=src.subset, meta=meta)
 
 
 def iter_clue(records: Iterable[RawRecord | Reject], src: SourceConfig) -> Iterator[Document | Reject]:
     """CLUECorpus2020: plain text, one sentence per line, documents separated by blank lines; the
     reader's txt units (`txt_unit: paragraph`, the default) already make one record per document."""
-    for rec in records:
-        if isinstance(rec, Reject):
-            yield rec
-            continue
-        try:
-            text = require_str(rec.value, "text")
-        except FieldError as e:
-            yield field_reject(rec, src, e, subset=src.subset)
-            continue
-        yield make_doc(rec, src, text, lang=_zh(src), subset=src.subset)
+    yield from per_record(records, src, _clue_doc)
+
+
+def _clue_doc(rec: RawRecord, src: SourceConfig) -> Document:
+    return make_doc(rec, src, require_str(rec.value, "text"), lang=_zh(src), subset=src.subset)
 
 
 def iter_zhwiki(records: Iterable[RawRecord | Reject], src: SourceConfig) -> Iterator[Document | Reject]:
     """wikimedia/wikipedia `{id, url, title, text}`: own id `<source>/<page id>`; title and url in
     meta (the text does not repeat the title; it is kept as published)."""
-    for rec in records:
-        if isinstance(rec, Reject):
-            yield rec
-            continue
-        v = rec.value
-        try:
-            text = require_str(v, "text")
-            title = optional_str(v, "title")
-            url = optional_str(v, "url")
-        except FieldError as e:
-            yield field_reject(rec, src, e, subset=src.subset)
-            continue
-        meta: dict[str, Any] = {}
-        oid = scalar_id(v.get("id"))
-        if oid is not None:
-            meta["orig_id"] = oid
-        if title is not None:
-            meta["title"] = title
-        if url is not None:
-            meta["url"] = url
-        yield make_doc(rec, src, text, id=own_id(src, oid) if oid else None, lang=_zh(src), subset=src.subset, meta=meta)
+    yield from per_record(records, src, _zhwiki_doc)
+
+
+def _zhwiki_doc(rec: RawRecord, src: SourceConfig) -> Document:
+    v = rec.value
+    text = require_str(v, "text")
+    title = optional_str(v, "title")
+    url = optional_str(v, "url")
+    meta: dict[str, Any] = {}
+    oid = keep_orig_id(meta, v.get("id"))
+    if title is not None:
+        meta["title"] = title
+    if url is not None:
+        meta["url"] = url
+    return make_doc(rec, src, text, id=own_id(src, oid) if oid else None, lang=_zh(src), subset=src.subset, meta=meta)
 
 
 def _str_list(v: Any, path: str) -> list[str]:
@@ -120,34 +105,28 @@ def iter_chinese_poetry(records: Iterable[RawRecord | Reject], src: SourceConfig
     """chinese-poetry `{author, paragraphs[], title | rhythmic, id?}`: text = the title (or the ci
     tune name, `rhythmic`) on the first line, then one line per paragraph. Some collections (诗经)
     name the lines `content`; they read the same."""
-    for rec in records:
-        if isinstance(rec, Reject):
-            yield rec
-            continue
-        v = rec.value
-        try:
-            key = "paragraphs" if "paragraphs" in v or "content" not in v else "content"
-            lines = _str_list(v, key)
-            title = optional_str(v, "title")
-            rhythmic = optional_str(v, "rhythmic")
-            author = optional_str(v, "author")
-        except FieldError as e:
-            yield field_reject(rec, src, e, subset=src.subset)
-            continue
-        heading = title or rhythmic
-        body = "\n".join(lines)
-        text = f"{heading}\n{body}" if heading else body
-        meta: dict[str, Any] = {}
-        if author is not None:
-            meta["author"] = author
-        if title is not None:
-            meta["title"] = title
-        if rhythmic is not None:
-            meta["rhythmic"] = rhythmic
-        oid = scalar_id(v.get("id"))
-        if oid is not None:
-            meta["orig_id"] = oid
-        yield make_doc(rec, src, text, id=own_id(src, oid) if oid else None, lang=_zh(src), subset=src.subset, meta=meta)
+    yield from per_record(records, src, _poetry_doc)
+
+
+def _poetry_doc(rec: RawRecord, src: SourceConfig) -> Document:
+    v = rec.value
+    key = "paragraphs" if "paragraphs" in v or "content" not in v else "content"
+    lines = _str_list(v, key)
+    title = optional_str(v, "title")
+    rhythmic = optional_str(v, "rhythmic")
+    author = optional_str(v, "author")
+    heading = title or rhythmic
+    body = "\n".join(lines)
+    text = f"{heading}\n{body}" if heading else body
+    meta: dict[str, Any] = {}
+    if author is not None:
+        meta["author"] = author
+    if title is not None:
+        meta["title"] = title
+    if rhythmic is not None:
+        meta["rhythmic"] = rhythmic
+    oid = keep_orig_id(meta, v.get("id"))
+    return make_doc(rec, src, text, id=own_id(src, oid) if oid else None, lang=_zh(src), subset=src.subset, meta=meta)
 
 
 def _squad_nested(rec: RawRecord, src: SourceConfig, state: dict[str, Any]) -> Iterator[Document | Reject]:
@@ -271,23 +250,19 @@ def iter_alpaca(records: Iterable[RawRecord | Reject], src: SourceConfig) -> Ite
     """alpaca `{instruction, input, output}`: text = instruction [+ blank line + input] + blank line
     + output, and the same as a two-turn chat in `messages`. LLaMA-Factory's optional `system` and
     `history` fields are kept in meta."""
-    for rec in records:
-        if isinstance(rec, Reject):
-            yield rec
-            continue
-        v = rec.value
-        try:
-            instruction = require_str(v, "instruction")
-            inp = optional_str(v, "input") or ""
-            output = require_str(v, "output")
-        except FieldError as e:
-            yield field_reject(rec, src, e, subset=src.subset)
-            continue
-        prompt = f"{instruction}\n\n{inp}" if inp else instruction
-        text = f"{prompt}\n\n{output}"
-        messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": output}]
-        meta: dict[str, Any] = {}
-        for key in ("system", "history"):
-            if v.get(key):
-                meta[key] = v[key]
-        yield make_doc(rec, src, text, lang=src.lang, subset=src.subset, meta=meta, messages=messages)
+    yield from per_record(records, src, _alpaca_doc)
+
+
+def _alpaca_doc(rec: RawRecord, src: SourceConfig) -> Document:
+    v = rec.value
+    instruction = require_str(v, "instruction")
+    inp = optional_str(v, "input") or ""
+    output = require_str(v, "output")
+    prompt = f"{instruction}\n\n{inp}" if inp else instruction
+    text = f"{prompt}\n\n{output}"
+    messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": output}]
+    meta: dict[str, Any] = {}
+    for key in ("system", "history"):
+        if v.get(key):
+            meta[key] = v[key]
+    return make_doc(rec, src, text, lang=src.lang, subset=src.subset, meta=meta, messages=messages)

@@ -10,7 +10,7 @@ the same file read through the Hub must agree).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pipeline.config import FieldMap, SourceConfig
@@ -28,6 +28,8 @@ __all__ = [
     "own_id",
     "malformed",
     "make_doc",
+    "keep_orig_id",
+    "per_record",
     "iter_generic",
 ]
 
@@ -186,31 +188,55 @@ def join_paragraphs(parts: Iterable[str]) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
+def keep_orig_id(meta: dict[str, Any], value: Any) -> str | None:
+    """The record's own id (`scalar_id` of `value`) into `meta["orig_id"]` when present; returned
+    (None when absent or empty) for adapters that also make it the document id."""
+    oid = scalar_id(value)
+    if oid is not None:
+        meta["orig_id"] = oid
+    return oid
+
+
+#: One record -> its document; raises FieldError for a missing or mistyped field.
+Build = Callable[[RawRecord, SourceConfig], Document]
+
+
+def per_record(
+    records: Iterable[RawRecord | Reject],
+    src: SourceConfig,
+    build: Build,
+    *,
+    reject_subset: Callable[[RawRecord], str | None] | None = None,
+) -> Iterator[Document | Reject]:
+    """The one-record-one-document loop: rejects from the reader pass through, `build` makes each
+    document, and a FieldError it raises becomes one malformed reject with the subset
+    `reject_subset(rec)` (default: the configured subset)."""
+    for rec in records:
+        if isinstance(rec, Reject):
+            yield rec
+            continue
+        try:
+            doc = build(rec, src)
+        except FieldError as e:
+            yield field_reject(rec, src, e, subset=reject_subset(rec) if reject_subset else src.subset)
+            continue
+        yield doc
+
+
 def iter_generic(records: Iterable[RawRecord | Reject], src: SourceConfig) -> Iterator[Document | Reject]:
     """Any record shape, through `src.fields` (default: `text`). Every text field is required;
     title, id, lang and meta fields are optional. Own id (when `fields.id` is set and present):
     `<source>/<id>`, kept as `orig_id` in meta."""
     fm = src.fields or FieldMap()
     text_fields = [fm.text] if isinstance(fm.text, str) else list(fm.text)
-    for rec in records:
-        if isinstance(rec, Reject):
-            yield rec
-            continue
+
+    def build(rec: RawRecord, src: SourceConfig) -> Document:
         v = rec.value
-        try:
-            parts = [require_str(v, f) for f in text_fields]
-            title = optional_str(v, fm.title) if fm.title else None
-            lang = optional_str(v, fm.lang) if fm.lang else None
-        except FieldError as e:
-            yield field_reject(rec, src, e, subset=src.subset)
-            continue
+        parts = [require_str(v, f) for f in text_fields]
+        title = optional_str(v, fm.title) if fm.title else None
+        lang = optional_str(v, fm.lang) if fm.lang else None
         meta: dict[str, Any] = {}
-        doc_id = None
-        if fm.id:
-            oid = scalar_id(get_path(v, fm.id))
-            if oid is not None:
-                doc_id = own_id(src, oid)
-                meta["orig_id"] = oid
+        oid = keep_orig_id(meta, get_path(v, fm.id)) if fm.id else None
         if title:
             meta["title"] = title
         for path in fm.meta:
@@ -218,4 +244,6 @@ def iter_generic(records: Iterable[RawRecord | Reject], src: SourceConfig) -> It
             if mv is not MISSING:
                 meta[path] = mv
         text = join_paragraphs([title or "", *parts]) if title else (parts[0] if len(parts) == 1 else join_paragraphs(parts))
-        yield make_doc(rec, src, text, id=doc_id, lang=lang or src.lang, subset=src.subset, meta=meta)
+        return make_doc(rec, src, text, id=own_id(src, oid) if oid else None, lang=lang or src.lang, subset=src.subset, meta=meta)
+
+    yield from per_record(records, src, build)

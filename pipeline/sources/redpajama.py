@@ -20,13 +20,13 @@ from pipeline.config import SourceConfig
 from pipeline.document import Document, Reject
 from pipeline.sources.generic import (
     FieldError,
-    field_reject,
     get_path,
+    keep_orig_id,
     make_doc,
     optional_dict,
     own_id,
+    per_record,
     require_str,
-    scalar_id,
     type_name,
 )
 from pipeline.sources.reader import RawRecord
@@ -80,75 +80,64 @@ def iter_redpajama(records: Iterable[RawRecord | Reject], src: SourceConfig) -> 
     """RedPajama-Data-1T. lang: meta["language"] (wikipedia) if it is a language code, else the
     configured lang, else "en"."""
     path_subset: dict[str, str | None] = {}
-    for rec in records:
-        if isinstance(rec, Reject):
-            yield rec
-            continue
-        v = rec.value
-        subset = v.get("red_pajama_subset")
+
+    def subset_of(rec: RawRecord) -> str | None:
+        """`red_pajama_subset`, else the configured subset, else the file's path (cached per file)."""
+        subset = rec.value.get("red_pajama_subset")
         if not isinstance(subset, str) or not subset:
             subset = src.subset
         if subset is None:
             if rec.file not in path_subset:
                 path_subset[rec.file] = subset_from_path(rec.file)
             subset = path_subset[rec.file]
-        try:
-            text = require_str(v, "text")
-            meta = _parse_meta(v.get("meta"))
-        except FieldError as e:
-            yield field_reject(rec, src, e, subset=subset)
-            continue
+        return subset
+
+    def build(rec: RawRecord, src: SourceConfig) -> Document:
+        v = rec.value
+        subset = subset_of(rec)
+        text = require_str(v, "text")
+        meta = _parse_meta(v.get("meta"))
         lang = lang_code(meta.get("language")) or src.lang or "en"
-        yield make_doc(rec, src, text, lang=lang, subset=subset, meta=meta)
+        return make_doc(rec, src, text, lang=lang, subset=subset, meta=meta)
+
+    yield from per_record(records, src, build, reject_subset=subset_of)
 
 
 def iter_redpajama_v2(records: Iterable[RawRecord | Reject], src: SourceConfig) -> Iterator[Document | Reject]:
     """RedPajama-V2: own id from `doc_id`; quality signals are not kept (they are recomputed
     by our own taggers, and would multiply the meta column's size)."""
-    for rec in records:
-        if isinstance(rec, Reject):
-            yield rec
-            continue
-        v = rec.value
-        try:
-            text = require_str(v, "raw_content")
-            if "meta" in v:
-                meta = _parse_meta(v["meta"])
-            else:  # raw documents/*.json.gz: the meta fields sit at the top level
-                meta = {k: x for k, x in v.items() if k not in ("raw_content", "quality_signals", "doc_id")}
-        except FieldError as e:
-            yield field_reject(rec, src, e, subset=src.subset)
-            continue
-        oid = scalar_id(v.get("doc_id"))
-        if oid is not None:
-            meta["orig_id"] = oid
-        lang = lang_code(meta.get("language")) or src.lang or "en"
-        subset = src.subset or (meta.get("partition") if isinstance(meta.get("partition"), str) else None)
-        yield make_doc(rec, src, text, id=own_id(src, oid) if oid else None, lang=lang, subset=subset, meta=meta)
+    yield from per_record(records, src, _redpajama_v2_doc)
+
+
+def _redpajama_v2_doc(rec: RawRecord, src: SourceConfig) -> Document:
+    v = rec.value
+    text = require_str(v, "raw_content")
+    if "meta" in v:
+        meta = _parse_meta(v["meta"])
+    else:  # raw documents/*.json.gz: the meta fields sit at the top level
+        meta = {k: x for k, x in v.items() if k not in ("raw_content", "quality_signals", "doc_id")}
+    oid = keep_orig_id(meta, v.get("doc_id"))
+    lang = lang_code(meta.get("language")) or src.lang or "en"
+    subset = src.subset or (meta.get("partition") if isinstance(meta.get("partition"), str) else None)
+    return make_doc(rec, src, text, id=own_id(src, oid) if oid else None, lang=lang, subset=subset, meta=meta)
 
 
 def iter_dolma(records: Iterable[RawRecord | Reject], src: SourceConfig) -> Iterator[Document | Reject]:
     """Dolma: own id; meta = metadata + added/created/source; subset = configured subset, else the
     record's `source`."""
-    for rec in records:
-        if isinstance(rec, Reject):
-            yield rec
-            continue
-        v = rec.value
-        try:
-            text = require_str(v, "text")
-            metadata = optional_dict(v, "metadata") or {}
-        except FieldError as e:
-            yield field_reject(rec, src, e, subset=src.subset)
-            continue
-        meta = dict(metadata)
-        for key in ("added", "created", "source"):
-            if v.get(key) is not None:
-                meta[key] = v[key]
-        oid = scalar_id(get_path(v, "id"))
-        if oid is not None:
-            meta["orig_id"] = oid
-        lang = lang_code(metadata.get("language")) or src.lang
-        source_field = v.get("source")
-        subset = src.subset or (source_field if isinstance(source_field, str) and source_field else None)
-        yield make_doc(rec, src, text, id=own_id(src, oid) if oid else None, lang=lang, subset=subset, meta=meta)
+    yield from per_record(records, src, _dolma_doc)
+
+
+def _dolma_doc(rec: RawRecord, src: SourceConfig) -> Document:
+    v = rec.value
+    text = require_str(v, "text")
+    metadata = optional_dict(v, "metadata") or {}
+    meta = dict(metadata)
+    for key in ("added", "created", "source"):
+        if v.get(key) is not None:
+            meta[key] = v[key]
+    oid = keep_orig_id(meta, get_path(v, "id"))
+    lang = lang_code(metadata.get("language")) or src.lang
+    source_field = v.get("source")
+    subset = src.subset or (source_field if isinstance(source_field, str) and source_field else None)
+    return make_doc(rec, src, text, id=own_id(src, oid) if oid else None, lang=lang, subset=subset, meta=meta)

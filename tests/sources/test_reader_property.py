@@ -8,7 +8,7 @@ import os
 import tempfile
 
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import SourceConfig
@@ -46,6 +46,9 @@ def _write(data: bytes, suffix: str) -> str:
 def test_one_outcome_per_line(lines: list[bytes], trailing: bool, crlf: bool, mode: str) -> None:
     sep = b"\r\n" if crlf else b"\n"
     data = sep.join(lines) + (sep if trailing else b"")
+    # By design a file that starts with gzip/zstd magic bytes is read as compressed whatever its name
+    # (test_compression_from_magic_bytes): such data is not a plain-text file this property is about.
+    assume(not data.startswith((b"\x1f\x8b", b"\x28\xb5\x2f\xfd")))
     n = _expected_lines(data)
     for suffix, blob in ((".jsonl", data), (".jsonl.gz", gzip.compress(data, mtime=0))):
         path = _write(blob, suffix)
