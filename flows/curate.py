@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from pipeline.config import RunConfig, SourceConfig, load_config
-from pipeline.runner import RunSummary, finish, plan, reset_select
+from pipeline.runner import RunSummary, cluster_step, finish, plan, reset_select
 from pipeline.select import SelectResult, select_shard
 from pipeline.sources import InputShard
 from pipeline.tag import TagResult, tag_shard
@@ -49,9 +50,19 @@ def select_task(tagged: TagResult, cfg: RunConfig, out: str) -> SelectResult:
     return res
 
 
+@task(name="cluster", cache_policy=NO_CACHE)
+def cluster_task(cfg: RunConfig, out: str, tagged: list[TagResult]) -> dict[str, Any]:
+    start = time.perf_counter()
+    summary = cluster_step(cfg, Path(out), tagged)
+    get_run_logger().info("clustered duplicates in %.1fs: %s", time.perf_counter() - start, {k: v for k, v in summary.items() if not isinstance(v, (dict, list))})
+    return summary
+
+
 @task(name="finish", cache_policy=NO_CACHE)
-def finish_task(cfg: RunConfig, out: str, tagged: list[TagResult], selected: list[SelectResult]) -> RunSummary:
-    summary = finish(cfg, Path(out), tagged, selected)
+def finish_task(
+    cfg: RunConfig, out: str, tagged: list[TagResult], selected: list[SelectResult], dedup: dict[str, Any]
+) -> RunSummary:
+    summary = finish(cfg, Path(out), tagged, selected, dedup)
     total = summary.stats.to_dict()["sizes"]["total"]
     get_run_logger().info(
         "finished: %d documents, %.2f MB, %d tokens in %d files", total["docs"], total["bytes"] / 1e6, total["tokens"], len(summary.files)
@@ -69,5 +80,6 @@ def curate_flow(config_path: str, out: str) -> RunSummary:
     # only interleave under the GIL (and blur the per-shard MB/s in the logs).
     tagged = [tag_task(shard, src, cfg, out) for shard, src in shards]
     reset_select(Path(out))
+    dedup = cluster_task(cfg, out, tagged)
     selected = [select_task(t, cfg, out) for t in tagged]
-    return finish_task(cfg, out, tagged, selected)
+    return finish_task(cfg, out, tagged, selected, dedup)

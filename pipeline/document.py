@@ -86,6 +86,7 @@ DOC_FIELDS: list[pa.Field] = [
     pa.field("subset", pa.string()),
     pa.field("lang", pa.string()),
     pa.field("lang_score", pa.float32()),
+    pa.field("zh_variant", pa.string()),
     pa.field("meta", pa.string()),
     pa.field("messages", MESSAGE_TYPE),
     pa.field("n_bytes", pa.int64(), nullable=False),
@@ -93,17 +94,48 @@ DOC_FIELDS: list[pa.Field] = [
     pa.field("n_tokens", pa.int64(), nullable=False),
 ]
 
-#: Tag columns kept only in the staged shards (provenance, dedup key, normalization trace).
+#: Tag columns kept only in the staged shards: provenance, the source's own language claim, the
+#: raw fastText answer, script shares, dedup keys and signature, normalization trace.
 STAGED_EXTRA_FIELDS: list[pa.Field] = [
     pa.field("file", pa.string(), nullable=False),
     pa.field("line", pa.int64()),
     pa.field("record", pa.int64()),
+    pa.field("lang_hint", pa.string()),
+    pa.field("lang_ft", pa.string()),
+    pa.field("lang_ft_score", pa.float32()),
+    pa.field("script_han", pa.float32()),
+    pa.field("script_latin", pa.float32()),
+    pa.field("script_kana", pa.float32()),
+    pa.field("script_hangul", pa.float32()),
+    pa.field("script_other", pa.float32()),
+    pa.field("t2s_share", pa.float32()),
     pa.field("key_hash", pa.string(), nullable=False),
+    pa.field("key_hash_cs", pa.string(), nullable=False),
+    pa.field("dedup_group", pa.string()),
     pa.field("norm_changes", pa.list_(pa.string()), nullable=False),
 ]
 
-STAGED_SCHEMA = pa.schema(DOC_FIELDS + STAGED_EXTRA_FIELDS)
-FINAL_SCHEMA = pa.schema(DOC_FIELDS)
+#: Columns select adds to the final shards.
+FINAL_EXTRA_FIELDS: list[pa.Field] = [
+    pa.field("n_words", pa.int64(), nullable=False),
+    pa.field("dup_cluster", pa.string()),
+    pa.field("dup_cluster_size", pa.int64(), nullable=False),
+]
+
+
+def minhash_type(num_perm: int) -> pa.DataType:
+    return pa.list_(pa.uint32(), num_perm)
+
+
+def staged_schema(num_perm: int | None) -> pa.Schema:
+    """The staged shard layout; `num_perm` None: dedup disabled, no signature column."""
+    fields = DOC_FIELDS + STAGED_EXTRA_FIELDS
+    if num_perm:
+        fields = fields + [pa.field("minhash", minhash_type(num_perm), nullable=False)]
+    return pa.schema(fields)
+
+
+FINAL_SCHEMA = pa.schema(DOC_FIELDS + FINAL_EXTRA_FIELDS)
 
 REJECT_SCHEMA = pa.schema(
     [
@@ -123,6 +155,7 @@ REJECT_SCHEMA = pa.schema(
         pa.field("meta", pa.string()),
         pa.field("n_bytes", pa.int64()),
         pa.field("n_tokens", pa.int64()),
+        pa.field("duplicate_of", pa.string()),
     ]
 )
 
@@ -146,4 +179,5 @@ def rejects_to_table(rejects: list[Reject]) -> pa.Table:
         cols["meta"].append(dumps_meta(r.meta))
         cols["n_bytes"].append(len(r.text.encode("utf-8")) if r.text is not None else None)
         cols["n_tokens"].append(None)
+        cols["duplicate_of"].append(None)
     return pa.table(cols, schema=REJECT_SCHEMA)

@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 from pipeline import __version__
 from pipeline.config import RunConfig, SourceConfig
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
-from pipeline.select import RULES, SelectResult, select_shard
+from pipeline.dedup.cluster import cluster as cluster_signatures
+from pipeline.select import SELECT_STAGES, SelectResult, choose_cluster_keepers, clusters_path, select_shard
 from pipeline.shards import RotatingWriter, describe, publish, remove_stale_dirs
 from pipeline.sources import InputShard, expand_inputs
 from pipeline.stats import STAGES, RunStats
@@ -41,10 +42,21 @@ def plan(cfg: RunConfig) -> list[tuple[InputShard, SourceConfig]]:
 
 
 def reset_select(out: Path) -> None:
-    """Select always starts from the staged shards: drop parts and rejects of an earlier select."""
-    shutil.rmtree(staging(out) / "selected", ignore_errors=True)
-    for stage, _ in RULES:
+    """Cluster and select always start from the staged shards: drop what an earlier run derived."""
+    for sub in ("selected", "keepers", "dedup"):
+        shutil.rmtree(staging(out) / sub, ignore_errors=True)
+    for stage in SELECT_STAGES:
         shutil.rmtree(staging(out) / "rejected" / stage, ignore_errors=True)
+
+
+def cluster_step(cfg: RunConfig, out: Path, tagged: list[TagResult]) -> dict[str, Any]:
+    """Global: duplicate clusters over every staged shard, then one keeper per cluster."""
+    if not cfg.dedup.enabled:
+        return {"enabled": False}
+    files = [out / p for t in sorted(tagged, key=lambda r: r.shard) for p in t.staged]
+    summary = cluster_signatures(files, clusters_path(out).parent, cfg.dedup)
+    choose_cluster_keepers(cfg, out, [(t.shard, t.staged) for t in sorted(tagged, key=lambda r: r.shard)])
+    return {"enabled": True, **summary}
 
 
 def check_accounting(stats: RunStats) -> None:
@@ -104,7 +116,9 @@ def _publish_rejects(out: Path, stage: str, paths: Iterable[str], cfg: RunConfig
     return written
 
 
-def finish(cfg: RunConfig, out: Path, tagged: list[TagResult], selected: list[SelectResult]) -> RunSummary:
+def finish(
+    cfg: RunConfig, out: Path, tagged: list[TagResult], selected: list[SelectResult], dedup: dict[str, Any] | None = None
+) -> RunSummary:
     """Merges stats, names the final shards, collects rejects, writes stats.json and manifest.json."""
     stats: RunStats = sum((t.stats for t in tagged), RunStats()) + sum((s.stats for s in selected), RunStats())
     check_accounting(stats)
@@ -132,7 +146,7 @@ def finish(cfg: RunConfig, out: Path, tagged: list[TagResult], selected: list[Se
         _publish_rejects(out, stage, reject_sources.get(stage, []), cfg)
     remove_stale_dirs(out / "rejected", [out / "rejected" / s for s in STAGES])
 
-    stats_doc = {"config_hash": cfg.hash(), "version": __version__, **stats.to_dict()}
+    stats_doc = {"config_hash": cfg.hash(), "version": __version__, **stats.to_dict(), "dedup": dedup or {"enabled": False}}
     _write_json(out / "stats" / "stats.json", stats_doc, sort_keys=False)
 
     files = [
@@ -169,5 +183,6 @@ def run_local(
             log(f"tag {shard.name}: {'skipped (done, same key)' if res.skipped else 'done'}")
         tagged.append(res)
     reset_select(out)
+    dedup = cluster_step(cfg, out, tagged)
     selected = [select_shard(t.shard, t.staged, cfg, out) for t in tagged]
-    return finish(cfg, out, tagged, selected)
+    return finish(cfg, out, tagged, selected, dedup)

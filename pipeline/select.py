@@ -3,6 +3,9 @@
 Select never recomputes a tag: it compares columns with Arrow compute kernels, batch by batch, so
 re-tuning thresholds costs a read and a write of the staged shards. Rules run in a fixed order and a
 document is rejected by the first that fails (design.md: malformed, language, quality, duplicate).
+
+Duplicates need one global decision first: the keeper of each cluster is chosen among the members
+that pass every other rule (`choose_cluster_keepers`), written per shard, and joined in here.
 """
 
 from __future__ import annotations
@@ -15,32 +18,86 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from filters.language import UNKNOWN_LANG, language_mask
 from pipeline.config import RunConfig
+from pipeline.dedup.cluster import choose_keepers
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
 from pipeline.shards import RotatingWriter, write_table_atomic
 from pipeline.stats import RunStats
 from pipeline.tag import staging
+from pipeline.tokens import count_words
 
-#: Language folder of documents whose language is unknown (ISO 639-3 "undetermined").
-UNKNOWN_LANG = "und"
-
-#: A rule returns (reject mask, drop_reason, drop_value column) for one batch of staged rows.
-Rule = Callable[[pa.Table, RunConfig], tuple[pa.Array, str, pa.Array]]
+#: A rule returns (reject mask, drop_reason per row, drop_value per row) for one batch of rows.
+Rule = Callable[[pa.Table, RunConfig], tuple[pa.Array, pa.Array, pa.Array]]
 
 
-def language_rule(batch: pa.Table, cfg: RunConfig) -> tuple[pa.Array, str, pa.Array]:
-    """Documents outside `select.languages` (unknown language included) leave with their label."""
-    langs = pc.fill_null(batch.column("lang"), UNKNOWN_LANG)
-    wanted = cfg.select.languages
-    if wanted is None:
-        mask = pa.array([False] * batch.num_rows, pa.bool_())
-    else:
-        mask = pc.invert(pc.is_in(langs, value_set=pa.array(wanted, pa.string())))
-    return mask, "language", langs
+def language_rule(batch: pa.Table, cfg: RunConfig) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Documents outside `select.languages`, or under their language's minimum score."""
+    if cfg.select.language_mode == "label_only":
+        n = batch.num_rows
+        return pa.array([False] * n, pa.bool_()), pa.nulls(n, pa.string()), pa.nulls(n, pa.string())
+    return language_mask(batch, cfg.select.languages, cfg.select.min_lang_score)
 
 
-#: (stage, rule) in the order documents meet them; later issues add quality and dedup here.
+#: (stage, rule) in the order documents meet them, before the duplicate rule (which needs keepers).
 RULES: list[tuple[str, Rule]] = [("language", language_rule)]
+#: Every stage select reports, in order.
+SELECT_STAGES: tuple[str, ...] = ("language", "dedup")
+
+KEEPER_COLUMNS = ["id", "cluster", "cluster_size", "keeper_id", "is_keeper", "exact"]
+
+
+def keepers_path(out: Path, shard: str) -> Path:
+    return staging(out) / "keepers" / f"{shard}.parquet"
+
+
+def clusters_path(out: Path) -> Path:
+    return staging(out) / "dedup" / "clusters.parquet"
+
+
+def passing(batch: pa.Table, cfg: RunConfig) -> pa.Table:
+    """Rows that pass every rule before the duplicate rule."""
+    for _, rule in RULES:
+        mask, _, _ = rule(batch, cfg)
+        batch = batch.filter(pc.invert(mask))
+    return batch
+
+
+def choose_cluster_keepers(cfg: RunConfig, out: Path, shards: list[tuple[str, list[str]]]) -> None:
+    """Global: one keeper per duplicate cluster among members that pass the other rules; writes the
+    member rows of each shard to `.staging/keepers/<shard>.parquet`.
+
+    Reads only cluster members' columns (never texts), so memory follows the number of duplicates."""
+    clusters = pq.read_table(clusters_path(out), columns=["id", "cluster", "cluster_size"])
+    member_ids = clusters.column("id")
+    parts: list[pa.Table] = []
+    shard_of: list[pa.Table] = []
+    cols = ["id", "source", "n_chars", "key_hash", "lang", "lang_score"]
+    for shard, staged in shards:
+        for rel in staged:
+            t = pq.read_table(out / rel, columns=cols)
+            t = t.filter(pc.is_in(t.column("id"), value_set=member_ids))
+            if t.num_rows == 0:
+                continue
+            shard_of.append(pa.table({"id": t.column("id"), "shard": pa.array([shard] * t.num_rows, pa.string())}))
+            parts.append(t)
+    members = pa.concat_tables(parts) if parts else pa.table({c: pa.array([], pa.string()) for c in cols})
+    members = members.join(clusters, "id")
+    ok = passing(members, cfg)
+    keepers = choose_keepers(ok.select(["id", "cluster", "source", "n_chars"]), cfg.dedup.source_priority)
+    keepers = keepers.select(["id", "keeper_id", "is_keeper"])
+    keeper_keys = ok.select(["id", "key_hash"]).rename_columns(["keeper_id", "keeper_key_hash"])
+    full = members.join(keepers, "id").join(keeper_keys, "keeper_id")
+    exact = pc.fill_null(pc.equal(full.column("key_hash"), full.column("keeper_key_hash")), False)
+    full = full.append_column("exact", exact)
+    full = full.set_column(
+        full.schema.get_field_index("is_keeper"), "is_keeper", pc.fill_null(full.column("is_keeper"), False)
+    )
+    owners = pa.concat_tables(shard_of) if shard_of else pa.table({"id": pa.array([], pa.string()), "shard": pa.array([], pa.string())})
+    full = full.join(owners, "id")
+    for shard, _ in shards:
+        rows = full.filter(pc.equal(full.column("shard"), shard)).select(KEEPER_COLUMNS).sort_by("id")
+        write_table_atomic(rows, keepers_path(out, shard), cfg.output)
 
 
 @dataclass
@@ -59,13 +116,13 @@ def _group_writer(out: Path, writers: dict[tuple[str, str], RotatingWriter], sha
     return writers[key]
 
 
-def _to_rejects(rows: pa.Table, stage: str, reason: str, values: pa.Array) -> pa.Table:
+def _to_rejects(rows: pa.Table, stage: str, reasons: pa.Array, values: pa.Array, duplicate_of: pa.Array | None = None) -> pa.Table:
     n = rows.num_rows
     nulls = pa.nulls(n, pa.string())
     return pa.table(
         {
             "stage": pa.array([stage] * n, pa.string()),
-            "drop_reason": pa.array([reason] * n, pa.string()),
+            "drop_reason": reasons.cast(pa.string()),
             "drop_value": values.cast(pa.string()),
             "field": nulls,
             "id": rows.column("id"),
@@ -80,6 +137,7 @@ def _to_rejects(rows: pa.Table, stage: str, reason: str, values: pa.Array) -> pa
             "meta": rows.column("meta"),
             "n_bytes": rows.column("n_bytes"),
             "n_tokens": rows.column("n_tokens"),
+            "duplicate_of": duplicate_of if duplicate_of is not None else nulls,
         },
         schema=REJECT_SCHEMA,
     )
@@ -90,13 +148,16 @@ def _sum(col: pa.ChunkedArray | pa.Array) -> int:
     return int(v) if v is not None else 0
 
 
-def _account(stats: RunStats, stage: str, rows: pa.Table, kept: bool, reason: str = "") -> None:
-    """Per-source counts of one outcome, from columns (no per-row Python)."""
+def _account(stats: RunStats, stage: str, rows: pa.Table, kept: bool) -> None:
+    """Per-source (and per-reason) counts of one outcome, from columns (no per-row Python)."""
     if rows.num_rows == 0:
         return
-    grouped = rows.group_by("source").aggregate([("n_bytes", "sum"), ("n_tokens", "sum"), ("id", "count")])
-    for src, nb, nt, n in zip(
+    keys = ["source"] if kept else ["source", "_reason"]
+    grouped = rows.group_by(keys).aggregate([("n_bytes", "sum"), ("n_tokens", "sum"), ("id", "count")])
+    reasons = grouped.column("_reason").to_pylist() if not kept else [None] * grouped.num_rows
+    for src, reason, nb, nt, n in zip(
         grouped.column("source").to_pylist(),
+        reasons,
         grouped.column("n_bytes_sum").to_pylist(),
         grouped.column("n_tokens_sum").to_pylist(),
         grouped.column("id_count").to_pylist(),
@@ -108,36 +169,81 @@ def _account(stats: RunStats, stage: str, rows: pa.Table, kept: bool, reason: st
             st.reject(reason, nb, nt, n=n)
 
 
+def _apply(stats: RunStats, stage: str, batch: pa.Table, mask: pa.Array, reasons: pa.Array, values: pa.Array, rejected: list[pa.Table], duplicate_of: pa.Array | None = None) -> pa.Table:
+    good = pc.invert(mask)
+    _account(stats, stage, batch.filter(good), kept=True)
+    bad = batch.filter(mask)
+    if bad.num_rows:
+        bad_reasons = reasons.filter(mask)
+        _account(stats, stage, bad.append_column("_reason", bad_reasons), kept=False)
+        dup = duplicate_of.filter(mask) if duplicate_of is not None else None
+        rejected.append(_to_rejects(bad, stage, bad_reasons, values.filter(mask), dup))
+    return batch.filter(good)
+
+
+def _join_keepers(batch: pa.Table, keepers: pa.Table | None) -> pa.Table:
+    """Cluster columns for every row (null outside clusters), in the batch's own row order."""
+    n = batch.num_rows
+    if keepers is None or keepers.num_rows == 0:
+        return batch.append_column("cluster", pa.nulls(n, pa.string())).append_column(
+            "cluster_size", pa.nulls(n, pa.int64())
+        ).append_column("keeper_id", pa.nulls(n, pa.string())).append_column(
+            "is_keeper", pa.nulls(n, pa.bool_())
+        ).append_column("exact", pa.nulls(n, pa.bool_()))
+    idx = pc.index_in(batch.column("id"), value_set=keepers.column("id"))
+    cols = {}
+    for name in ("cluster", "cluster_size", "keeper_id", "is_keeper", "exact"):
+        cols[name] = pc.take(keepers.column(name), idx)
+    for name, col in cols.items():
+        batch = batch.append_column(name, col)
+    return batch
+
+
+def dedup_rule(batch: pa.Table) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+    """Cluster members that are not their cluster's keeper; the reason says exact or near."""
+    in_cluster = pc.is_valid(batch.column("cluster"))
+    mask = pc.and_(in_cluster, pc.invert(pc.fill_null(batch.column("is_keeper"), False)))
+    mask = pc.fill_null(mask, False)
+    exact = pc.fill_null(batch.column("exact"), False)
+    reasons = pc.if_else(exact, "exact_duplicate", "near_duplicate")
+    values = pc.cast(batch.column("cluster_size"), pa.string())
+    return mask, reasons, values, batch.column("keeper_id")
+
+
 def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Path) -> SelectResult:
     """Applies every rule to one tagged shard and writes kept rows per source/lang group."""
     stats = RunStats()
     writers: dict[tuple[str, str], RotatingWriter] = {}
-    rejected: dict[str, list[pa.Table]] = {stage: [] for stage, _ in RULES}
-    final_cols = FINAL_SCHEMA.names
+    rejected: dict[str, list[pa.Table]] = {stage: [] for stage in SELECT_STAGES}
+    kpath = keepers_path(out, shard)
+    keepers = pq.read_table(kpath) if cfg.dedup.enabled and kpath.exists() else None
+    staged_cols = [c for c in pq.read_schema(out / staged[0]).names if c != "minhash"] if staged else []
     try:
         for rel in staged:
             pf = pq.ParquetFile(out / rel)
-            for rb in pf.iter_batches(batch_size=8192):
+            for rb in pf.iter_batches(batch_size=8192, columns=staged_cols):
                 batch = pa.Table.from_batches([rb])
-                for stage, rule in RULES:
-                    mask, reason, values = rule(batch, cfg)
-                    bad = batch.filter(mask)
-                    good_mask = pc.invert(mask)
-                    _account(stats, stage, batch.filter(good_mask), kept=True)
-                    if bad.num_rows:
-                        _account(stats, stage, bad, kept=False, reason=reason)
-                        rejected[stage].append(_to_rejects(bad, stage, reason, values.filter(mask)))
-                    batch = batch.filter(good_mask)
-                if batch.num_rows == 0:
-                    continue
                 langs = pc.fill_null(batch.column("lang"), UNKNOWN_LANG)
                 batch = batch.set_column(batch.schema.get_field_index("lang"), "lang", langs)
+                for stage, rule in RULES:
+                    mask, reasons, values = rule(batch, cfg)
+                    batch = _apply(stats, stage, batch, mask, reasons, values, rejected[stage])
+                batch = _join_keepers(batch, keepers)
+                mask, reasons, values, dup_of = dedup_rule(batch)
+                batch = _apply(stats, "dedup", batch, mask, reasons, values, rejected["dedup"], dup_of)
+                if batch.num_rows == 0:
+                    continue
+                batch = _finalize(batch)
                 keys = batch.group_by(["source", "lang"]).aggregate([]).sort_by([("source", "ascending"), ("lang", "ascending")])
                 for src, lang in zip(keys.column("source").to_pylist(), keys.column("lang").to_pylist()):
                     part = batch.filter(pc.and_(pc.equal(batch.column("source"), src), pc.equal(batch.column("lang"), lang)))
-                    _group_writer(out, writers, shard, src, lang, cfg).write(part.select(final_cols))
+                    _group_writer(out, writers, shard, src, lang, cfg).write(part.select(FINAL_SCHEMA.names))
                     stats.size(src, lang).add(
-                        _sum(part.column("n_bytes")), _sum(part.column("n_chars")), _sum(part.column("n_tokens")), n=part.num_rows
+                        _sum(part.column("n_bytes")),
+                        _sum(part.column("n_chars")),
+                        _sum(part.column("n_tokens")),
+                        n=part.num_rows,
+                        n_words=_sum(part.column("n_words")),
                     )
         parts = {f"{s}/{lang}": [p.relative_to(out).as_posix() for p in w.close()] for (s, lang), w in sorted(writers.items())}
     except BaseException:
@@ -151,3 +257,11 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Path) -> Se
         write_table_atomic(table, path, cfg.output)
         reject_paths[stage] = path.relative_to(out).as_posix()
     return SelectResult(shard=shard, parts=parts, rejects=reject_paths, stats=stats)
+
+
+def _finalize(batch: pa.Table) -> pa.Table:
+    """Columns only kept documents get: words (jieba for Han runs: costly, so only here), cluster."""
+    words = count_words(batch.column("text").to_pylist())
+    batch = batch.append_column("n_words", pa.array(words, pa.int64()))
+    batch = batch.append_column("dup_cluster", batch.column("cluster"))
+    return batch.append_column("dup_cluster_size", pc.fill_null(batch.column("cluster_size"), 1))

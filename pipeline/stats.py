@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Stages in pipeline order; `rejected/<stage>/` uses the same names.
-STAGES = ("read", "normalize", "language")
+STAGES = ("read", "normalize", "language", "dedup")
 
 
 @dataclass
@@ -92,28 +92,41 @@ class SizeStats:
     bytes: int = 0
     chars: int = 0
     tokens: int = 0
+    words: int = 0
 
-    def add(self, n_bytes: int, n_chars: int, n_tokens: int, n: int = 1) -> None:
+    def add(self, n_bytes: int, n_chars: int, n_tokens: int, n: int = 1, n_words: int = 0) -> None:
         self.docs += n
         self.bytes += n_bytes
         self.chars += n_chars
         self.tokens += n_tokens
+        self.words += n_words
 
     def __add__(self, other: SizeStats) -> SizeStats:
         return SizeStats(
-            self.docs + other.docs, self.bytes + other.bytes, self.chars + other.chars, self.tokens + other.tokens
+            self.docs + other.docs,
+            self.bytes + other.bytes,
+            self.chars + other.chars,
+            self.tokens + other.tokens,
+            self.words + other.words,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"docs": self.docs, "bytes": self.bytes, "chars": self.chars, "tokens": self.tokens}
+        d: dict[str, Any] = {
+            "docs": self.docs,
+            "bytes": self.bytes,
+            "chars": self.chars,
+            "words": self.words,
+            "tokens": self.tokens,
+        }
         d["bytes_per_char"] = round(self.bytes / self.chars, 4) if self.chars else None
         d["chars_per_token"] = round(self.chars / self.tokens, 4) if self.tokens else None
         d["bytes_per_token"] = round(self.bytes / self.tokens, 4) if self.tokens else None
+        d["tokens_per_word"] = round(self.tokens / self.words, 4) if self.words else None
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SizeStats:
-        return cls(d["docs"], d["bytes"], d["chars"], d["tokens"])
+        return cls(d["docs"], d["bytes"], d["chars"], d["tokens"], d.get("words", 0))
 
 
 def _add_maps(a: dict[Any, Any], b: dict[Any, Any]) -> dict[Any, Any]:
@@ -128,11 +141,13 @@ class RunStats:
     """Everything one shard (or a whole run) reports.
 
     stages: (stage, source) -> StageStats; sizes: (source, lang) -> SizeStats of the kept documents;
-    normalize: (source, change name) -> documents it touched."""
+    normalize: (source, change name) -> documents it touched; lang_hint: (source, the language the
+    source claims, the language we tagged) -> documents, i.e. how often a source's own label agrees."""
 
     stages: dict[tuple[str, str], StageStats] = field(default_factory=dict)
     sizes: dict[tuple[str, str], SizeStats] = field(default_factory=dict)
     normalize: Counter[tuple[str, str]] = field(default_factory=Counter)
+    lang_hint: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
     def stage(self, stage: str, source: str) -> StageStats:
         key = (stage, source)
@@ -151,6 +166,7 @@ class RunStats:
             stages=_add_maps(self.stages, other.stages),
             sizes=_add_maps(self.sizes, other.sizes),
             normalize=self.normalize + other.normalize,
+            lang_hint=self.lang_hint + other.lang_hint,
         )
 
     def __radd__(self, other: object) -> RunStats:
@@ -187,6 +203,14 @@ class RunStats:
             if n <= 0:  # Counter addition drops zeros; so does the JSON form, so sums match
                 continue
             normalize.setdefault(src, {})[change] = n
+        hints: dict[str, dict[str, Any]] = {}
+        for (src, hint, lang), n in sorted(self.lang_hint.items()):
+            block = hints.setdefault(src, {"docs": 0, "agree": 0, "pairs": {}})
+            block["docs"] += n
+            block["agree"] += n if hint == lang else 0
+            block["pairs"].setdefault(hint, {})[lang] = n
+        for block in hints.values():
+            block["agreement"] = round(block["agree"] / block["docs"], 4) if block["docs"] else None
         return {
             "stages": stages,
             "sizes": {
@@ -195,6 +219,7 @@ class RunStats:
                 "total": sum(self.sizes.values(), SizeStats()).to_dict(),
             },
             "normalize": normalize,
+            "lang_hint": hints,
         }
 
     @classmethod
@@ -209,6 +234,10 @@ class RunStats:
         for src, changes in d["normalize"].items():
             for change, n in changes.items():
                 rs.normalize[(src, change)] = n
+        for src, block in d.get("lang_hint", {}).items():
+            for hint, langs in block["pairs"].items():
+                for lang, n in langs.items():
+                    rs.lang_hint[(src, hint, lang)] = n
         return rs
 
 

@@ -1,12 +1,14 @@
 """The per-shard tagging pass: read -> normalize -> tag -> staged shard + rejects + stats.
 
 Everything expensive happens here once per document, and is stored as columns so `select` (and a
-later `curate refilter`) only compares columns against thresholds. Taggers in this version:
-normalization (stored text + change trace), the exact-dedup key hash and BPE token counts.
+later `curate refilter`) only compares columns against thresholds. Taggers: normalization
+(stored text + change trace), language (fastText + script rules, script shares, zh variant), exact
+keys (case-insensitive and case-sensitive), MinHash signature, BPE token counts.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import unicodedata
@@ -19,8 +21,11 @@ import orjson
 import pyarrow as pa
 
 from pipeline import __version__
-from pipeline.config import RunConfig, SourceConfig
-from pipeline.document import STAGED_SCHEMA, Document, Reject, dumps_meta, rejects_to_table
+from pipeline.config import LanguageConfig, RunConfig, SourceConfig
+from filters.language import LanguageTagger
+from pipeline.dedup.keys import case_sensitive_key_hash
+from pipeline.dedup.minhash import signatures
+from pipeline.document import Document, Reject, dumps_meta, rejects_to_table, staged_schema
 from pipeline.normalize import key_hash, normalize_key, normalize_text
 from pipeline.shards import RotatingWriter, write_table_atomic
 from pipeline.sources import InputShard, iter_shard
@@ -94,6 +99,8 @@ def tag_key(shard: InputShard, src: SourceConfig, cfg: RunConfig) -> str:
             "source": src.model_dump(mode="json"),
             "normalize": cfg.normalize.model_dump(mode="json"),
             "tokens": cfg.tokens.model_dump(mode="json"),
+            "language": cfg.language.model_dump(mode="json"),
+            "dedup": cfg.dedup.model_dump(mode="json", include={"enabled", "num_perm", "word_ngram", "char_ngram", "seed"}),
             "output": cfg.output.model_dump(mode="json"),
             "input": input_fingerprint(shard),
             "shard": shard.name,
@@ -127,7 +134,7 @@ def load_done(out: Path, shard: InputShard, key: str) -> TagResult | None:
 
 
 class _Batch:
-    """Column buffers of one tagging batch; tokens are counted per batch in one native call."""
+    """Column buffers of one tagging batch: every tagger sees the whole batch in one call."""
 
     def __init__(self) -> None:
         self.docs: list[Document] = []
@@ -142,32 +149,55 @@ class _Batch:
     def full(self) -> bool:
         return len(self.docs) >= BATCH_DOCS or self.n_chars >= BATCH_CHARS
 
-    def to_table(self, encoding: str, stats: RunStats) -> pa.Table:
-        texts = [d.text for d in self.docs]
-        tokens = count_tokens(texts, encoding)
+    def to_table(self, cfg: RunConfig, schema: pa.Schema, stats: RunStats) -> pa.Table:
+        docs = self.docs
+        texts = [d.text for d in docs]
+        tokens = count_tokens(texts, cfg.tokens.encoding)
         n_bytes = [len(t.encode("utf-8")) for t in texts]
-        n_chars = [len(t) for t in texts]
-        for d, b, t in zip(self.docs, n_bytes, tokens):
+        for d, b, t in zip(docs, n_bytes, tokens):
             stats.stage("normalize", d.source).keep(b, t)
-        cols: dict[str, list[Any]] = {
-            "id": [d.id for d in self.docs],
+        lang = language_tagger(cfg.language).tag(texts)
+        for d, tagged_lang in zip(docs, lang["lang"]):
+            if d.lang is not None:
+                stats.lang_hint[(d.source, d.lang, tagged_lang)] += 1
+        cols: dict[str, Any] = {
+            "id": [d.id for d in docs],
             "text": texts,
-            "source": [d.source for d in self.docs],
-            "subset": [d.subset for d in self.docs],
-            "lang": [d.lang for d in self.docs],
-            "lang_score": [d.lang_score for d in self.docs],
-            "meta": [dumps_meta(d.meta) for d in self.docs],
-            "messages": [d.messages for d in self.docs],
+            "source": [d.source for d in docs],
+            "subset": [d.subset for d in docs],
+            "meta": [dumps_meta(d.meta) for d in docs],
+            "messages": [d.messages for d in docs],
             "n_bytes": n_bytes,
-            "n_chars": n_chars,
+            "n_chars": [len(t) for t in texts],
             "n_tokens": tokens,
-            "file": [d.file for d in self.docs],
-            "line": [d.line for d in self.docs],
-            "record": [d.record for d in self.docs],
+            "file": [d.file for d in docs],
+            "line": [d.line for d in docs],
+            "record": [d.record for d in docs],
+            "lang_hint": [d.lang for d in docs],
             "key_hash": [key_hash(normalize_key(t)) for t in texts],
+            "key_hash_cs": [case_sensitive_key_hash(t) for t in texts],
+            "dedup_group": [_dedup_group(d) for d in docs],
             "norm_changes": self.changes,
         }
-        return pa.table(cols, schema=STAGED_SCHEMA)
+        cols.update(lang)
+        if cfg.dedup.enabled:
+            cols["minhash"] = pa.FixedSizeListArray.from_arrays(
+                pa.array(signatures(texts, cfg.dedup).ravel(), pa.uint32()), cfg.dedup.num_perm
+            )
+        return pa.table({name: cols[name] for name in schema.names}, schema=schema)
+
+
+def _dedup_group(doc: Document) -> str | None:
+    """Documents of one conversation tree share prefixes by construction (oasst threads): they form
+    a group whose members are not duplicates of each other (DedupConfig.exempt_same_tree)."""
+    tree = doc.meta.get("message_tree_id") if doc.meta else None
+    return f"{doc.source}/{tree}" if isinstance(tree, str) else None
+
+
+@functools.cache
+def language_tagger(cfg: LanguageConfig) -> LanguageTagger:
+    """One tagger per process and language config (the fastText model loads once)."""
+    return LanguageTagger(cfg)
 
 
 def tag_shard(
@@ -188,7 +218,8 @@ def tag_shard(
     stats = RunStats()
     rejects: dict[str, list[Reject]] = {"read": [], "normalize": []}
     base = staging(out) / "tagged" / shard.name
-    writer = RotatingWriter(base, STAGED_SCHEMA, cfg.output)
+    schema = staged_schema(cfg.dedup.num_perm if cfg.dedup.enabled else None)
+    writer = RotatingWriter(base, schema, cfg.output)
     batch = _Batch()
     norm = cfg.normalize
     try:
@@ -247,10 +278,10 @@ def tag_shard(
                 item.lang = src.lang
             batch.add(item, names)
             if batch.full():
-                writer.write(batch.to_table(cfg.tokens.encoding, stats))
+                writer.write(batch.to_table(cfg, schema, stats))
                 batch = _Batch()
         if batch.docs:
-            writer.write(batch.to_table(cfg.tokens.encoding, stats))
+            writer.write(batch.to_table(cfg, schema, stats))
         staged = writer.close()
     except BaseException:
         writer.abort()
