@@ -1,7 +1,11 @@
 """End-to-end throughput on one core: tag -> select -> finish, English and Chinese, printed as JSON.
 
 The corpus is built from the shipped real samples (data/samples), repeated to --mb megabytes per
-language with a record counter appended so no two documents are identical. Baselines measured in the
+language; each repetition after the first shuffles the words (English) or the characters of each
+line (Chinese) with a seeded generator, so copies are not near-duplicates of each other and the
+dedup step does the work of a real corpus rather than of one giant cluster. One-time loading of the
+models (fastText, BPE ranks, jieba dictionary, script tables) happens before the timed region and
+is reported separately. Baselines measured in the
 same run: reading + JSON parsing alone (the I/O floor) and single-call `tiktoken.encode` per document.
 Targets (DEVELOPERS.md): >= 5 MB/s English, >= 1.5 MB/s Chinese.
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import os
 import shutil
 import sys
@@ -25,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pipeline.config import parse_config  # noqa: E402
-from pipeline.runner import finish, plan, reset_select  # noqa: E402
+from pipeline.runner import cluster_step, finish, plan, reset_select, run_local  # noqa: E402
 from pipeline.select import select_shard  # noqa: E402
 from pipeline.tag import tag_shard  # noqa: E402
 from pipeline.tokens import get_encoding  # noqa: E402
@@ -54,25 +59,46 @@ def chinese_texts() -> list[str]:
     return texts
 
 
-def write_corpus(texts: list[str], path: Path, mb: float) -> int:
+def _shuffled(text: str, rnd: random.Random, chinese: bool) -> str:
+    lines = []
+    for line in text.split("\n"):
+        units = list(line) if chinese else line.split(" ")
+        rnd.shuffle(units)
+        lines.append(("" if chinese else " ").join(units))
+    return "\n".join(lines)
+
+
+def write_corpus(texts: list[str], path: Path, mb: float, chinese: bool = False) -> int:
     target = int(mb * 1e6)
+    rnd = random.Random(20261123)
     size = 0
     n = 0
+    rep = 0
     with open(path, "wb") as f:
         while size < target:
             for t in texts:
-                line = orjson.dumps({"text": f"{t}\n{n}"}) + b"\n"
+                body = t if rep == 0 else _shuffled(t, rnd, chinese)
+                line = orjson.dumps({"text": body}) + b"\n"
                 f.write(line)
                 size += len(line)
                 n += 1
                 if size >= target:
                     break
+            rep += 1
     return n
 
 
-def bench_language(lang: str, texts: list[str], mb: float, work: Path) -> dict[str, object]:
+def warm_up(cfg: object, work: Path, texts: list[str]) -> None:
+    """Loads every model once (what a long-running worker pays once, not per document)."""
+    work.mkdir(parents=True, exist_ok=True)
+    f = work / "warm.jsonl"
+    f.write_bytes(b"".join(orjson.dumps({"text": t}) + b"\n" for t in texts))
+    run_local(cfg.model_copy(update={"sources": [cfg.sources[0].model_copy(update={"paths": [str(f)]})]}), work / "out")  # type: ignore[attr-defined]
+
+
+def bench_language(lang: str, texts: list[str], mb: float, work: Path, repeat: int = 3) -> dict[str, object]:
     src_file = work / f"{lang}.jsonl"
-    docs = write_corpus(texts, src_file, mb)
+    docs = write_corpus(texts, src_file, mb, chinese=lang == "zh")
     nbytes = src_file.stat().st_size
     cfg = parse_config(
         {
@@ -81,16 +107,27 @@ def bench_language(lang: str, texts: list[str], mb: float, work: Path) -> dict[s
         }
     )
     out = work / f"out_{lang}"
-    get_encoding(cfg.tokens.encoding)  # load the BPE ranks outside the timed region
+    w0 = time.perf_counter()
+    warm_up(cfg, work / f"warm_{lang}", texts[:50])
+    warm = time.perf_counter() - w0
 
-    t0 = time.perf_counter()
-    tagged = [tag_shard(s, src, cfg, out) for s, src in plan(cfg)]
-    t1 = time.perf_counter()
-    reset_select(out)
-    selected = [select_shard(t.shard, t.staged, cfg, out) for t in tagged]
-    t2 = time.perf_counter()
-    summary = finish(cfg, out, tagged, selected)
-    t3 = time.perf_counter()
+    best: tuple[float, ...] | None = None
+    for _ in range(repeat):  # best of N: these machines are shared, the minimum is the signal
+        shutil.rmtree(out, ignore_errors=True)
+        t0 = time.perf_counter()
+        tagged = [tag_shard(s, src, cfg, out) for s, src in plan(cfg)]
+        t1 = time.perf_counter()
+        reset_select(out)
+        dedup = cluster_step(cfg, out, tagged)
+        tc = time.perf_counter()
+        selected = [select_shard(t.shard, t.staged, cfg, out) for t in tagged]
+        t2 = time.perf_counter()
+        summary = finish(cfg, out, tagged, selected, dedup)
+        t3 = time.perf_counter()
+        if best is None or t3 - t0 < best[-1] - best[0]:
+            best = (t0, t1, tc, t2, t3)
+    assert best is not None
+    t0, t1, tc, t2, t3 = best
 
     # baselines in the same run
     b0 = time.perf_counter()
@@ -111,7 +148,15 @@ def bench_language(lang: str, texts: list[str], mb: float, work: Path) -> dict[s
         "docs": docs,
         "input_mb": round(nbytes / 1e6, 2),
         "kept_docs": kept["docs"],
-        "seconds": {"tag": round(t1 - t0, 3), "select": round(t2 - t1, 3), "finish": round(t3 - t2, 3), "total": round(total, 3)},
+        "seconds": {
+            "tag": round(t1 - t0, 3),
+            "cluster": round(tc - t1, 3),
+            "select": round(t2 - tc, 3),
+            "finish": round(t3 - t2, 3),
+            "total": round(total, 3),
+            "one_time_model_loading_excluded": round(warm, 3),
+        },
+        "duplicates_removed": summary.stats.stage_total("dedup").docs_rejected,
         "mb_per_s": round(mbps, 2),
         "target_mb_per_s": TARGET[lang],
         "meets_target": mbps >= TARGET[lang],
@@ -125,6 +170,7 @@ def bench_language(lang: str, texts: list[str], mb: float, work: Path) -> dict[s
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=float, default=20.0, help="megabytes of input per language")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per language; the fastest is reported")
     ap.add_argument("--keep", type=Path, default=None, help="keep the work directory here")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
@@ -136,8 +182,9 @@ def main() -> None:
             "benchmark": "e2e tag+select+finish, one process",
             "cpu_count": os.cpu_count(),
             "cores_used": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-            "en": bench_language("en", english_texts(), args.mb, work),
-            "zh": bench_language("zh", chinese_texts(), args.mb, work),
+            "repeat": args.repeat,
+            "en": bench_language("en", english_texts(), args.mb, work, args.repeat),
+            "zh": bench_language("zh", chinese_texts(), args.mb, work, args.repeat),
         }
     finally:
         if args.keep is None:

@@ -23,7 +23,6 @@ import pyarrow as pa
 from pipeline import __version__
 from pipeline.config import LanguageConfig, RunConfig, SourceConfig
 from filters.language import LanguageTagger
-from pipeline.dedup.keys import case_sensitive_key_hash
 from pipeline.dedup.minhash import signatures
 from pipeline.document import Document, Reject, dumps_meta, rejects_to_table, staged_schema
 from pipeline.normalize import key_hash, normalize_key, normalize_text
@@ -156,6 +155,9 @@ class _Batch:
         n_bytes = [len(t.encode("utf-8")) for t in texts]
         for d, b, t in zip(docs, n_bytes, tokens):
             stats.stage("normalize", d.source).keep(b, t)
+        # the case-insensitive key is the casefolded case-sensitive one (a tested property), and
+        # folding the short, already stripped key is cheaper than keying the text twice
+        cs_keys = [normalize_key(t, casefold=False) for t in texts]
         lang = language_tagger(cfg.language).tag(texts)
         for d, tagged_lang in zip(docs, lang["lang"]):
             if d.lang is not None:
@@ -174,8 +176,8 @@ class _Batch:
             "line": [d.line for d in docs],
             "record": [d.record for d in docs],
             "lang_hint": [d.lang for d in docs],
-            "key_hash": [key_hash(normalize_key(t)) for t in texts],
-            "key_hash_cs": [case_sensitive_key_hash(t) for t in texts],
+            "key_hash": [key_hash(normalize_key(k)) for k in cs_keys],
+            "key_hash_cs": [key_hash(k) for k in cs_keys],
             "dedup_group": [_dedup_group(d) for d in docs],
             "norm_changes": self.changes,
         }
@@ -219,7 +221,8 @@ def tag_shard(
     rejects: dict[str, list[Reject]] = {"read": [], "normalize": []}
     base = staging(out) / "tagged" / shard.name
     schema = staged_schema(cfg.dedup.num_perm if cfg.dedup.enabled else None)
-    writer = RotatingWriter(base, schema, cfg.output)
+    # staged shards are intermediates read once or twice: fast zstd level, same layout otherwise
+    writer = RotatingWriter(base, schema, cfg.output.model_copy(update={"compression_level": 1}))
     batch = _Batch()
     norm = cfg.normalize
     try:
