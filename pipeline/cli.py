@@ -121,77 +121,94 @@ def run(config: Path, out: Path) -> None:
     _report(summary)
 
 
-@main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--source-type", "source_type", required=True, type=click.Choice(get_args(SourceType)), help="Adapter that reads the inputs.")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory (created if missing).")
-@click.option("--name", default=None, help="Source name, the folder under OUT/data/ (default: the source type).")
-@click.option("--lang", default=None, help="Language hint for records that carry none (e.g. en, zh).")
-@click.option("--subset", default=None, help="Subset label (RedPajama: arxiv, book, c4, common_crawl, github, stackexchange, wikipedia).")
-@click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(get_args(InputFormat)), help="Input format; auto decides from the file extension.")
-@click.option("--casing", default="preserve", show_default=True, type=click.Choice(get_args(Casing)), help="Casing policy of the stored text.")
-@click.option("--whitespace", default="collapse", show_default=True, type=click.Choice(["collapse", "code"]), help="collapse whitespace (``` code fences keep theirs), or keep indentation everywhere (source code).")
-@click.option("--unit", default="thread", show_default=True, type=click.Choice(["thread", "message", "top_path"]), help="oasst: one document per thread, per message, or the best-ranked path of each tree.")
-@click.option("--txt-unit", default="paragraph", show_default=True, type=click.Choice(["file", "line", "paragraph"]), help="Plain text: one document per file, per line, or per blank-line-separated block.")
-@click.option("--text-field", "text_fields", multiple=True, help="generic: field(s) holding the text (repeat to join several with a blank line).")
-@click.option("--id-field", default=None, help="generic: field holding the record's own id.")
-@click.option("--languages", default=None, help="Comma-separated languages to keep (e.g. en,zh); others go to rejected/language/. Default: keep all.")
-@click.option("--invalid-utf8", default="reject", show_default=True, type=click.Choice(["reject", "repair"]), help="Invalid UTF-8 lines: reject them, or repair with U+FFFD (counted).")
-@click.option("--encoding", default="o200k_base", show_default=True, help="tiktoken encoding for token counts (offline: o200k_base, cl100k_base).")
-@click.option("--shard-size-mb", default=256.0, show_default=True, type=float, help="Rotate output shards at about this size.")
-@click.option("--force", is_flag=True, help="Re-tag shards even when their output exists for the same key.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def shard(
-    inputs: tuple[str, ...],
-    source_type: str,
-    out: Path,
-    name: str | None,
-    lang: str | None,
-    subset: str | None,
-    fmt: str,
-    casing: str,
-    whitespace: str,
-    unit: str,
-    txt_unit: str,
-    text_fields: tuple[str, ...],
-    id_field: str | None,
-    languages: str | None,
-    invalid_utf8: str,
-    encoding: str,
-    shard_size_mb: float,
-    force: bool,
-    no_progress: bool,
-) -> None:
-    """Process INPUT files of one source in this process, without an orchestrator.
+_INPUT_OPTIONS = [
+    click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False)),
+    click.option("--source-type", "source_type", required=True, type=click.Choice(get_args(SourceType)), help="Adapter that reads the inputs."),
+    click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory (created if missing)."),
+    click.option("--name", default=None, help="Source name, the folder under OUT/data/ (default: the source type)."),
+    click.option("--lang", default=None, help="Language hint for records that carry none (e.g. en, zh); compared with the tagged language in stats."),
+    click.option("--subset", default=None, help="Subset label (RedPajama: arxiv, book, c4, common_crawl, github, stackexchange, wikipedia)."),
+    click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(get_args(InputFormat)), help="Input format; auto decides from the file extension."),
+    click.option("--casing", default="preserve", show_default=True, type=click.Choice(get_args(Casing)), help="Casing policy of the stored text."),
+    click.option("--whitespace", default="collapse", show_default=True, type=click.Choice(["collapse", "code"]), help="collapse whitespace (``` code fences keep theirs), or keep indentation everywhere (source code)."),
+    click.option("--unit", default="thread", show_default=True, type=click.Choice(["thread", "message", "top_path"]), help="oasst: one document per thread, per message, or the best-ranked path of each tree."),
+    click.option("--txt-unit", default="paragraph", show_default=True, type=click.Choice(["file", "line", "paragraph"]), help="Plain text: one document per file, per line, or per blank-line-separated block."),
+    click.option("--text-field", "text_fields", multiple=True, help="generic: field(s) holding the text (repeat to join several with a blank line)."),
+    click.option("--id-field", default=None, help="generic: field holding the record's own id."),
+    click.option("--invalid-utf8", default="reject", show_default=True, type=click.Choice(["reject", "repair"]), help="Invalid UTF-8 lines: reject them, or repair with U+FFFD (counted)."),
+    click.option("--encoding", default="o200k_base", show_default=True, help="tiktoken encoding for token counts (offline: o200k_base, cl100k_base)."),
+    click.option("--shard-size-mb", default=256.0, show_default=True, type=float, help="Rotate output shards at about this size."),
+    click.option("--threshold", default=0.8, show_default=True, type=float, help="Near-duplicate threshold: estimated Jaccard of the MinHash signatures."),
+    click.option("--force", is_flag=True, help="Re-tag shards even when their output exists for the same key."),
+    click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
+]
 
-    Example: curate shard data/samples/oasst/en_100_tree.jsonl --source-type oasst --out out/oasst"""
+
+def _input_options(f):  # type: ignore[no-untyped-def]
+    for option in reversed(_INPUT_OPTIONS):
+        f = option(f)
+    return f
+
+
+def _one_source_config(opts: dict[str, object], select: dict[str, object]) -> RunConfig:
+    """The run config of a one-off command: one source from the input options."""
+    text_fields: tuple[str, ...] = opts["text_fields"]  # type: ignore[assignment]
     source: dict[str, object] = {
-        "name": name or source_type,
-        "type": source_type,
-        "paths": list(inputs),
-        "lang": lang,
-        "subset": subset,
-        "format": fmt,
-        "casing": casing,
-        "whitespace": whitespace,
-        "unit": unit,
-        "txt_unit": txt_unit,
+        "name": opts["name"] or opts["source_type"],
+        "type": opts["source_type"],
+        "paths": list(opts["inputs"]),  # type: ignore[call-overload]
+        "lang": opts["lang"],
+        "subset": opts["subset"],
+        "format": opts["fmt"],
+        "casing": opts["casing"],
+        "whitespace": opts["whitespace"],
+        "unit": opts["unit"],
+        "txt_unit": opts["txt_unit"],
     }
-    if text_fields or id_field:
-        source["fields"] = {"text": list(text_fields) if len(text_fields) > 1 else (text_fields[0] if text_fields else "text"), "id": id_field}
+    if text_fields or opts["id_field"]:
+        text: str | list[str] = list(text_fields) if len(text_fields) > 1 else (text_fields[0] if text_fields else "text")
+        source["fields"] = {"text": text, "id": opts["id_field"]}
     raw = {
         "sources": [source],
-        "normalize": {"invalid_utf8": invalid_utf8},
-        "tokens": {"encoding": encoding},
-        "select": {"languages": [x.strip() for x in languages.split(",") if x.strip()] if languages else None},
-        "output": {"shard_size_mb": shard_size_mb},
+        "normalize": {"invalid_utf8": opts["invalid_utf8"]},
+        "tokens": {"encoding": opts["encoding"]},
+        "dedup": {"threshold": opts["threshold"]},
+        "select": select,
+        "output": {"shard_size_mb": opts["shard_size_mb"]},
     }
+    return parse_config(raw, origin="command line")
+
+
+def _one_off(opts: dict[str, object], select: dict[str, object]) -> None:
     try:
-        cfg = parse_config(raw, origin="command line")
-        summary = _run_in_process(cfg, out, progress=not no_progress and sys.stderr.isatty(), force=force)
+        cfg = _one_source_config(opts, select)
+        progress = not opts["no_progress"] and sys.stderr.isatty()
+        summary = _run_in_process(cfg, opts["out"], progress=progress, force=bool(opts["force"]))  # type: ignore[arg-type]
     except (ConfigError, FileNotFoundError, ValueError) as e:
         raise _fail(e) from e
     _report(summary)
+
+
+@main.command()
+@_input_options
+@click.option("--languages", default="en,zh", show_default=True, help="Comma-separated languages to keep; others go to rejected/language/. 'all' keeps every language.")
+def shard(languages: str, **opts: object) -> None:
+    """Process INPUT files of one source in this process, without an orchestrator: tag, dedup,
+    language selection, final shards.
+
+    Example: curate shard data/samples/oasst/en_100_tree.jsonl --source-type oasst --out out/oasst"""
+    keep = None if languages.strip() == "all" else [x.strip() for x in languages.split(",") if x.strip()]
+    _one_off(opts, {"languages": keep})
+
+
+@main.command()
+@_input_options
+def dedup(**opts: object) -> None:
+    """Read and deduplicate INPUT files only (exact and MinHash near-duplicates): languages are tagged
+    but nothing is dropped for its language; duplicates go to OUT/rejected/dedup/ with duplicate_of.
+
+    Example: curate dedup data/samples/zh/alpaca_zh_demo.json --source-type alpaca --out out/dedup"""
+    _one_off(opts, {"languages": None, "language_mode": "label_only"})
 
 
 def _run_in_process(cfg: RunConfig, out: Path, progress: bool, force: bool = False) -> RunSummary:

@@ -105,6 +105,9 @@ class NormalizeConfig(Strict):
     fullwidth_alnum: Literal["fold", "keep"] = Field(
         "fold", description="fold full-width ASCII letters and digits (Ａ１ -> A1); CJK punctuation is always kept"
     )
+    t2s: bool = Field(
+        False, description="convert documents tagged zh-Hant to Simplified Chinese (OpenCC t2s); zh_variant keeps the original"
+    )
     min_chars: int = Field(1, ge=0, description="documents shorter than this after normalization are rejected")
 
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from pipeline import __version__
 from pipeline.config import LanguageConfig, RunConfig, SourceConfig
-from filters.language import LanguageTagger
+from filters.language import LanguageTagger, to_simplified
 from pipeline.dedup.minhash import signatures
 from pipeline.document import Document, Reject, dumps_meta, rejects_to_table, staged_schema
 from pipeline.normalize import key_hash, normalize_key, normalize_text
@@ -151,6 +151,13 @@ class _Batch:
     def to_table(self, cfg: RunConfig, schema: pa.Schema, stats: RunStats) -> pa.Table:
         docs = self.docs
         texts = [d.text for d in docs]
+        # language first: the variant is that of the text as written, before any t2s conversion
+        lang = language_tagger(cfg.language).tag(texts)
+        for d, tagged_lang in zip(docs, lang["lang"]):
+            if d.lang is not None:
+                stats.lang_hint[(d.source, d.lang, tagged_lang)] += 1
+        if cfg.normalize.t2s:
+            texts = self._to_simplified(texts, lang["zh_variant"], stats)
         tokens = count_tokens(texts, cfg.tokens.encoding)
         n_bytes = [len(t.encode("utf-8")) for t in texts]
         for d, b, t in zip(docs, n_bytes, tokens):
@@ -158,10 +165,6 @@ class _Batch:
         # the case-insensitive key is the casefolded case-sensitive one (a tested property), and
         # folding the short, already stripped key is cheaper than keying the text twice
         cs_keys = [normalize_key(t, casefold=False) for t in texts]
-        lang = language_tagger(cfg.language).tag(texts)
-        for d, tagged_lang in zip(docs, lang["lang"]):
-            if d.lang is not None:
-                stats.lang_hint[(d.source, d.lang, tagged_lang)] += 1
         cols: dict[str, Any] = {
             "id": [d.id for d in docs],
             "text": texts,
@@ -187,6 +190,20 @@ class _Batch:
                 pa.array(signatures(texts, cfg.dedup).ravel(), pa.uint32()), cfg.dedup.num_perm
             )
         return pa.table({name: cols[name] for name in schema.names}, schema=schema)
+
+
+    def _to_simplified(self, texts: list[str], variants: list[str | None], stats: RunStats) -> list[str]:
+        """Opt-in Traditional -> Simplified for documents tagged zh-Hant (normalize.t2s)."""
+        out = []
+        for i, (text, variant) in enumerate(zip(texts, variants)):
+            if variant == "zh-Hant":
+                converted = to_simplified(text)
+                if converted != text:
+                    stats.normalize[(self.docs[i].source, "t2s_converted")] += 1
+                    self.changes[i] = [*self.changes[i], "t2s_converted"]
+                text = converted
+            out.append(text)
+        return out
 
 
 def _dedup_group(doc: Document) -> str | None:

@@ -73,7 +73,7 @@ def test_repair_mode_keeps_invalid_utf8_with_replacement(tmp_path: Path) -> None
     src = tmp_path / "bad.jsonl"
     _bad_jsonl(src)
     out = tmp_path / "out"
-    res = CliRunner().invoke(main, ["shard", str(src), "--source-type", "generic", "--out", str(out), "--invalid-utf8", "repair"])
+    res = CliRunner().invoke(main, ["shard", str(src), "--source-type", "generic", "--out", str(out), "--invalid-utf8", "repair", "--languages", "all"])
     assert res.exit_code == 0, res.output
     assert any("\ufffd" in t for t in _texts(out))
     assert 5 not in {r["line"] for r in _rejects(out)}
@@ -134,3 +134,27 @@ def test_every_command_and_option_is_in_the_readme() -> None:
         for param in command.params:
             if isinstance(param, click.Option):
                 assert param.opts[0] in readme, f"{name} {param.opts[0]}"
+
+
+def test_dedup_command_removes_duplicates_only(tmp_path: Path) -> None:
+    """Exact and near duplicates go to rejected/dedup with duplicate_of; a French line is not dropped."""
+    base = "The committee met on Tuesday to review the budget for the new library and the park."
+    lines = [
+        {"text": base},
+        {"text": base.upper()},  # exact duplicate under the case-insensitive key
+        {"text": base.replace("Tuesday", "Wednesday")},
+        {"text": "Le comité s'est réuni mardi pour examiner le budget de la nouvelle bibliothèque."},
+        {"text": "中文段落，完全不同的内容。"},
+    ]
+    src = tmp_path / "dups.jsonl"
+    src.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["dedup", str(src), "--source-type", "generic", "--out", str(out), "--threshold", "0.5"])
+    assert res.exit_code == 0, res.output
+    dups = pq.read_table(out / "rejected" / "dedup" / "part-00000.parquet").to_pylist()
+    ids = {r["id"]: r for r in dups}
+    assert ids["generic/dups/1"]["drop_reason"] == "exact_duplicate"
+    assert ids["generic/dups/1"]["duplicate_of"] == "generic/dups/0"
+    assert pq.read_table(out / "rejected" / "language" / "part-00000.parquet").num_rows == 0
+    kept = sorted(_texts(out))
+    assert lines[3]["text"] in kept and lines[4]["text"] in kept and base in kept
