@@ -147,6 +147,7 @@ REJECT_SCHEMA = pa.schema(
         pa.field("source", pa.string(), nullable=False),
         pa.field("subset", pa.string()),
         pa.field("lang", pa.string()),
+        pa.field("lang_score", pa.float32()),
         pa.field("file", pa.string()),
         pa.field("line", pa.int64()),
         pa.field("record", pa.int64()),
@@ -171,6 +172,7 @@ def rejects_to_table(rejects: list[Reject]) -> pa.Table:
         cols["source"].append(r.source)
         cols["subset"].append(r.subset)
         cols["lang"].append(None)
+        cols["lang_score"].append(None)
         cols["file"].append(r.file)
         cols["line"].append(r.line)
         cols["record"].append(r.record)

@@ -165,6 +165,7 @@ def test_rejects_say_why_and_of_what(sample_run: tuple[Path, RunSummary]) -> Non
     out, _ = sample_run
     lang = pq.read_table(out / "rejected" / "language" / "part-00000.parquet").to_pylist()
     assert sorted((r["source"], r["drop_value"]) for r in lang) == [("alpaca_zh", "es"), ("alpaca_zh", "hu"), ("redpajama_c4", "fr")]
+    assert all(r["lang"] == r["drop_value"] and 0 < r["lang_score"] <= 1 for r in lang)
     dups = pq.read_table(out / "rejected" / "dedup" / "part-00000.parquet").to_pylist()
     assert Counter(r["drop_reason"] for r in dups) == {"exact_duplicate": 8, "near_duplicate": 9}
     kept_ids = {i for f in _data_files(out) for i in pq.read_table(f, columns=["id"]).column("id").to_pylist()}
