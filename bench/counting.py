@@ -42,48 +42,12 @@ sys.path.insert(0, str(REPO))
 
 from pipeline.tokens import count_words, get_encoding, words_segmenter_name  # noqa: E402
 
-SAMPLES = REPO / "data" / "samples"
+sys.path.insert(0, str(REPO / "bench"))
+from samples import chinese_texts, cmrc_paragraphs, oasst_messages, repeat_to, web_texts  # noqa: E402
 
 
 def english_texts() -> list[str]:
-    texts = []
-    for name in ("en/c4_demo.jsonl", "en/cc_en_head-0091.jsonl", "en/cc_en_head-0174.jsonl"):
-        texts += [orjson.loads(line)["text"] for line in (SAMPLES / name).read_bytes().splitlines() if line.strip()]
-
-    def walk(m: dict[str, Any]) -> None:
-        texts.append(m["text"])
-        for r in m.get("replies") or []:
-            walk(r)
-
-    for line in (SAMPLES / "oasst/en_100_message.jsonl").read_bytes().splitlines():
-        if line.strip():
-            walk(orjson.loads(line))
-    return texts
-
-
-def cmrc_paragraphs() -> list[str]:
-    cm = orjson.loads((SAMPLES / "zh/cmrc2018_dev.json").read_bytes())
-    return [p["context"] for d in cm["data"] for p in d["paragraphs"]]
-
-
-def chinese_texts() -> list[str]:
-    texts = cmrc_paragraphs()
-    for r in orjson.loads((SAMPLES / "zh/alpaca_zh_demo.json").read_bytes()):
-        texts.append("\n\n".join(x for x in (r["instruction"], r["input"], r["output"]) if x))
-    for name in ("zh/poet.tang.0.json", "zh/ci.song.0.json"):
-        for r in orjson.loads((SAMPLES / name).read_bytes()):
-            texts.append((r.get("title") or r.get("rhythmic", "")) + "\n" + "\n".join(r["paragraphs"]))
-    return texts
-
-
-def repeat_to(texts: list[str], mb: float) -> list[str]:
-    out: list[str] = []
-    size = 0
-    while size < mb * 1e6:
-        for t in texts:
-            out.append(t)
-            size += len(t.encode("utf-8"))
-    return out
+    return web_texts() + oasst_messages()
 
 
 def round_robin(fns: dict[str, Callable[[list[str]], object]], texts: list[str], mb: float, repeat: int) -> dict[str, float]:

@@ -35,28 +35,9 @@ from pipeline.select import select_shard  # noqa: E402
 from pipeline.tag import tag_shard  # noqa: E402
 from pipeline.tokens import get_encoding  # noqa: E402
 
-SAMPLES = REPO / "data" / "samples"
+sys.path.insert(0, str(REPO / "bench"))
+from samples import chinese_texts, web_texts  # noqa: E402
 TARGET = {"en": 5.0, "zh": 1.5}
-
-
-def english_texts() -> list[str]:
-    texts = []
-    for name in ("en/c4_demo.jsonl", "en/cc_en_head-0091.jsonl", "en/cc_en_head-0174.jsonl"):
-        for line in (SAMPLES / name).read_bytes().splitlines():
-            texts.append(orjson.loads(line)["text"])
-    return texts
-
-
-def chinese_texts() -> list[str]:
-    texts = []
-    cm = orjson.loads((SAMPLES / "zh/cmrc2018_dev.json").read_bytes())
-    texts += [p["context"] for d in cm["data"] for p in d["paragraphs"]]
-    for r in orjson.loads((SAMPLES / "zh/alpaca_zh_demo.json").read_bytes()):
-        texts.append("\n\n".join(x for x in (r["instruction"], r["input"], r["output"]) if x))
-    for name in ("zh/poet.tang.0.json", "zh/ci.song.0.json"):
-        for r in orjson.loads((SAMPLES / name).read_bytes()):
-            texts.append((r.get("title") or r.get("rhythmic", "")) + "\n" + "\n".join(r["paragraphs"]))
-    return texts
 
 
 def _shuffled(text: str, rnd: random.Random, chinese: bool) -> str:
@@ -183,7 +164,7 @@ def main() -> None:
             "cpu_count": os.cpu_count(),
             "cores_used": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
             "repeat": args.repeat,
-            "en": bench_language("en", english_texts(), args.mb, work, args.repeat),
+            "en": bench_language("en", web_texts(), args.mb, work, args.repeat),
             "zh": bench_language("zh", chinese_texts(), args.mb, work, args.repeat),
         }
     finally:

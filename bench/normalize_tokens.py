@@ -33,45 +33,10 @@ sys.path.insert(0, str(REPO))
 from pipeline.normalize import key_hash, normalize_key, normalize_text  # noqa: E402
 from pipeline.tokens import NUM_THREADS, count_tokens, get_encoding  # noqa: E402
 
-SAMPLE_DIRS = (REPO / "data" / "samples", Path("/work/shared/corpora"))
+sys.path.insert(0, str(REPO / "bench"))
+from samples import chinese_texts, repeat_to, web_texts  # noqa: E402
+
 BATCH = 256  # documents per count_tokens call, as in pipeline/tag.py
-
-
-def sample_dir() -> Path:
-    for d in SAMPLE_DIRS:
-        if (d / "en" / "c4_demo.jsonl").is_file():
-            return d
-    raise SystemExit(f"no sample corpus found in {', '.join(map(str, SAMPLE_DIRS))}")
-
-
-def english_texts(root: Path) -> list[str]:
-    texts = []
-    for name in ("en/c4_demo.jsonl", "en/cc_en_head-0091.jsonl", "en/cc_en_head-0174.jsonl"):
-        for line in (root / name).read_bytes().splitlines():
-            texts.append(orjson.loads(line)["text"])
-    return texts
-
-
-def chinese_texts(root: Path) -> list[str]:
-    texts = []
-    cm = orjson.loads((root / "zh/cmrc2018_dev.json").read_bytes())
-    texts += [p["context"] for d in cm["data"] for p in d["paragraphs"]]
-    for r in orjson.loads((root / "zh/alpaca_zh_demo.json").read_bytes()):
-        texts.append("\n\n".join(x for x in (r["instruction"], r["input"], r["output"]) if x))
-    for name in ("zh/poet.tang.0.json", "zh/ci.song.0.json"):
-        for r in orjson.loads((root / name).read_bytes()):
-            texts.append((r.get("title") or r.get("rhythmic", "")) + "\n" + "\n".join(r["paragraphs"]))
-    return texts
-
-
-def repeat_to(texts: list[str], mb: float) -> list[str]:
-    out: list[str] = []
-    size = 0
-    while size < mb * 1e6:
-        for t in texts:
-            out.append(t)
-            size += len(t.encode("utf-8"))
-    return out
 
 
 def best_mb_s(fn: Callable[[list[str]], object], texts: list[str], mb: float, repeat: int) -> float:
@@ -97,9 +62,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (best is reported)")
     args = ap.parse_args()
 
-    root = sample_dir()
     enc = get_encoding("o200k_base")
-    corpora = {"en": english_texts(root), "zh": chinese_texts(root)}
+    corpora = {"en": web_texts(), "zh": chinese_texts()}
 
     # warm-up: lazily built regex classes, the encoding
     for texts in corpora.values():
@@ -152,7 +116,7 @@ def main() -> None:
 
     report = {
         "bench": "normalize_tokens",
-        "samples": str(root),
+        "samples": "data/samples",
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
