@@ -53,7 +53,7 @@ def select_task(tagged: TagResult, cfg: RunConfig, out: str) -> SelectResult:
 @task(name="cluster", cache_policy=NO_CACHE)
 def cluster_task(cfg: RunConfig, out: str, tagged: list[TagResult]) -> dict[str, Any]:
     start = time.perf_counter()
-    summary = cluster_step(cfg, Path(out), tagged)
+    summary = cluster_step(cfg, Path(out), tagged, reuse=all(t.skipped for t in tagged))
     get_run_logger().info("clustered duplicates in %.1fs: %s", time.perf_counter() - start, {k: v for k, v in summary.items() if not isinstance(v, (dict, list))})
     return summary
 
@@ -80,6 +80,6 @@ def curate_flow(config_path: str, out: str) -> RunSummary:
     # only interleave under the GIL (and blur the per-shard MB/s in the logs).
     tagged = [tag_task(shard, src, cfg, out) for shard, src in shards]
     reset_select(Path(out))
-    dedup = cluster_task(cfg, out, tagged)
+    dedup = cluster_task(cfg, out, tagged)  # reuses clusters when every shard's tags were reused
     selected = [select_task(t, cfg, out) for t in tagged]
     return finish_task(cfg, out, tagged, selected, dedup)

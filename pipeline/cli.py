@@ -211,6 +211,22 @@ def dedup(**opts: object) -> None:
     _one_off(opts, {"languages": None, "language_mode": "label_only"})
 
 
+@main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The run config with the new thresholds (same sources and tag settings as the run that made OUT).")
+def refilter(out: Path, config: Path) -> None:
+    """Re-select OUT with new thresholds in seconds: select and finish run again from the staged tags in
+    OUT/.staging (nothing is re-tagged; duplicate clusters are reused and their keepers re-chosen
+    among the documents that now pass)."""
+    from pipeline.runner import RefilterError, refilter as run_refilter
+
+    try:
+        summary = run_refilter(load_config(config), out, log=log.info)
+    except (ConfigError, RefilterError, FileNotFoundError) as e:
+        raise _fail(e) from e
+    _report(summary)
+
+
 def _run_in_process(cfg: RunConfig, out: Path, progress: bool, force: bool = False) -> RunSummary:
     make, close_all = _progress_factory(progress)
     if force:

@@ -6,6 +6,7 @@ maps the same three functions over shards, so both produce byte-identical output
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import shutil
@@ -26,7 +27,7 @@ from pipeline.select import SELECT_STAGES, SelectResult, choose_cluster_keepers,
 from pipeline.shards import RotatingWriter, describe, publish, remove_stale_dirs
 from pipeline.sources import InputShard, expand_inputs
 from pipeline.stats import STAGES, RunStats
-from pipeline.tag import Progress, TagResult, staging, tag_shard
+from pipeline.tag import Progress, TagResult, load_done, staging, tag_key, tag_shard
 
 #: Packages whose versions go into the manifest (what decides the bytes of the outputs).
 TRACKED_PACKAGES = ("curate", "pyarrow", "tiktoken", "datasets", "orjson", "zstandard", "xxhash", "numpy")
@@ -42,20 +43,39 @@ def plan(cfg: RunConfig) -> list[tuple[InputShard, SourceConfig]]:
 
 
 def reset_select(out: Path) -> None:
-    """Cluster and select always start from the staged shards: drop what an earlier run derived."""
-    for sub in ("selected", "keepers", "dedup"):
+    """Select always starts from the staged shards: drop what an earlier select derived (clusters
+    are kept: `cluster_step` decides by their key whether they still hold)."""
+    for sub in ("selected", "keepers"):
         shutil.rmtree(staging(out) / sub, ignore_errors=True)
     for stage in SELECT_STAGES:
         shutil.rmtree(staging(out) / "rejected" / stage, ignore_errors=True)
 
 
-def cluster_step(cfg: RunConfig, out: Path, tagged: list[TagResult]) -> dict[str, Any]:
-    """Global: duplicate clusters over every staged shard, then one keeper per cluster."""
+def _cluster_key(cfg: RunConfig, tagged: list[TagResult]) -> str:
+    """Clusters depend on the signatures (the tag keys) and the dedup settings, not on thresholds."""
+    blob = orjson.dumps(
+        {"dedup": cfg.dedup.model_dump(mode="json", exclude={"source_priority"}), "tags": sorted(t.key for t in tagged)},
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return hashlib.sha256(blob).hexdigest()
+
+
+def cluster_step(cfg: RunConfig, out: Path, tagged: list[TagResult], reuse: bool = False) -> dict[str, Any]:
+    """Global: duplicate clusters over every staged shard, then one keeper per cluster among the
+    documents that pass the other rules. `reuse`: keep clusters computed for the same key."""
     if not cfg.dedup.enabled:
         return {"enabled": False}
-    files = [out / p for t in sorted(tagged, key=lambda r: r.shard) for p in t.staged]
-    summary = cluster_signatures(files, clusters_path(out).parent, cfg.dedup)
-    choose_cluster_keepers(cfg, out, [(t.shard, t.staged) for t in sorted(tagged, key=lambda r: r.shard)])
+    ordered = sorted(tagged, key=lambda r: r.shard)
+    work = clusters_path(out).parent
+    key = _cluster_key(cfg, ordered)
+    key_file = work / "cluster_key.txt"
+    if not (reuse and key_file.exists() and key_file.read_text() == key and (work / "cluster_stats.json").exists()):
+        shutil.rmtree(work, ignore_errors=True)
+        cluster_signatures([out / p for t in ordered for p in t.staged], work, cfg.dedup)
+        key_file.write_text(key)
+    # one source of truth for the summary, whether the clusters are new or reused
+    summary: dict[str, Any] = orjson.loads((work / "cluster_stats.json").read_bytes())
+    choose_cluster_keepers(cfg, out, [(t.shard, t.staged) for t in ordered])
     return {"enabled": True, **summary}
 
 
@@ -183,6 +203,31 @@ def run_local(
             log(f"tag {shard.name}: {'skipped (done, same key)' if res.skipped else 'done'}")
         tagged.append(res)
     reset_select(out)
-    dedup = cluster_step(cfg, out, tagged)
+    dedup = cluster_step(cfg, out, tagged, reuse=all(t.skipped for t in tagged))
+    selected = [select_shard(t.shard, t.staged, cfg, out) for t in tagged]
+    return finish(cfg, out, tagged, selected, dedup)
+
+
+class RefilterError(ValueError):
+    """The staged data cannot serve this config (its tag settings or inputs differ)."""
+
+
+def refilter(cfg: RunConfig, out: Path, log: Callable[[str], None] | None = None) -> RunSummary:
+    """Select + finish again from the staged shards with new thresholds, without re-tagging:
+    keepers of duplicate clusters are re-chosen among the documents that now pass."""
+    tagged: list[TagResult] = []
+    for shard, src in plan(cfg):
+        res = load_done(out, shard, tag_key(shard, src, cfg))
+        if res is None:
+            raise RefilterError(
+                f"{out}: no staged tags for shard {shard.name} under this config (its source, normalize, "
+                "language, tokens or dedup-signature settings, or the input file, differ from the run that "
+                "staged it); run `curate run` with this config instead"
+            )
+        tagged.append(res)
+    reset_select(out)
+    dedup = cluster_step(cfg, out, tagged, reuse=True)
+    if log:
+        log(f"refilter: {len(tagged)} staged shards, clusters {'reused' if dedup.get('enabled') else 'off'}")
     selected = [select_shard(t.shard, t.staged, cfg, out) for t in tagged]
     return finish(cfg, out, tagged, selected, dedup)
