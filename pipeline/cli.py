@@ -138,6 +138,7 @@ _INPUT_OPTIONS = [
     click.option("--invalid-utf8", default="reject", show_default=True, type=click.Choice(["reject", "repair"]), help="Invalid UTF-8 lines: reject them, or repair with U+FFFD (counted)."),
     click.option("--encoding", default="o200k_base", show_default=True, help="tiktoken encoding for token counts (offline: o200k_base, cl100k_base)."),
     click.option("--shard-size-mb", default=256.0, show_default=True, type=float, help="Rotate output shards at about this size."),
+    click.option("--quality-profile", default=None, type=click.Choice(["web", "curated", "code", "conversation", "instruction", "poetry", "none"]), help="Quality rules for this source (default: chosen from the source type and subset; 'none' runs no rule)."),
     click.option("--threshold", default=0.8, show_default=True, type=float, help="Near-duplicate threshold: estimated Jaccard of the MinHash signatures."),
     click.option("--force", is_flag=True, help="Re-tag shards even when their output exists for the same key."),
     click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
@@ -150,7 +151,7 @@ def _input_options(f):  # type: ignore[no-untyped-def]
     return f
 
 
-def _one_source_config(opts: dict[str, object], select: dict[str, object]) -> RunConfig:
+def _one_source_config(opts: dict[str, object], select: dict[str, object], quality: dict[str, object] | None = None) -> RunConfig:
     """The run config of a one-off command: one source from the input options."""
     text_fields: tuple[str, ...] = opts["text_fields"]  # type: ignore[assignment]
     source: dict[str, object] = {
@@ -173,15 +174,16 @@ def _one_source_config(opts: dict[str, object], select: dict[str, object]) -> Ru
         "normalize": {"invalid_utf8": opts["invalid_utf8"]},
         "tokens": {"encoding": opts["encoding"]},
         "dedup": {"threshold": opts["threshold"]},
+        "quality": quality if quality is not None else ({"profiles": {source["name"]: opts["quality_profile"]}} if opts["quality_profile"] else {}),
         "select": select,
         "output": {"shard_size_mb": opts["shard_size_mb"]},
     }
     return parse_config(raw, origin="command line")
 
 
-def _one_off(opts: dict[str, object], select: dict[str, object]) -> None:
+def _one_off(opts: dict[str, object], select: dict[str, object], quality: dict[str, object] | None = None) -> None:
     try:
-        cfg = _one_source_config(opts, select)
+        cfg = _one_source_config(opts, select, quality)
         progress = not opts["no_progress"] and sys.stderr.isatty()
         summary = _run_in_process(cfg, opts["out"], progress=progress, force=bool(opts["force"]))  # type: ignore[arg-type]
     except (ConfigError, FileNotFoundError, ValueError) as e:
@@ -193,8 +195,8 @@ def _one_off(opts: dict[str, object], select: dict[str, object]) -> None:
 @_input_options
 @click.option("--languages", default="en,zh", show_default=True, help="Comma-separated languages to keep; others go to rejected/language/. 'all' keeps every language.")
 def shard(languages: str, **opts: object) -> None:
-    """Process INPUT files of one source in this process, without an orchestrator: tag, dedup,
-    language selection, final shards.
+    """Process INPUT files of one source in this process, without an orchestrator: tag, language and
+    quality selection, dedup, final shards.
 
     Example: curate shard data/samples/oasst/en_100_tree.jsonl --source-type oasst --out out/oasst"""
     keep = None if languages.strip() == "all" else [x.strip() for x in languages.split(",") if x.strip()]
@@ -204,11 +206,12 @@ def shard(languages: str, **opts: object) -> None:
 @main.command()
 @_input_options
 def dedup(**opts: object) -> None:
-    """Read and deduplicate INPUT files only (exact and MinHash near-duplicates): languages are tagged
-    but nothing is dropped for its language; duplicates go to OUT/rejected/dedup/ with duplicate_of.
+    """Read and deduplicate INPUT files only (exact and MinHash near-duplicates): languages and quality
+    signals are tagged but nothing is dropped for them; duplicates go to OUT/rejected/dedup/ with
+    duplicate_of.
 
     Example: curate dedup data/samples/zh/alpaca_zh_demo.json --source-type alpaca --out out/dedup"""
-    _one_off(opts, {"languages": None, "language_mode": "label_only"})
+    _one_off(opts, {"languages": None, "language_mode": "label_only"}, {"enabled": False})
 
 
 @main.command()

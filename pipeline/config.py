@@ -175,12 +175,62 @@ class OutputConfig(Strict):
     compression_level: int | None = Field(3, description="zstd/gzip level")
 
 
+class QualityConfig(Strict):
+    """Quality rules (filters.quality): which rules run per source (profiles) and their thresholds.
+
+    Signals are tagged once; these settings only steer `select`, so changing them needs no re-tag."""
+
+    enabled: bool = Field(True, description="apply the quality rules in select (signals are tagged either way)")
+    mode: Literal["filter", "label_only"] = Field(
+        "filter", description="filter: drop failing documents; label_only: keep them, with q_failed filled in"
+    )
+    profiles: dict[str, str] = Field(
+        default_factory=dict,
+        description="source name -> profile (web, curated, code, conversation, instruction, poetry, none), "
+        "overriding the default chosen from the source type and subset",
+    )
+    thresholds: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict,
+        description="language -> rule -> threshold, over the built-in defaults (en, zh; other languages "
+        "start from en); null switches a rule off for that language",
+    )
+
+    @field_validator("profiles")
+    @classmethod
+    def _known_profiles(cls, profiles: dict[str, str]) -> dict[str, str]:
+        from filters.quality_rules import PROFILES
+
+        bad = {src: p for src, p in profiles.items() if p not in PROFILES}
+        if bad:
+            listed = ", ".join(f"{src}: {p!r}" for src, p in sorted(bad.items()))
+            raise ValueError(f"unknown quality profile ({listed}); known: {', '.join(PROFILES)}")
+        return profiles
+
+    @field_validator("thresholds")
+    @classmethod
+    def _known_rules(cls, thresholds: dict[str, dict[str, float | None]]) -> dict[str, dict[str, float | None]]:
+        from filters.quality_rules import RULES
+
+        known = set(RULES)
+        for lang, rules in thresholds.items():
+            bad = sorted(set(rules) - known)
+            if bad:
+                raise ValueError(
+                    f"unknown quality rule(s) for language {lang!r}: {', '.join(bad)}; known: {', '.join(RULES)}"
+                )
+            nan = sorted(r for r, v in rules.items() if v is not None and v != v)
+            if nan:
+                raise ValueError(f"quality thresholds for {lang!r} must be numbers or null, not NaN: {', '.join(nan)}")
+        return thresholds
+
+
 class RunConfig(Strict):
     sources: list[SourceConfig] = Field(min_length=1)
     normalize: NormalizeConfig = NormalizeConfig()
     language: LanguageConfig = LanguageConfig()
     tokens: TokensConfig = TokensConfig()
     dedup: DedupConfig = DedupConfig()
+    quality: QualityConfig = QualityConfig()
     select: SelectConfig = SelectConfig()
     output: OutputConfig = OutputConfig()
 

@@ -120,6 +120,8 @@ FINAL_EXTRA_FIELDS: list[pa.Field] = [
     pa.field("n_words", pa.int64(), nullable=False),
     pa.field("dup_cluster", pa.string()),
     pa.field("dup_cluster_size", pa.int64(), nullable=False),
+    # quality rules the document fails (empty when it passes; filled in label_only mode)
+    pa.field("q_failed", pa.list_(pa.string()), nullable=False),
 ]
 
 
@@ -127,9 +129,10 @@ def minhash_type(num_perm: int) -> pa.DataType:
     return pa.list_(pa.uint32(), num_perm)
 
 
-def staged_schema(num_perm: int | None) -> pa.Schema:
-    """The staged shard layout; `num_perm` None: dedup disabled, no signature column."""
-    fields = DOC_FIELDS + STAGED_EXTRA_FIELDS
+def staged_schema(num_perm: int | None, tag_fields: list[pa.Field] | None = None) -> pa.Schema:
+    """The staged shard layout; `num_perm` None: dedup disabled, no signature column; `tag_fields`:
+    the columns of further taggers (quality signals)."""
+    fields = DOC_FIELDS + STAGED_EXTRA_FIELDS + list(tag_fields or [])
     if num_perm:
         fields = fields + [pa.field("minhash", minhash_type(num_perm), nullable=False)]
     return pa.schema(fields)
@@ -157,6 +160,7 @@ REJECT_SCHEMA = pa.schema(
         pa.field("n_bytes", pa.int64()),
         pa.field("n_tokens", pa.int64()),
         pa.field("duplicate_of", pa.string()),
+        pa.field("q_failed", pa.list_(pa.string())),
     ]
 )
 
@@ -182,4 +186,5 @@ def rejects_to_table(rejects: list[Reject]) -> pa.Table:
         cols["n_bytes"].append(len(r.text.encode("utf-8")) if r.text is not None else None)
         cols["n_tokens"].append(None)
         cols["duplicate_of"].append(None)
+        cols["q_failed"].append(None)
     return pa.table(cols, schema=REJECT_SCHEMA)

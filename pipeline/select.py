@@ -2,7 +2,8 @@
 
 Select never recomputes a tag: it compares columns with Arrow compute kernels, batch by batch, so
 re-tuning thresholds costs a read and a write of the staged shards. Rules run in a fixed order and a
-document is rejected by the first that fails (design.md: malformed, language, quality, duplicate).
+document is rejected by the first that fails (design.md: malformed, language, quality, duplicate);
+the quality stage also records every rule a document fails (`q_failed`, any-fail counts in stats).
 
 Duplicates need one global decision first: the keeper of each cluster is chosen among the members
 that pass every other rule (`choose_cluster_keepers`), written per shard, and joined in here.
@@ -19,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from filters.language import UNKNOWN_LANG, language_mask
+from filters.quality import SIGNAL_COLUMNS, quality_verdicts, resolve_profile
 from pipeline.config import RunConfig
 from pipeline.dedup.cluster import choose_keepers
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
@@ -27,22 +29,47 @@ from pipeline.stats import RunStats
 from pipeline.tag import staging
 from pipeline.tokens import count_words
 
-#: A rule returns (reject mask, drop_reason per row, drop_value per row) for one batch of rows.
-Rule = Callable[[pa.Table, RunConfig], tuple[pa.Array, pa.Array, pa.Array]]
+#: A rule's verdict on one batch: reject mask, drop_reason and drop_value per row, and the list of
+#: every failing check per row (null when the rule has no such list).
+Verdict = tuple[pa.Array, pa.Array, pa.Array, pa.Array | None]
+Rule = Callable[[pa.Table, RunConfig], Verdict]
 
 
-def language_rule(batch: pa.Table, cfg: RunConfig) -> tuple[pa.Array, pa.Array, pa.Array]:
+def _keep_all(n: int) -> pa.Array:
+    return pa.array([False] * n, pa.bool_())
+
+
+def language_rule(batch: pa.Table, cfg: RunConfig) -> Verdict:
     """Documents outside `select.languages`, or under their language's minimum score."""
+    n = batch.num_rows
     if cfg.select.language_mode == "label_only":
-        n = batch.num_rows
-        return pa.array([False] * n, pa.bool_()), pa.nulls(n, pa.string()), pa.nulls(n, pa.string())
-    return language_mask(batch, cfg.select.languages, cfg.select.min_lang_score)
+        return _keep_all(n), pa.nulls(n, pa.string()), pa.nulls(n, pa.string()), None
+    mask, reasons, values = language_mask(batch, cfg.select.languages, cfg.select.min_lang_score)
+    return mask, reasons, values, None
+
+
+def source_profiles(cfg: RunConfig) -> dict[str, str]:
+    """Quality profile of every source: the config's override, else by source type and subset."""
+    return {s.name: resolve_profile(s.name, s.type, s.subset, cfg.quality.profiles) for s in cfg.sources}
+
+
+def quality_rule(batch: pa.Table, cfg: RunConfig) -> Verdict:
+    """The source's quality profile against the stored q_* signals; `label_only` keeps every row but
+    still reports what failed."""
+    profiles = source_profiles(cfg)
+    names = sorted(profiles)
+    idx = pc.index_in(batch.column("source"), value_set=pa.array(names, pa.string()))
+    per_row = pc.take(pa.array([profiles[n] for n in names], pa.string()), idx)
+    mask, reasons, values, failed = quality_verdicts(batch, pc.fill_null(per_row, "web"), cfg.quality)
+    if cfg.quality.mode == "label_only":
+        mask = _keep_all(batch.num_rows)
+    return mask, reasons, values, failed
 
 
 #: (stage, rule) in the order documents meet them, before the duplicate rule (which needs keepers).
-RULES: list[tuple[str, Rule]] = [("language", language_rule)]
+RULES: list[tuple[str, Rule]] = [("language", language_rule), ("quality", quality_rule)]
 #: Every stage select reports, in order.
-SELECT_STAGES: tuple[str, ...] = ("language", "dedup")
+SELECT_STAGES: tuple[str, ...] = ("language", "quality", "dedup")
 
 KEEPER_COLUMNS = ["id", "cluster", "cluster_size", "keeper_id", "is_keeper", "exact"]
 
@@ -58,7 +85,7 @@ def clusters_path(out: Path) -> Path:
 def passing(batch: pa.Table, cfg: RunConfig) -> pa.Table:
     """Rows that pass every rule before the duplicate rule."""
     for _, rule in RULES:
-        mask, _, _ = rule(batch, cfg)
+        mask, _, _, _ = rule(batch, cfg)
         batch = batch.filter(pc.invert(mask))
     return batch
 
@@ -72,7 +99,7 @@ def choose_cluster_keepers(cfg: RunConfig, out: Path, shards: list[tuple[str, li
     member_ids = clusters.column("id")
     parts: list[pa.Table] = []
     shard_of: list[pa.Table] = []
-    cols = ["id", "source", "n_chars", "key_hash", "lang", "lang_score"]
+    cols = ["id", "source", "n_chars", "key_hash", "lang", "lang_score", *SIGNAL_COLUMNS]
     for shard, staged in shards:
         for rel in staged:
             t = pq.read_table(out / rel, columns=cols)
@@ -116,7 +143,9 @@ def _group_writer(out: Path, writers: dict[tuple[str, str], RotatingWriter], sha
     return writers[key]
 
 
-def _to_rejects(rows: pa.Table, stage: str, reasons: pa.Array, values: pa.Array, duplicate_of: pa.Array | None = None) -> pa.Table:
+def _to_rejects(
+    rows: pa.Table, stage: str, reasons: pa.Array, values: pa.Array, duplicate_of: pa.Array | None = None, failed: pa.Array | None = None
+) -> pa.Table:
     n = rows.num_rows
     nulls = pa.nulls(n, pa.string())
     return pa.table(
@@ -139,6 +168,7 @@ def _to_rejects(rows: pa.Table, stage: str, reasons: pa.Array, values: pa.Array,
             "n_bytes": rows.column("n_bytes"),
             "n_tokens": rows.column("n_tokens"),
             "duplicate_of": duplicate_of if duplicate_of is not None else nulls,
+            "q_failed": failed if failed is not None else pa.nulls(n, pa.list_(pa.string())),
         },
         schema=REJECT_SCHEMA,
     )
@@ -170,7 +200,17 @@ def _account(stats: RunStats, stage: str, rows: pa.Table, kept: bool) -> None:
             st.reject(reason, nb, nt, n=n)
 
 
-def _apply(stats: RunStats, stage: str, batch: pa.Table, mask: pa.Array, reasons: pa.Array, values: pa.Array, rejected: list[pa.Table], duplicate_of: pa.Array | None = None) -> pa.Table:
+def _apply(
+    stats: RunStats,
+    stage: str,
+    batch: pa.Table,
+    verdict: Verdict,
+    rejected: list[pa.Table],
+    duplicate_of: pa.Array | None = None,
+) -> pa.Table:
+    mask, reasons, values, failed = verdict
+    if failed is not None:
+        _count_any_fail(stats, stage, batch.column("source"), failed)
     good = pc.invert(mask)
     _account(stats, stage, batch.filter(good), kept=True)
     bad = batch.filter(mask)
@@ -178,8 +218,23 @@ def _apply(stats: RunStats, stage: str, batch: pa.Table, mask: pa.Array, reasons
         bad_reasons = reasons.filter(mask)
         _account(stats, stage, bad.append_column("_reason", bad_reasons), kept=False)
         dup = duplicate_of.filter(mask) if duplicate_of is not None else None
-        rejected.append(_to_rejects(bad, stage, bad_reasons, values.filter(mask), dup))
-    return batch.filter(good)
+        bad_failed = failed.filter(mask) if failed is not None else None
+        rejected.append(_to_rejects(bad, stage, bad_reasons, values.filter(mask), dup, bad_failed))
+    kept = batch.filter(good)
+    if failed is not None:
+        kept = kept.append_column(f"_{stage}_failed", failed.filter(good))
+    return kept
+
+
+def _count_any_fail(stats: RunStats, stage: str, sources: pa.ChunkedArray | pa.Array, failed: pa.Array) -> None:
+    """Every failing check, not only the first: how often each rule fails at all, per source."""
+    flat = pc.list_flatten(failed)
+    if len(flat) == 0:
+        return
+    owners = pc.take(sources, pc.list_parent_indices(failed))
+    counts = pa.table({"source": owners, "rule": flat}).group_by(["source", "rule"]).aggregate([("rule", "count")])
+    for src, rule, n in zip(counts.column("source").to_pylist(), counts.column("rule").to_pylist(), counts.column("rule_count").to_pylist()):
+        stats.any_fail[(stage, src, rule)] += n
 
 
 def _join_keepers(batch: pa.Table, keepers: pa.Table | None) -> pa.Table:
@@ -227,11 +282,10 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Path) -> Se
                 langs = pc.fill_null(batch.column("lang"), UNKNOWN_LANG)
                 batch = batch.set_column(batch.schema.get_field_index("lang"), "lang", langs)
                 for stage, rule in RULES:
-                    mask, reasons, values = rule(batch, cfg)
-                    batch = _apply(stats, stage, batch, mask, reasons, values, rejected[stage])
+                    batch = _apply(stats, stage, batch, rule(batch, cfg), rejected[stage])
                 batch = _join_keepers(batch, keepers)
                 mask, reasons, values, dup_of = dedup_rule(batch)
-                batch = _apply(stats, "dedup", batch, mask, reasons, values, rejected["dedup"], dup_of)
+                batch = _apply(stats, "dedup", batch, (mask, reasons, values, None), rejected["dedup"], dup_of)
                 if batch.num_rows == 0:
                     continue
                 batch = _finalize(batch)
@@ -265,4 +319,5 @@ def _finalize(batch: pa.Table) -> pa.Table:
     words = count_words(batch.column("text").to_pylist())
     batch = batch.append_column("n_words", pa.array(words, pa.int64()))
     batch = batch.append_column("dup_cluster", batch.column("cluster"))
-    return batch.append_column("dup_cluster_size", pc.fill_null(batch.column("cluster_size"), 1))
+    batch = batch.append_column("dup_cluster_size", pc.fill_null(batch.column("cluster_size"), 1))
+    return batch.append_column("q_failed", batch.column("_quality_failed"))

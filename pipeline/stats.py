@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Stages in pipeline order; `rejected/<stage>/` uses the same names.
-STAGES = ("read", "normalize", "language", "dedup")
+STAGES = ("read", "normalize", "language", "quality", "dedup")
 
 
 @dataclass
@@ -142,12 +142,14 @@ class RunStats:
 
     stages: (stage, source) -> StageStats; sizes: (source, lang) -> SizeStats of the kept documents;
     normalize: (source, change name) -> documents it touched; lang_hint: (source, the language the
-    source claims, the language we tagged) -> documents, i.e. how often a source's own label agrees."""
+    source claims, the language we tagged) -> documents, i.e. how often a source's own label agrees;
+    any_fail: (stage, source, rule) -> documents failing that rule at all (not only first)."""
 
     stages: dict[tuple[str, str], StageStats] = field(default_factory=dict)
     sizes: dict[tuple[str, str], SizeStats] = field(default_factory=dict)
     normalize: Counter[tuple[str, str]] = field(default_factory=Counter)
     lang_hint: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    any_fail: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
     def stage(self, stage: str, source: str) -> StageStats:
         key = (stage, source)
@@ -167,6 +169,7 @@ class RunStats:
             sizes=_add_maps(self.sizes, other.sizes),
             normalize=self.normalize + other.normalize,
             lang_hint=self.lang_hint + other.lang_hint,
+            any_fail=self.any_fail + other.any_fail,
         )
 
     def __radd__(self, other: object) -> RunStats:
@@ -211,6 +214,9 @@ class RunStats:
             block["pairs"].setdefault(hint, {})[lang] = n
         for block in hints.values():
             block["agreement"] = round(block["agree"] / block["docs"], 4) if block["docs"] else None
+        any_fail: dict[str, dict[str, dict[str, int]]] = {}
+        for (st, src, rule), n in sorted(self.any_fail.items()):
+            any_fail.setdefault(st, {}).setdefault(src, {})[rule] = n
         return {
             "stages": stages,
             "sizes": {
@@ -220,6 +226,7 @@ class RunStats:
             },
             "normalize": normalize,
             "lang_hint": hints,
+            "any_fail": any_fail,
         }
 
     @classmethod
@@ -238,6 +245,10 @@ class RunStats:
             for hint, langs in block["pairs"].items():
                 for lang, n in langs.items():
                     rs.lang_hint[(src, hint, lang)] = n
+        for st, by_src in d.get("any_fail", {}).items():
+            for src, rules in by_src.items():
+                for rule, n in rules.items():
+                    rs.any_fail[(st, src, rule)] = n
         return rs
 
 

@@ -3,7 +3,7 @@
 Everything expensive happens here once per document, and is stored as columns so `select` (and a
 later `curate refilter`) only compares columns against thresholds. Taggers: normalization
 (stored text + change trace), language (fastText + script rules, script shares, zh variant), exact
-keys (case-insensitive and case-sensitive), MinHash signature, BPE token counts.
+keys (case-insensitive and case-sensitive), MinHash signature, BPE token counts, quality signals.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pyarrow as pa
 from pipeline import __version__
 from pipeline.config import LanguageConfig, RunConfig, SourceConfig
 from filters.language import LanguageTagger, to_simplified
+from filters.quality import QUALITY_FIELDS, quality_signals
 from pipeline.dedup.minhash import signatures
 from pipeline.document import Document, Reject, dumps_meta, rejects_to_table, staged_schema
 from pipeline.normalize import key_hash, normalize_key, normalize_text
@@ -185,6 +186,7 @@ class _Batch:
             "norm_changes": self.changes,
         }
         cols.update(lang)
+        cols.update(quality_signals(texts, lang["lang"]))
         if cfg.dedup.enabled:
             cols["minhash"] = pa.FixedSizeListArray.from_arrays(
                 pa.array(signatures(texts, cfg.dedup).ravel(), pa.uint32()), cfg.dedup.num_perm
@@ -237,7 +239,7 @@ def tag_shard(
     stats = RunStats()
     rejects: dict[str, list[Reject]] = {"read": [], "normalize": []}
     base = staging(out) / "tagged" / shard.name
-    schema = staged_schema(cfg.dedup.num_perm if cfg.dedup.enabled else None)
+    schema = staged_schema(cfg.dedup.num_perm if cfg.dedup.enabled else None, QUALITY_FIELDS)
     # staged shards are intermediates read once or twice: fast zstd level, same layout otherwise
     writer = RotatingWriter(base, schema, cfg.output.model_copy(update={"compression_level": 1}))
     batch = _Batch()

@@ -48,7 +48,7 @@ def test_shard_processes_malformed_jsonl_to_the_end(tmp_path: Path) -> None:
     src = tmp_path / "bad.jsonl"
     _bad_jsonl(src)
     out = tmp_path / "out"
-    res = CliRunner().invoke(main, ["shard", str(src), "--source-type", "generic", "--lang", "en", "--out", str(out)])
+    res = CliRunner().invoke(main, ["shard", str(src), "--source-type", "generic", "--lang", "en", "--out", str(out), "--quality-profile", "none"])
     assert res.exit_code == 0, res.output
     assert sorted(_texts(out)) == sorted(GOOD)
     rejects = {r["line"]: r for r in _rejects(out)}
@@ -73,7 +73,7 @@ def test_repair_mode_keeps_invalid_utf8_with_replacement(tmp_path: Path) -> None
     src = tmp_path / "bad.jsonl"
     _bad_jsonl(src)
     out = tmp_path / "out"
-    res = CliRunner().invoke(main, ["shard", str(src), "--source-type", "generic", "--out", str(out), "--invalid-utf8", "repair", "--languages", "all"])
+    res = CliRunner().invoke(main, ["shard", str(src), "--source-type", "generic", "--out", str(out), "--invalid-utf8", "repair", "--languages", "all", "--quality-profile", "none"])
     assert res.exit_code == 0, res.output
     assert any("\ufffd" in t for t in _texts(out))
     assert 5 not in {r["line"] for r in _rejects(out)}
@@ -87,7 +87,7 @@ def test_truncated_gzip_and_crlf_bom(tmp_path: Path) -> None:
     crlf = tmp_path / "crlf.jsonl"
     crlf.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(orjson.dumps({"text": f"line {i}"}) for i in range(5)) + b"\r\n")
     out = tmp_path / "out"
-    res = CliRunner().invoke(main, ["shard", str(cut), str(crlf), "--source-type", "generic", "--out", str(out)])
+    res = CliRunner().invoke(main, ["shard", str(cut), str(crlf), "--source-type", "generic", "--out", str(out), "--quality-profile", "none"])
     assert res.exit_code == 0, res.output
     texts = _texts(out)
     assert [f"line {i}" for i in range(5)] == [t for t in texts if t.startswith("line ")]

@@ -95,7 +95,9 @@ def test_dedup_of_the_output_removes_nothing_more(planted: tuple[Path, RunSummar
     # oasst threads of one tree share their prefix and are exempt by policy, which a generic re-read
     # cannot know: re-deduplicate every other source's output
     files = sorted(str(p) for p in (out / "data").rglob("*.parquet") if "/oasst/" not in p.as_posix())
-    cfg = parse_config({"sources": [{"name": "again", "type": "generic", "paths": files}], "select": {"languages": None}})
+    cfg = parse_config(
+        {"sources": [{"name": "again", "type": "generic", "paths": files}], "select": {"languages": None}, "quality": {"enabled": False}}
+    )
     summary = run_local(cfg, tmp_path / "again")
     assert summary.stats.stage_total("dedup").docs_rejected == 0
     assert summary.stats.stage_total("dedup").docs_in == sum(pq.ParquetFile(f).metadata.num_rows for f in files)

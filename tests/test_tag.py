@@ -19,6 +19,7 @@ def test_t2s_converts_traditional_and_keeps_the_variant_tag(tmp_path: Path) -> N
             "sources": [{"name": "tang", "type": "chinese_poetry", "paths": [str(SAMPLES / "zh/poet.tang.0.json")]}],
             "normalize": {"t2s": True},
             "dedup": {"enabled": False},
+            "quality": {"enabled": False},
         }
     )
     run_local(cfg, tmp_path)

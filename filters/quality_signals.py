@@ -1,0 +1,811 @@
+"""Quality signals: Gopher quality + repetition, C4, FineWeb and Chinese-aware signals, computed once
+per document and stored as flat `q_*` columns (see QUALITY_FIELDS); thresholds are applied later,
+in select (`filters.quality.quality_verdicts`), so re-tuning never recomputes a signal.
+
+Units, one definition for every script (so a mixed document's signals follow its script runs):
+- **Tokens** are maximal runs of non-space characters, except that every Han or kana character is a
+  token of its own (Chinese and Japanese are not space-delimited). "使用Python进行" is 使 用 Python
+  进 行; "word," is one token, as in Gopher's whitespace split.
+- **Words** are tokens with at least one letter, digit or mark (Han/kana characters are letters), so
+  punctuation-only tokens are not words. A word's **length** is its letters/digits/marks (punctuation
+  inside or around it does not count), and words are compared lower-cased with that punctuation
+  removed ("Word." == "word"), as RedPajama-V2 normalizes words for its Gopher signals.
+- Gopher's alphabetic-word share counts whitespace-delimited punctuation tokens (" - ", " | ") in its
+  denominator, like Gopher's whitespace tokens, but not punctuation glued to a CJK character ("中，"),
+  which is Chinese writing's equivalent of "word,".
+- The mean word length is over space-delimited words only (a CJK character is always 1 long); it is
+  NaN for a text without any, and the zh thresholds switch the rule off.
+- **Lines** are the non-empty "\\n"-separated lines, stripped (the stored text normalizes every line
+  break to "\\n"); **paragraphs** are separated by 2+ newlines. A line's **width** is counted in
+  display columns: East Asian Wide/Fullwidth characters (Han, kana, CJK punctuation) count 2, so
+  FineWeb's "line of at most 30 characters" is at most 15 Han characters in Chinese.
+- **Terminal punctuation** includes 。！？ and their full-width/ASCII forms, and a line may end in
+  closing quotes/brackets after it ("……。」", 'said "yes."'). Ellipses (... … 。。。) never end a
+  sentence for C4; FineWeb's set (datatrove TERMINAL_PUNCTUATION: . ! ? and the sentence enders of
+  other scripts, but not quotes) is extended with … ; ； here.
+- **Stop words** are Gopher's eight English words plus Chinese function characters (Simplified and
+  Traditional forms), counted in every document: English ones can only occur in Latin runs and
+  Chinese ones in Han runs, so a mixed text counts both and `langs` is not needed for it. Signals
+  do not depend on the language tag at all (thresholds do), so a re-tag never invalidates them.
+
+Speed: a batch is joined once, lower-cased once (str.lower on the whole batch) and encoded once to a
+code-point array; character classes come from one table gather (uint16 flags per code point); token
+boundaries, per-token counts and token hashes are numpy passes (cumulative sums, polynomial hashing
+over the compacted letters/digits of every word); n-gram repetition is an argsort of n-gram hashes
+per n, over candidates only for n >= 3 (an n-gram can only repeat where both of its (n-1)-grams
+repeat). Per document, Python only makes C-level string calls (split, count, set, map with
+methodcaller) over lines and paragraphs. No Python code runs per word or per n-gram.
+
+Hashing: 64-bit polynomial hashes mod 2^64 with a splitmix64 finalizer. Word hashes do not depend on
+the process (no PYTHONHASHSEED), so signals are deterministic; a collision between two different
+n-grams of one document (~n^2/2^64) could raise a repetition signal, which is negligible.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Sequence
+from operator import methodcaller
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.scripts import HAN, KANA, script_table
+
+__all__ = [
+    "C4_POLICY_SUBSTRINGS",
+    "QUALITY_FIELDS",
+    "SIGNAL_COLUMNS",
+    "STOP_WORDS_EN",
+    "STOP_WORDS_ZH",
+    "quality_signals",
+    "signals",
+]
+
+# --------------------------------------------------------------------------------------------------
+# Output columns
+# --------------------------------------------------------------------------------------------------
+
+_F32 = pa.float32()
+_I32 = pa.int32()
+
+#: The q_* columns (signals only; `q_failed` is computed in select from thresholds).
+QUALITY_FIELDS: list[pa.Field] = [
+    pa.field("q_words", _I32),  # words; CJK characters count one each
+    pa.field("q_lines", _I32),  # non-empty lines
+    pa.field("q_mean_word_len", _F32),  # mean length of space-delimited words (NaN: none)
+    pa.field("q_symbol_ratio", _F32),  # max(#, ellipses) per word
+    pa.field("q_bullet_lines", _F32),
+    pa.field("q_ellipsis_lines", _F32),
+    pa.field("q_alpha_words", _F32),
+    pa.field("q_stop_words", _I32),  # distinct stop words present
+    pa.field("q_dup_line_frac", _F32),
+    pa.field("q_dup_para_frac", _F32),
+    pa.field("q_dup_line_char_frac", _F32),
+    pa.field("q_dup_para_char_frac", _F32),
+    pa.field("q_top_2gram", _F32),
+    pa.field("q_top_3gram", _F32),
+    pa.field("q_top_4gram", _F32),
+    *(pa.field(f"q_dup_{n}gram", _F32) for n in range(5, 11)),
+    pa.field("q_c4_terminated", _F32),  # share of line characters up to the line's last sentence end
+    pa.field("q_c4_sentences", _I32),
+    pa.field("q_c4_lorem", _I32),
+    pa.field("q_c4_javascript", _I32),
+    pa.field("q_c4_curly", _I32),
+    pa.field("q_c4_policy", _I32),
+    pa.field("q_fw_punct_lines", _F32),
+    pa.field("q_fw_short_lines", _F32),
+    pa.field("q_fw_char_dup", _F32),
+    pa.field("q_fw_newline_ratio", _F32),
+    pa.field("q_han_frac", _F32),
+    pa.field("q_stop_word_frac", _F32),
+    pa.field("q_garbage_frac", _F32),
+    pa.field("q_dup_short_lines", _F32),
+]
+SIGNAL_COLUMNS: tuple[str, ...] = tuple(f.name for f in QUALITY_FIELDS)
+_INT_COLUMNS = frozenset(f.name for f in QUALITY_FIELDS if f.type == _I32)
+
+# --------------------------------------------------------------------------------------------------
+# Word lists and punctuation sets
+# --------------------------------------------------------------------------------------------------
+
+#: Gopher App. A.1.1: "the, be, to, of, and, that, have, with".
+STOP_WORDS_EN: tuple[str, ...] = ("the", "be", "to", "of", "and", "that", "have", "with")
+#: Chinese function characters (particles, prepositions, conjunctions, demonstratives, copula),
+#: Simplified and Traditional forms; classical ones (之 其 而 以 于/於) too. Single characters,
+#: because signals count Han characters as units (no jieba in signals).
+STOP_WORDS_ZH: tuple[str, ...] = tuple(
+    "的了是在和与也就都而及着或被把从对这那之其为以于但并很又所将让向给吗呢吧啊个们"
+    "與從對這為於將讓給嗎個們著"
+)
+
+#: FineWeb: datatrove's TERMINAL_PUNCTUATION for the scripts we meet (Latin, CJK, Arabic, Indic,
+#: Ethiopic, Armenian, Myanmar, Khmer, ...) plus … ; ； (the issue's Chinese list).
+_FW_TERMINAL: tuple[str, ...] = tuple(
+    ".!?。！？．｡﹒﹖﹗‼‽⁇⁈⁉⸮։؝؞؟۔܀܁܂।॥၊။።፧፨។៕᠃᠉…;；"
+)
+#: Closing quotes and brackets that may follow a sentence's final mark.
+_CLOSERS = "\"'”’»」』）)]】》〉＂＇"
+_ELLIPSIS_END: tuple[str, ...] = ("...", "…", "。。。")
+#: Bullet marks at a line start (Gopher: "lines starting with a bullet point").
+_BULLETS: tuple[str, ...] = tuple("•-*‣◦⁃∙●○■▪◆►▶➢➤✓✔・")
+
+#: tensorflow_datasets c4_utils._POLICY_SUBSTRINGS plus the Chinese equivalents (lower-cased text).
+C4_POLICY_SUBSTRINGS: tuple[str, ...] = (
+    "terms of use",
+    "privacy policy",
+    "cookie policy",
+    "uses cookies",
+    "use of cookies",
+    "use cookies",
+    "隐私政策",
+    "隱私政策",
+    "使用条款",
+    "使用條款",
+    "服务条款",
+    "服務條款",
+    "使用cookie",
+    "cookie政策",
+)
+
+#: Every policy phrase contains one of these (one scan each instead of one per phrase).
+_POLICY_GATES: tuple[str, ...] = ("cookie", "terms of use", "privacy policy", "政策", "条款", "條款")
+_PARA_SPLIT_RE = re.compile(r"\n{2,}")
+_SHORT_LINE_COLUMNS = 30  # FineWeb short_line_length
+
+# --------------------------------------------------------------------------------------------------
+# Code point table
+# --------------------------------------------------------------------------------------------------
+
+_SPACE = 1 << 0  # str.isspace()
+_LETTER = 1 << 1  # L* (not Han/kana)
+_DIGIT = 1 << 2  # N*
+_MARK = 1 << 3  # M*
+_CJK = 1 << 4  # Han or kana: a token of its own, and a letter
+_HAN = 1 << 5
+_GARBAGE = 1 << 6  # So Co Cn Cs Cc Cf (never spaces, CJK or _LEGIT_SYMBOLS), U+FFFD, planes 4+
+_WIDE = 1 << 7  # East Asian Width W or F
+_STERM = 1 << 8  # sentence-final mark
+_CJK_STOP = 1 << 9  # full-width sentence-final mark: ends a sentence without a following space
+_CLOSER = 1 << 10
+_END_QUOTE = 1 << 11  # a closing quote that ends a line the way C4's '"' does
+_DOT = 1 << 12  # . 。 ．: repeated, they are an ellipsis ("...", "。。。"), which ends no sentence
+
+_WORDCH = _LETTER | _DIGIT | _MARK | _CJK
+_ALPHA = _LETTER | _CJK
+
+#: Symbols that are ordinary in text and not garbage: degree signs, units, trademarks.
+_LEGIT_SYMBOLS = "°℃℉©®™№"
+_SENTENCE_END = ".!?。！？．｡‼⁇⁈⁉؟।॥።։۔"
+_CJK_SENTENCE_END = "。！？｡"
+_DOTS = ".。．"
+#: Closing quotes that end a line the way C4's '"' does.
+_END_QUOTES = "\"”」』＂"
+
+_TABLE_LIMIT = 0x40000  # above: unassigned planes 4-13, tags, private use (garbage by default)
+
+
+@functools.cache
+def _flags() -> np.ndarray:
+    """uint16[0x110000] class flags per code point, built once per process (~0.1 s) with C-level
+    maps over unicodedata (no per-code-point Python bytecode)."""
+    chars = "".join(map(chr, range(_TABLE_LIMIT)))
+    cats = list(map(unicodedata.category, chars))
+    cat_flag = {
+        **{c: _LETTER for c in ("Lu", "Ll", "Lt", "Lm", "Lo")},
+        **{c: _MARK for c in ("Mn", "Mc", "Me")},
+        **{c: _DIGIT for c in ("Nd", "Nl", "No")},
+        **{c: _GARBAGE for c in ("So", "Co", "Cn", "Cs", "Cc", "Cf")},
+    }
+    flags = np.fromiter(map(cat_flag.get, cats, [0] * len(cats)), dtype=np.uint16, count=_TABLE_LIMIT)
+    space = np.fromiter(map(str.isspace, chars), dtype=bool, count=_TABLE_LIMIT)
+    flags[space] = _SPACE  # spaces (\t \n, Zs, \x1c-\x1f, \x85 ...) are never garbage
+    eaw = list(map(unicodedata.east_asian_width, chars))
+    wide = np.fromiter((w in ("W", "F") for w in eaw), dtype=bool, count=_TABLE_LIMIT)
+    flags[wide] |= _WIDE
+    scripts = script_table()[:_TABLE_LIMIT]
+    cjk = (scripts == HAN) | (scripts == KANA)
+    flags[cjk] = (flags[cjk] & ~np.uint16(_LETTER | _GARBAGE)) | _CJK
+    flags[scripts == HAN] |= _HAN
+    for ch in _LEGIT_SYMBOLS:
+        flags[ord(ch)] &= ~np.uint16(_GARBAGE)
+    flags[0xFFFD] |= _GARBAGE
+    for ch in _SENTENCE_END:
+        flags[ord(ch)] |= _STERM
+    for ch in _CJK_SENTENCE_END:
+        flags[ord(ch)] |= _CJK_STOP
+    for ch in _CLOSERS:
+        flags[ord(ch)] |= _CLOSER
+    for ch in _END_QUOTES:
+        flags[ord(ch)] |= _END_QUOTE
+    for ch in _DOTS:
+        flags[ord(ch)] |= _DOT
+    full = np.full(0x110000, _GARBAGE, dtype=np.uint16)
+    full[:_TABLE_LIMIT] = flags
+    full[0xE0100:0xE01F0] = _MARK  # variation selectors supplement
+    full.flags.writeable = False
+    return full
+
+
+# --------------------------------------------------------------------------------------------------
+# Hashing
+# --------------------------------------------------------------------------------------------------
+
+_U64 = np.uint64
+_BASE = 0x9E3779B97F4A7C15  # odd, so invertible mod 2^64
+_BASE_INV = pow(_BASE, -1, 1 << 64)
+_M1 = _U64(0xBF58476D1CE4E5B9)
+_M2 = _U64(0x94D049BB133111EB)
+_GOLD = _U64(0x9E3779B97F4A7C15)
+_NGRAM_MUL = _U64(0xD6E8FEB86659FD93)
+_S30, _S27, _S31 = _U64(30), _U64(27), _U64(31)
+
+#: Largest batch (in characters) hashed at once; longer inputs are split into chunks of documents.
+_CHUNK_CHARS = 1 << 21
+_powers_cache: dict[str, np.ndarray] = {}
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finalizer (vectorised, wrapping uint64 arithmetic)."""
+    x = x ^ (x >> _S30)
+    x = x * _M1
+    x = x ^ (x >> _S27)
+    x = x * _M2
+    return x ^ (x >> _S31)
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(B^i, B^-i) mod 2^64 for i < n, cached up to the chunk size."""
+    cached = _powers_cache.get("pw")
+    if cached is None or cached.size < n:
+        size = max(n, min(_CHUNK_CHARS, 1 << 16))
+        pw = np.full(size, _BASE, dtype=_U64)
+        pw[0] = 1
+        np.cumprod(pw, out=pw)
+        pinv = np.full(size, _BASE_INV, dtype=_U64)
+        pinv[0] = 1
+        np.cumprod(pinv, out=pinv)
+        if size > _CHUNK_CHARS:
+            return pw, pinv  # a single huge document: not cached
+        _powers_cache["pw"], _powers_cache["pinv"] = pw, pinv
+        return pw, pinv
+    return cached, _powers_cache["pinv"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-batch numpy pass: tokens, words, n-grams, sentences, character classes
+# --------------------------------------------------------------------------------------------------
+
+
+def _codepoints(text: str) -> np.ndarray:
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _lower_same_length(text: str) -> str:
+    """str.lower() that keeps every character in place (U+0130 'İ' lowers to two characters)."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)  # rare path
+
+
+def _per_doc(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Count of True in mask[starts[d]:ends[d]] per document (one cumulative sum)."""
+    c = np.zeros(mask.size + 1, dtype=np.int32)  # chunks stay far below 2^31 characters
+    np.cumsum(mask, out=c[1:])
+    return (c[ends] - c[starts]).astype(np.int64)
+
+
+@functools.cache
+def _stop_table() -> tuple[np.ndarray, np.ndarray]:
+    """Sorted hashes of the stop words, and whether each is Chinese."""
+    words = list(STOP_WORDS_EN) + list(STOP_WORDS_ZH)
+    hashes = _word_hashes_of(words)
+    order = np.argsort(hashes)
+    if np.unique(hashes).size != hashes.size:  # pragma: no cover - guards list edits
+        raise ValueError("duplicate stop words")
+    return hashes[order], order
+
+
+def _word_hashes_of(words: list[str]) -> np.ndarray:
+    """Hashes of single words, computed by the same code path as documents' words."""
+    low = "\n".join(_lower_same_length(w) for w in words)
+    cps = _codepoints(low)
+    f = _flags()[cps]
+    res = _tokens(cps, f, np.zeros(cps.size + 1, dtype=np.int32))
+    return res["wh"]
+
+
+def _tokens(cps: np.ndarray, f: np.ndarray, owner: np.ndarray) -> dict[str, np.ndarray]:
+    """Token boundaries, per-token counts and the hashes of words (tokens with a letter/digit/mark)."""
+    n = cps.size
+    space = (f & _SPACE) != 0
+    cjk = (f & _CJK) != 0
+    tok = ~space
+    prev_tok = np.zeros(n, dtype=bool)
+    prev_tok[1:] = tok[:-1]
+    next_tok = np.zeros(n, dtype=bool)
+    next_tok[:-1] = tok[1:]
+    prev_cjk = np.zeros(n, dtype=bool)
+    prev_cjk[1:] = cjk[:-1]
+    next_cjk = np.zeros(n, dtype=bool)
+    next_cjk[:-1] = cjk[1:]
+    s = np.flatnonzero(tok & (~prev_tok | cjk | prev_cjk))
+    e = np.flatnonzero(tok & (~next_tok | next_cjk | cjk))
+
+    wordch = (f & _WORDCH) != 0
+    cw = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(wordch, out=cw[1:])
+    wlen = cw[e + 1] - cw[s]
+    alpha = (f & _ALPHA) != 0
+    ca = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(alpha, out=ca[1:])
+    has_alpha = (ca[e + 1] - ca[s]) > 0
+    is_word = wlen > 0
+    # a punctuation-only token counts as a Gopher token when whitespace delimits it on both sides
+    before_space = np.ones(s.size, dtype=bool)
+    inner = s > 0
+    before_space[inner] = space[s[inner] - 1]
+    after_space = np.ones(e.size, dtype=bool)
+    inner = e < n - 1
+    after_space[inner] = space[e[inner] + 1]
+    gtok = is_word | (before_space & after_space)
+
+    tdoc = owner[s]
+
+    # word hashes: polynomial hash of the lower-cased letters/digits/marks of each word
+    kv = cps[wordch].astype(_U64)
+    k = kv.size
+    ws = s[is_word]
+    we = e[is_word]
+    cs = cw[ws]
+    ce = cw[we + 1]
+    wl = ce - cs
+    if k:
+        pw, pinv = _powers(k)
+        p0 = np.zeros(k + 1, dtype=_U64)
+        np.cumsum(kv * pinv[:k], out=p0[1:])
+        span = (p0[ce] - p0[cs]) * pw[cs]
+    else:
+        span = np.zeros(0, dtype=_U64)
+    wh = _mix(span ^ (wl.astype(_U64) * _GOLD))
+    return {
+        "cw": cw,
+        "p0": p0 if k else np.zeros(1, dtype=_U64),
+        "pw": pw if k else np.ones(1, dtype=_U64),
+        "s": s,
+        "tdoc": tdoc,
+        "is_word": is_word,
+        "gtok": gtok,
+        "has_alpha": has_alpha,
+        "cjk_tok": cjk[s],
+        "wlen": wlen,
+        "wh": wh,
+        "wl": wl,
+        "wdoc": tdoc[is_word],
+    }
+
+
+def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int) -> dict[str, np.ndarray]:
+    """Gopher top-n (n = 2..4) and duplicate-n (n = 5..10) character fractions of every document.
+
+    top_n: characters of the most frequent n-gram (ties: the longest) times its count, over the
+    document's word characters; only n-grams that occur at least twice count (a single occurrence
+    is not repetition). dup_n: characters of words covered by a duplicate n-gram, i.e. a later
+    occurrence of an n-gram seen before in the document (overlaps counted once), over the word
+    characters. That is datatrove's reading of Gopher's "fraction of characters contained within all
+    duplicate n-grams" (its find_all_duplicate skips first occurrences), the one FineWeb ran with
+    Gopher's thresholds; RedPajama-V2 also counts the first occurrence, which doubles the signal of
+    a text that says everything twice."""
+    w = wh.size
+    out = {f"q_top_{m}gram": np.zeros(n_docs) for m in (2, 3, 4)}
+    out.update({f"q_dup_{m}gram": np.zeros(n_docs) for m in range(5, 11)})
+    total = np.bincount(wdoc, weights=wl, minlength=n_docs)
+    if w < 2:
+        return out
+    cl = np.zeros(w + 1, dtype=np.int64)
+    np.cumsum(wl, out=cl[1:])
+    g1 = _mix(wh + _mix(wdoc.astype(_U64) * _GOLD + _U64(1)))  # doc-salted: n-grams never match across docs
+    g = g1
+    dup_prev: np.ndarray | None = None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for m in range(2, 11):
+            npos = w - m + 1
+            if npos <= 0:
+                break
+            g = _mix(g[:npos] * _NGRAM_MUL + g1[m - 1 :])
+            valid = wdoc[:npos] == wdoc[m - 1 :]
+            if dup_prev is not None:
+                valid &= dup_prev[:npos] & dup_prev[1 : npos + 1]
+            cand = np.flatnonzero(valid)
+            dup = np.zeros(npos, dtype=bool)
+            if cand.size >= 2:
+                keys = g[cand]
+                order = np.argsort(keys)
+                sk = keys[order]
+                new_group = np.empty(sk.size, dtype=bool)
+                new_group[0] = True
+                np.not_equal(sk[1:], sk[:-1], out=new_group[1:])
+                gstart = np.flatnonzero(new_group)
+                counts = np.diff(np.append(gstart, sk.size))
+                repeated = np.repeat(counts >= 2, counts)
+                dup[cand[order[repeated]]] = True
+                if m >= 5:  # later occurrences only: the first one is not a duplicate of anything
+                    pos_sorted = cand[order]
+                    earliest = np.repeat(np.minimum.reduceat(pos_sorted, gstart), counts)
+                    later = pos_sorted[repeated & (pos_sorted != earliest)]
+                if m <= 4:
+                    rep_groups = counts >= 2
+                    if rep_groups.any():
+                        first = cand[order[gstart[rep_groups]]]
+                        gdoc = wdoc[first]
+                        glen = cl[first + m] - cl[first]
+                        key = (counts[rep_groups].astype(np.int64) << 32) | glen
+                        best = np.zeros(n_docs, dtype=np.int64)
+                        np.maximum.at(best, gdoc, key)
+                        out[f"q_top_{m}gram"] = (best >> 32) * (best & 0xFFFFFFFF) / np.maximum(total, 1)
+            if m >= 5 and cand.size >= 2:
+                starts = later
+                if starts.size:
+                    delta = np.bincount(starts, minlength=w + 1) - np.bincount(starts + m, minlength=w + 1)
+                    covered = np.cumsum(delta[:w]) > 0
+                    chars = np.bincount(wdoc[covered], weights=wl[covered], minlength=n_docs)
+                    out[f"q_dup_{m}gram"] = chars / np.maximum(total, 1)
+            if not dup.any():
+                break  # no n-gram repeats, so no longer one does either
+            dup_prev = dup
+    return out
+
+
+def _batch_arrays(texts: Sequence[str], low: str) -> dict[str, np.ndarray]:
+    """The numpy part of the signals for one chunk of documents joined by "\\n" (lower-cased)."""
+    n_docs = len(texts)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n_docs)
+    starts = np.zeros(n_docs, dtype=np.int64)
+    if n_docs > 1:
+        np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    ends = starts + lengths
+    cps = _codepoints(low)
+    f = _flags()[cps]
+    owner = np.zeros(cps.size + 1, dtype=np.int32)  # document of every character (separators: the next)
+    owner[starts[1:]] = 1
+    np.cumsum(owner, out=owner)
+
+    t = _tokens(cps, f, owner)
+    out = _word_counts(t, n_docs)
+    sentences, terminated, spans = _sentences(cps, f, starts, ends, owner)
+    out["sentences"] = sentences
+    out["terminated"] = terminated
+    out.update(_short_lines(f, *spans, t, n_docs))
+    out.update(_char_classes(f, starts, ends))
+    out.update(_ngram_signals(t["wh"], t["wl"], t["wdoc"], n_docs))
+    return out
+
+
+def _word_counts(t: dict[str, np.ndarray], n_docs: int) -> dict[str, np.ndarray]:
+    """Gopher quality: words, mean word length, alphabetic share, stop words."""
+    tdoc = t["tdoc"]
+    is_word = t["is_word"]
+    words = np.bincount(tdoc[is_word], minlength=n_docs)
+    gtoks = np.bincount(tdoc[t["gtok"]], minlength=n_docs)
+    alpha_words = np.bincount(tdoc[t["has_alpha"]], minlength=n_docs)
+    spaced = is_word & ~t["cjk_tok"]
+    spaced_n = np.bincount(tdoc[spaced], minlength=n_docs)
+    spaced_len = np.bincount(tdoc[spaced], weights=t["wlen"][spaced], minlength=n_docs)
+
+    wh, wdoc = t["wh"], t["wdoc"]
+    stop_sorted, _ = _stop_table()
+    pos = np.searchsorted(stop_sorted, wh)
+    pos[pos == stop_sorted.size] = 0
+    hit = stop_sorted[pos] == wh
+    stop_occ = np.bincount(wdoc[hit], minlength=n_docs)
+    pairs = np.unique(wdoc[hit].astype(np.int64) * stop_sorted.size + pos[hit])
+    stop_distinct = np.bincount(pairs // stop_sorted.size, minlength=n_docs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "words": words,
+            "mean_word_len": np.where(spaced_n > 0, spaced_len / np.maximum(spaced_n, 1), np.nan),
+            "alpha_words": np.where(gtoks > 0, alpha_words / np.maximum(gtoks, 1), 0.0),
+            "stop_words": stop_distinct,
+            "stop_word_frac": np.where(words > 0, stop_occ / np.maximum(words, 1), 0.0),
+        }
+
+
+def _sentences(
+    cps: np.ndarray, f: np.ndarray, starts: np.ndarray, ends: np.ndarray, owner: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """C4: sentences per document, the terminated share of line text, and the line spans.
+
+    A sentence ends at a sentence-final mark not followed by another, then (after up to two closing
+    quotes/brackets) a space or the end; full-width 。！？ need no space after them; an ellipsis
+    ("...", "。。。": a dot after the same dot) ends none, as in C4.
+
+    C4's terminal-punctuation rule as a share: C4 keeps only lines ending in . ! ? or an end quote;
+    per line, the characters up to its last sentence end (or all of it when it ends in a closing
+    quote) are what survives; the rest is an unterminated tail (menu item, heading, caption, a
+    paragraph glued to its next heading). Character-weighted, so a one-line document (common in
+    Chinese corpora: WuDao, cmrc2018) is judged on its text, not on its last character."""
+    n_docs = starts.size
+    pad = np.full(cps.size + 3, _SPACE, dtype=np.uint16)
+    pad[: cps.size] = f
+    nxt1, nxt2, nxt3 = pad[1:-2], pad[2:-1], pad[3:]
+    sterm = (f & _STERM) != 0
+    sp1, sp2, sp3 = (nxt1 & _SPACE) != 0, (nxt2 & _SPACE) != 0, (nxt3 & _SPACE) != 0
+    cl1, cl2 = (nxt1 & _CLOSER) != 0, (nxt2 & _CLOSER) != 0
+    followed = sp1 | (cl1 & (sp2 | (cl2 & sp3)))
+    sent_end = sterm & ((nxt1 & _STERM) == 0) & (followed | ((f & _CJK_STOP) != 0))
+    ellipsis = np.zeros(cps.size, dtype=bool)
+    np.equal(cps[1:], cps[:-1], out=ellipsis[1:])
+    sent_end &= ~(ellipsis & ((f & _DOT) != 0))
+    sentences = _per_doc(sent_end, starts, ends)
+
+    nl = cps == 10
+    line_end_quote = ((f & _END_QUOTE) != 0) & np.append(nl[1:], True)
+    mark = sent_end | line_end_quote
+    reach = np.maximum.accumulate(np.where(mark, np.arange(1, cps.size + 1, dtype=np.int32), 0))
+    line_ends = np.append(np.flatnonzero(nl), cps.size)
+    line_starts = np.concatenate(([0], line_ends[:-1] + 1))
+    nonempty = line_ends > line_starts
+    ls, le = line_starts[nonempty], line_ends[nonempty]
+    done = np.maximum(reach[le - 1] - ls, 0)
+    ldoc = owner[ls]
+    terminated = np.bincount(ldoc, weights=done, minlength=n_docs)
+    line_chars = (ends - starts) - _per_doc(nl, starts, ends)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(line_chars > 0, terminated / np.maximum(line_chars, 1), 0.0)
+    return sentences, share, (ls, le, ldoc)
+
+
+def _char_classes(f: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[str, np.ndarray]:
+    """Chinese-aware: Han share of letters, garbage share of non-space characters."""
+    letters = _per_doc((f & _ALPHA) != 0, starts, ends)
+    han = _per_doc((f & _HAN) != 0, starts, ends)
+    nonspace = _per_doc((f & _SPACE) == 0, starts, ends)
+    garbage = _per_doc((f & _GARBAGE) != 0, starts, ends)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "han_frac": np.where(letters > 0, han / np.maximum(letters, 1), 0.0),
+            "garbage_frac": np.where(nonspace > 0, garbage / np.maximum(nonspace, 1), 0.0),
+        }
+
+
+def _short_lines(
+    f: np.ndarray, ls: np.ndarray, le: np.ndarray, ldoc: np.ndarray, t: dict[str, np.ndarray], n_docs: int
+) -> dict[str, np.ndarray]:
+    """FineWeb short lines and the Chinese repeated-short-lines share, per document: lines of at
+    most 30 display columns (a Wide/Fullwidth character counts 2), and of those the ones whose text
+    occurs on another short line too (menus repeated at the top and bottom, "返回顶部", "上一篇";
+    compared on lower-cased letters/digits, so "- Home" and "Home" are the same line; a line
+    without letters or digits is never "repeated"). `ls`/`le`: spans of the "\\n"-separated
+    lines (some may be blank)."""
+    n = f.size
+    nonspace = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum((f & _SPACE) == 0, out=nonspace[1:])
+    widths = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(1 + ((f & _WIDE) != 0), out=widths[1:])
+    has_text = (nonspace[le] - nonspace[ls]) > 0
+    # width of the stripped line: from its first to its last non-space character (code blocks keep
+    # their indentation in the stored text)
+    first = np.searchsorted(nonspace, nonspace[ls] + 1) - 1
+    last = np.searchsorted(nonspace, nonspace[le]) - 1
+    width = np.where(has_text, widths[np.minimum(last + 1, n)] - widths[np.minimum(first, n)], 0)
+    short = has_text & (width <= _SHORT_LINE_COLUMNS)
+    n_lines = np.bincount(ldoc[has_text], minlength=n_docs)
+    short_n = np.bincount(ldoc[short], minlength=n_docs)
+    cw, p0, pw = t["cw"], t["p0"], t["pw"]
+    cs, ce = cw[ls[short]], cw[le[short]]
+    worded = ce > cs
+    dup_short = np.zeros(n_docs, dtype=np.int64)
+    if worded.sum() >= 2:
+        cs, ce, sdoc = cs[worded], ce[worded], ldoc[short][worded]
+        h = _mix(((p0[ce] - p0[cs]) * pw[cs]) ^ ((ce - cs).astype(_U64) * _GOLD))
+        h = _mix(h + _mix(sdoc.astype(_U64) * _GOLD + _U64(1)))
+        _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
+        rep = counts[inverse] >= 2
+        dup_short = np.bincount(sdoc[rep], minlength=n_docs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "short_lines": np.where(n_lines > 0, short_n / np.maximum(n_lines, 1), 0.0),
+            "dup_short_lines": np.where(n_lines > 0, dup_short / np.maximum(n_lines, 1), 0.0),
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-document string pass: lines, paragraphs, substrings
+# --------------------------------------------------------------------------------------------------
+
+_startswith_bullet = methodcaller("startswith", _BULLETS)
+_endswith_ellipsis = methodcaller("endswith", _ELLIPSIS_END)
+_endswith_fw = methodcaller("endswith", _FW_TERMINAL)
+_strip_closers = methodcaller("rstrip", _CLOSERS)
+_contains_js = methodcaller("__contains__", "javascript")
+
+
+def _line_stats(text: str, low: str) -> tuple[float, ...]:
+    """Line, paragraph and substring signals of one document; only C-level string calls."""
+    lines = [*filter(None, map(str.strip, text.split("\n")))]
+    n_lines = len(lines)
+    text_len = len(text)
+    newlines = text.count("\n")
+    if n_lines:
+        uniq = set(lines)
+        dup_lines = n_lines - len(uniq)
+        dup_line_chars = sum(map(len, lines)) - sum(map(len, uniq)) if dup_lines else 0
+        bullets = sum(map(_startswith_bullet, lines))
+        ellipsis = sum(map(_endswith_ellipsis, lines))
+        core = list(map(_strip_closers, lines))
+        fw_punct = sum(map(_endswith_fw, core))
+    else:
+        dup_lines = dup_line_chars = bullets = ellipsis = fw_punct = 0
+
+    if "\n\n" in text:
+        paras = _PARA_SPLIT_RE.split(text.strip())
+        n_paras = len(paras)
+        uniq_p = set(paras)
+        dup_paras = n_paras - len(uniq_p)
+        dup_para_chars = sum(map(len, paras)) - sum(map(len, uniq_p)) if dup_paras else 0
+    else:
+        n_paras, dup_paras, dup_para_chars = 1, 0, 0
+
+    hashes = text.count("#")
+    ellipses = text.count("...")
+    if not text.isascii():
+        ellipses += text.count("…") - text.count("……") + text.count("。。。")
+    # "-{...}-" is zh-Wikipedia's language-conversion markup (-{zh-hans:...;zh-hk:...}-), left in
+    # dumps and corpora built from them (4% of the cmrc2018 paragraphs); it is not code
+    curly = text.count("{")
+    if curly:
+        curly -= text.count("-{")
+    if not text.isascii():
+        curly += text.count("｛")
+    lorem = low.count("lorem ipsum")
+    javascript = sum(map(_contains_js, low.split("\n"))) if "javascript" in low else 0
+    policy = 0
+    for p in _POLICY_GATES:
+        if p in low:
+            policy = _policy_lines(low)
+            break
+
+    inv_lines = 1.0 / n_lines if n_lines else 0.0
+    inv_len = 1.0 / text_len if text_len else 0.0
+    non_nl = text_len - newlines
+    return (
+        n_lines,
+        hashes,
+        ellipses,
+        bullets * inv_lines,
+        ellipsis * inv_lines,
+        dup_lines * inv_lines,
+        dup_paras / n_paras,
+        dup_line_chars * inv_len,
+        dup_para_chars * inv_len,
+        lorem,
+        javascript,
+        curly,
+        policy,
+        fw_punct * inv_lines,
+        dup_line_chars / non_nl if non_nl > 0 else 0.0,
+        newlines,
+    )
+
+
+def _policy_lines(low: str) -> int:
+    """Lines holding a C4 policy phrase (only called when the text holds one somewhere)."""
+    n = 0
+    for line in low.split("\n"):
+        if any(p in line for p in C4_POLICY_SUBSTRINGS):
+            n += 1
+    return n
+
+
+# --------------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------------
+
+
+def quality_signals(texts: Sequence[str], langs: Sequence[str | None] | None = None) -> dict[str, Any]:
+    """The q_* columns for a batch of (stored, normalized) texts: int32/float32 numpy arrays, one
+    value per text, keyed and typed as QUALITY_FIELDS.
+
+    `langs` (the documents' language tags) is accepted for the tagger's uniform call shape and must
+    match `texts` in length, but signals are defined per script, not per language (module
+    docstring): thresholds are where languages differ."""
+    n = len(texts)
+    if langs is not None and len(langs) != n:
+        raise ValueError(f"quality_signals: {n} texts but {len(langs)} language tags")
+    cols: dict[str, np.ndarray] = {
+        f.name: np.zeros(n, dtype=np.int32 if f.name in _INT_COLUMNS else np.float32) for f in QUALITY_FIELDS
+    }
+    i = 0
+    while i < n:
+        j, size = i, 0
+        while j < n and (j == i or size + len(texts[j]) < _CHUNK_CHARS):
+            size += len(texts[j]) + 1
+            j += 1
+        _fill(texts[i:j], cols, i)
+        i = j
+    return cols
+
+
+def _fill(chunk: Sequence[str], cols: dict[str, np.ndarray], offset: int) -> None:
+    n = len(chunk)
+    joined = "\n".join(chunk)
+    low = joined.lower()
+    if len(low) != len(joined):
+        low = "\n".join(map(_lower_same_length, chunk))
+    arr = _batch_arrays(chunk, low)
+    lows = low.split("\n") if joined.count("\n") == n - 1 else _split_lows(chunk, low)
+    rows = list(map(_line_stats, chunk, lows))
+    stats = np.array(rows, dtype=np.float64).reshape(n, 16)
+    (
+        n_lines,
+        hashes,
+        ellipses,
+        bullet_lines,
+        ellipsis_lines,
+        dup_line_frac,
+        dup_para_frac,
+        dup_line_char_frac,
+        dup_para_char_frac,
+        lorem,
+        javascript,
+        curly,
+        policy,
+        fw_punct,
+        fw_char_dup,
+        newlines,
+    ) = stats.T
+    words = arr["words"]
+    per_word = 1.0 / np.maximum(words, 1)
+    sl = slice(offset, offset + n)
+    cols["q_words"][sl] = words
+    cols["q_lines"][sl] = n_lines
+    cols["q_mean_word_len"][sl] = arr["mean_word_len"]
+    cols["q_symbol_ratio"][sl] = np.maximum(hashes, ellipses) * per_word
+    cols["q_bullet_lines"][sl] = bullet_lines
+    cols["q_ellipsis_lines"][sl] = ellipsis_lines
+    cols["q_alpha_words"][sl] = arr["alpha_words"]
+    cols["q_stop_words"][sl] = arr["stop_words"]
+    cols["q_dup_line_frac"][sl] = dup_line_frac
+    cols["q_dup_para_frac"][sl] = dup_para_frac
+    cols["q_dup_line_char_frac"][sl] = dup_line_char_frac
+    cols["q_dup_para_char_frac"][sl] = dup_para_char_frac
+    for m in (2, 3, 4):
+        cols[f"q_top_{m}gram"][sl] = arr[f"q_top_{m}gram"]
+    for m in range(5, 11):
+        cols[f"q_dup_{m}gram"][sl] = arr[f"q_dup_{m}gram"]
+    cols["q_c4_terminated"][sl] = arr["terminated"]
+    cols["q_c4_sentences"][sl] = arr["sentences"]
+    cols["q_c4_lorem"][sl] = lorem
+    cols["q_c4_javascript"][sl] = javascript
+    cols["q_c4_curly"][sl] = curly
+    cols["q_c4_policy"][sl] = policy
+    cols["q_fw_punct_lines"][sl] = fw_punct
+    cols["q_fw_short_lines"][sl] = arr["short_lines"]
+    cols["q_fw_char_dup"][sl] = fw_char_dup
+    cols["q_fw_newline_ratio"][sl] = newlines * per_word
+    cols["q_han_frac"][sl] = arr["han_frac"]
+    cols["q_stop_word_frac"][sl] = arr["stop_word_frac"]
+    cols["q_garbage_frac"][sl] = arr["garbage_frac"]
+    cols["q_dup_short_lines"][sl] = arr["dup_short_lines"]
+
+
+def _split_lows(chunk: Sequence[str], low: str) -> list[str]:
+    """The lower-cased texts of a chunk, cut out of the joined lower-cased string."""
+    out = []
+    pos = 0
+    for t in chunk:
+        out.append(low[pos : pos + len(t)])
+        pos += len(t) + 1
+    return out
+
+
+def signals(text: str, lang: str | None = None) -> dict[str, float | int]:
+    """Signals of one document as plain Python values (tests, notebooks); batch with quality_signals."""
+    cols = quality_signals([text], [lang])
+    return {k: (int(v[0]) if k in _INT_COLUMNS else float(v[0])) for k, v in cols.items()}
