@@ -274,6 +274,7 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Path) -> Se
     kpath = keepers_path(out, shard)
     keepers = pq.read_table(kpath) if cfg.dedup.enabled and kpath.exists() else None
     staged_cols = [c for c in pq.read_schema(out / staged[0]).names if c != "minhash"] if staged else []
+    words = _WordCounts(words_cache_path(out, shard))
     try:
         for rel in staged:
             pf = pq.ParquetFile(out / rel)
@@ -288,7 +289,7 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Path) -> Se
                 batch = _apply(stats, "dedup", batch, (mask, reasons, values, None), rejected["dedup"], dup_of)
                 if batch.num_rows == 0:
                     continue
-                batch = _finalize(batch)
+                batch = _finalize(batch, words)
                 keys = batch.group_by(["source", "lang"]).aggregate([]).sort_by([("source", "ascending"), ("lang", "ascending")])
                 for src, lang in zip(keys.column("source").to_pylist(), keys.column("lang").to_pylist()):
                     part = batch.filter(pc.and_(pc.equal(batch.column("source"), src), pc.equal(batch.column("lang"), lang)))
@@ -301,6 +302,7 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Path) -> Se
                         n_words=_sum(part.column("n_words")),
                     )
         parts = {f"{s}/{lang}": [p.relative_to(out).as_posix() for p in w.close()] for (s, lang), w in sorted(writers.items())}
+        words.save(cfg)
     except BaseException:
         for w in writers.values():
             w.abort()
@@ -314,10 +316,46 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Path) -> Se
     return SelectResult(shard=shard, parts=parts, rejects=reject_paths, stats=stats)
 
 
-def _finalize(batch: pa.Table) -> pa.Table:
-    """Columns only kept documents get: words (jieba for Han runs: costly, so only here), cluster."""
-    words = count_words(batch.column("text").to_pylist())
-    batch = batch.append_column("n_words", pa.array(words, pa.int64()))
+def words_cache_path(out: Path, shard: str) -> Path:
+    """Word counts of documents an earlier select kept (tag drops it when it re-tags the shard)."""
+    return staging(out) / "words" / f"{shard}.parquet"
+
+
+class _WordCounts:
+    """Words are counted (jieba for Han runs: the costly part of select) only for kept documents and
+    only once: counts from earlier selects of the shard are reused, so a refilter pays only for the
+    documents it newly keeps."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.known = pq.read_table(path) if path.exists() else None
+        self.new: list[pa.Table] = []
+
+    def counts(self, batch: pa.Table) -> pa.Array:
+        n = batch.num_rows
+        words = pa.nulls(n, pa.int64())
+        if self.known is not None:
+            words = pc.take(self.known.column("n_words"), pc.index_in(batch.column("id"), value_set=self.known.column("id")))
+        missing = pc.is_null(words)
+        if pc.any(missing).as_py():
+            rows = batch.filter(missing)
+            counted = pa.array(count_words(rows.column("text").to_pylist()), pa.int64())
+            self.new.append(pa.table({"id": rows.column("id"), "n_words": counted}))
+            merged = pc.fill_null(words, 0).to_numpy(zero_copy_only=False).copy()
+            merged[pc.indices_nonzero(missing).to_numpy()] = counted.to_numpy()
+            words = pa.array(merged, pa.int64())
+        return words.combine_chunks() if isinstance(words, pa.ChunkedArray) else words
+
+    def save(self, cfg: RunConfig) -> None:
+        if not self.new:
+            return
+        tables = ([self.known] if self.known is not None else []) + self.new
+        write_table_atomic(pa.concat_tables(tables).sort_by("id"), self.path, cfg.output)
+
+
+def _finalize(batch: pa.Table, words: _WordCounts) -> pa.Table:
+    """Columns only kept documents get: words, cluster, failed quality rules."""
+    batch = batch.append_column("n_words", words.counts(batch))
     batch = batch.append_column("dup_cluster", batch.column("cluster"))
     batch = batch.append_column("dup_cluster_size", pc.fill_null(batch.column("cluster_size"), 1))
     return batch.append_column("q_failed", batch.column("_quality_failed"))

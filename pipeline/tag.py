@@ -237,6 +237,8 @@ def tag_shard(
             return done
 
     stats = RunStats()
+    # word counts cached by select belong to the old staged texts
+    (staging(out) / "words" / f"{shard.name}.parquet").unlink(missing_ok=True)
     rejects: dict[str, list[Reject]] = {"read": [], "normalize": []}
     base = staging(out) / "tagged" / shard.name
     schema = staged_schema(cfg.dedup.num_perm if cfg.dedup.enabled else None, QUALITY_FIELDS)
