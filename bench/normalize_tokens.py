@@ -25,7 +25,6 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
-import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
