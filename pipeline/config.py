@@ -82,6 +82,9 @@ class SourceConfig(Strict):
         "collapse", description="collapse whitespace (``` code fences keep theirs), or keep indentation everywhere (code)"
     )
     license: str | None = Field(None, description="licence of the source, for the dataset card")
+    c4_line_filter: bool = Field(
+        False, description="remove lines C4 would remove (no terminal punctuation, < 5 words, javascript, policy)"
+    )
     # adapter options
     unit: Literal["thread", "message", "top_path"] = Field(
         "thread", description="oasst: one document per thread, per message, or the best-ranked path"

@@ -20,10 +20,11 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from pipeline import __version__
-from pipeline.config import LanguageConfig, RunConfig, SourceConfig
+from filters.c4_lines import c4_line_filter
 from filters.language import LanguageTagger, to_simplified
 from filters.quality import QUALITY_FIELDS, quality_signals
+from pipeline import __version__
+from pipeline.config import LanguageConfig, RunConfig, SourceConfig
 from pipeline.dedup.minhash import signatures
 from pipeline.document import Document, Reject, dumps_meta, rejects_to_table, staged_schema
 from pipeline.normalize import key_hash, normalize_key, normalize_text
@@ -263,6 +264,11 @@ def tag_shard(
                 item.text, casing=src.casing, fullwidth_alnum=norm.fullwidth_alnum, whitespace=src.whitespace
             )
             names = changes.names()
+            if src.c4_line_filter:
+                text, removed = c4_line_filter(text)
+                if removed:
+                    names = [*names, "c4_lines_removed"]
+                    stats.normalize[(item.source, "c4_lines_removed_total")] += removed
             for name in names:
                 stats.normalize[(item.source, name)] += 1
             if len(text) < norm.min_chars:
