@@ -26,7 +26,13 @@ from filters.quality import QUALITY_FIELDS, quality_signals
 from pipeline import __version__
 from pipeline.config import LanguageConfig, RunConfig, SourceConfig
 from pipeline.dedup.minhash import signatures
-from pipeline.document import Document, Reject, dumps_meta, rejects_to_table, staged_schema
+from pipeline.document import (
+    Document,
+    Reject,
+    dumps_meta,
+    rejects_to_table,
+    staged_schema,
+)
 from pipeline.normalize import key_hash, normalize_key, normalize_text
 from pipeline.shards import RotatingWriter, write_table_atomic
 from pipeline.sources import InputShard, iter_shard
