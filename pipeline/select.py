@@ -24,7 +24,7 @@ from filters.quality import SIGNAL_COLUMNS, quality_verdicts, resolve_profile
 from pipeline.config import RunConfig
 from pipeline.dedup.cluster import choose_keepers
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
-from pipeline.shards import RotatingWriter, write_table_atomic
+from pipeline.shards import RotatingWriter, staging_output, write_table_atomic
 from pipeline.stats import RunStats
 from pipeline.tag import staging
 from pipeline.tokens import count_words
@@ -124,7 +124,7 @@ def choose_cluster_keepers(cfg: RunConfig, out: Path, shards: list[tuple[str, li
     full = full.join(owners, "id")
     for shard, _ in shards:
         rows = full.filter(pc.equal(full.column("shard"), shard)).select(KEEPER_COLUMNS).sort_by("id")
-        write_table_atomic(rows, keepers_path(out, shard), cfg.output)
+        write_table_atomic(rows, keepers_path(out, shard), staging_output(cfg.output))
 
 
 @dataclass
@@ -311,7 +311,7 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Path) -> Se
     for stage, tables in rejected.items():
         path = staging(out) / "rejected" / stage / f"{shard}.parquet"
         table = pa.concat_tables(tables) if tables else REJECT_SCHEMA.empty_table()
-        write_table_atomic(table, path, cfg.output)
+        write_table_atomic(table, path, staging_output(cfg.output))
         reject_paths[stage] = path.relative_to(out).as_posix()
     return SelectResult(shard=shard, parts=parts, rejects=reject_paths, stats=stats)
 
@@ -350,7 +350,7 @@ class _WordCounts:
         if not self.new:
             return
         tables = ([self.known] if self.known is not None else []) + self.new
-        write_table_atomic(pa.concat_tables(tables).sort_by("id"), self.path, cfg.output)
+        write_table_atomic(pa.concat_tables(tables).sort_by("id"), self.path, staging_output(cfg.output))
 
 
 def _finalize(batch: pa.Table, words: _WordCounts) -> pa.Table:

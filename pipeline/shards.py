@@ -35,6 +35,12 @@ def tmp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
+def staging_output(cfg: OutputConfig) -> OutputConfig:
+    """Settings for intermediates under .staging (read once or twice, rewritten by finish): the
+    fastest zstd level; final files keep the configured one."""
+    return cfg.model_copy(update={"compression": "zstd", "compression_level": 1})
+
+
 def write_table_atomic(table: pa.Table, path: Path, cfg: OutputConfig) -> None:
     """Small one-shot files (rejects of one shard, clusters): one call, still atomic."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,7 @@ from pipeline.document import (
     staged_schema,
 )
 from pipeline.normalize import key_hash, normalize_key, normalize_text
-from pipeline.shards import RotatingWriter, write_table_atomic
+from pipeline.shards import RotatingWriter, staging_output, write_table_atomic
 from pipeline.sources import InputShard, iter_shard
 from pipeline.stats import RunStats
 from pipeline.tokens import count_tokens
@@ -249,8 +249,7 @@ def tag_shard(
     rejects: dict[str, list[Reject]] = {"read": [], "normalize": []}
     base = staging(out) / "tagged" / shard.name
     schema = staged_schema(cfg.dedup.num_perm if cfg.dedup.enabled else None, QUALITY_FIELDS)
-    # staged shards are intermediates read once or twice: fast zstd level, same layout otherwise
-    writer = RotatingWriter(base, schema, cfg.output.model_copy(update={"compression_level": 1}))
+    writer = RotatingWriter(base, schema, staging_output(cfg.output))
     batch = _Batch()
     norm = cfg.normalize
     try:
@@ -326,7 +325,7 @@ def tag_shard(
     reject_paths: dict[str, str] = {}
     for stage, items in rejects.items():
         path = staging(out) / "rejected" / stage / f"{shard.name}.parquet"
-        write_table_atomic(rejects_to_table(items), path, cfg.output)
+        write_table_atomic(rejects_to_table(items), path, staging_output(cfg.output))
         reject_paths[stage] = path.relative_to(out).as_posix()
     result = TagResult(
         shard=shard.name,
