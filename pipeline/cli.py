@@ -186,7 +186,7 @@ def _one_off(opts: dict[str, object], select: dict[str, object], quality: dict[s
         cfg = _one_source_config(opts, select, quality)
         progress = not opts["no_progress"] and sys.stderr.isatty()
         summary = _run_in_process(cfg, opts["out"], progress=progress, force=bool(opts["force"]))  # type: ignore[arg-type]
-    except (ConfigError, FileNotFoundError, ValueError) as e:
+    except (ConfigError, FileNotFoundError, ValueError) as e:  # DuplicateIdError is a ValueError
         raise _fail(e) from e
     _report(summary)
 

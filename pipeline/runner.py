@@ -16,8 +16,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow.parquet as pq
+import xxhash
 
 from pipeline import __version__
 from pipeline.config import RunConfig, SourceConfig
@@ -60,9 +62,41 @@ def _cluster_key(cfg: RunConfig, tagged: list[TagResult]) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+class DuplicateIdError(ValueError):
+    """Two staged documents share an id: clusters, keepers and rejects are keyed by id."""
+
+
+def check_unique_ids(out: Path, tagged: list[TagResult]) -> None:
+    """Ids must be unique across the run. A source's own ids can repeat across its files (the same
+    URL in two crawl snapshots): fail loudly, naming them, instead of mixing up keepers."""
+    hashes: list[np.ndarray] = []
+    for t in tagged:
+        for rel in t.staged:
+            ids = pq.read_table(out / rel, columns=["id"]).column("id").to_pylist()
+            hashes.append(np.fromiter((xxhash.xxh3_64_intdigest(i.encode()) for i in ids), dtype=np.uint64, count=len(ids)))
+    if not hashes:
+        return
+    allh = np.concatenate(hashes)
+    uniq, counts = np.unique(allh, return_counts=True)
+    if len(uniq) == len(allh):
+        return
+    dup = set(uniq[counts > 1].tolist())
+    examples: list[str] = []
+    for t in tagged:
+        for rel in t.staged:
+            for i in pq.read_table(out / rel, columns=["id"]).column("id").to_pylist():
+                if xxhash.xxh3_64_intdigest(i.encode()) in dup and len(examples) < 5:
+                    examples.append(f"{i} ({t.shard})")
+    raise DuplicateIdError(
+        f"{len(allh) - len(uniq)} documents share an id with another one, e.g. {', '.join(examples)}: "
+        "give each input a source of its own (ids are <source>/<own id>) or drop the repeated records"
+    )
+
+
 def cluster_step(cfg: RunConfig, out: Path, tagged: list[TagResult], reuse: bool = False) -> dict[str, Any]:
     """Global: duplicate clusters over every staged shard, then one keeper per cluster among the
     documents that pass the other rules. `reuse`: keep clusters computed for the same key."""
+    check_unique_ids(out, tagged)
     if not cfg.dedup.enabled:
         return {"enabled": False}
     ordered = sorted(tagged, key=lambda r: r.shard)

@@ -108,7 +108,8 @@ def tag_key(shard: InputShard, src: SourceConfig, cfg: RunConfig) -> str:
             "tokens": cfg.tokens.model_dump(mode="json"),
             "language": cfg.language.model_dump(mode="json"),
             "dedup": cfg.dedup.model_dump(mode="json", include={"enabled", "num_perm", "word_ngram", "char_ngram", "seed"}),
-            "output": cfg.output.model_dump(mode="json"),
+            # staged files depend on the sizes only (their codec is fixed: shards.staging_output)
+            "output": cfg.output.model_dump(mode="json", include={"shard_size_mb", "row_group_mb"}),
             "input": input_fingerprint(shard),
             "shard": shard.name,
             "version": __version__,
@@ -244,7 +245,10 @@ def tag_shard(
             return done
 
     stats = RunStats()
-    # word counts cached by select belong to the old staged texts
+    # an earlier marker must not vouch for the files this run is about to overwrite (a kill between
+    # the parts and the new marker would otherwise leave an old key over new content), and word
+    # counts cached by select belong to the old staged texts
+    _marker(out, shard).unlink(missing_ok=True)
     (staging(out) / "words" / f"{shard.name}.parquet").unlink(missing_ok=True)
     rejects: dict[str, list[Reject]] = {"read": [], "normalize": []}
     base = staging(out) / "tagged" / shard.name

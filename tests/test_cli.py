@@ -158,3 +158,16 @@ def test_dedup_command_removes_duplicates_only(tmp_path: Path) -> None:
     assert pq.read_table(out / "rejected" / "language" / "part-00000.parquet").num_rows == 0
     kept = sorted(_texts(out))
     assert lines[3]["text"] in kept and lines[4]["text"] in kept and base in kept
+
+
+def test_repeated_own_ids_across_files_fail_loudly(tmp_path: Path) -> None:
+    """The same page (own id = URL) in two files of one source would confuse duplicate keepers."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "samples" / "en" / "cc_en_head-0091.jsonl"
+    for name in ("snapshot1.jsonl", "snapshot2.jsonl"):
+        (tmp_path / name).write_bytes(sample.read_bytes())
+    res = CliRunner().invoke(
+        main,
+        ["shard", str(tmp_path / "snapshot1.jsonl"), str(tmp_path / "snapshot2.jsonl"), "--source-type", "dolma", "--out", str(tmp_path / "out")],
+    )
+    assert res.exit_code == 1
+    assert "10 documents share an id" in res.output and "dolma/http" in res.output
