@@ -454,18 +454,25 @@ def _near_edges(
         code = np.unique(a * np.int64(len(sigs)) + b)  # a <= b (doc sorted inside a run)
         a, b = code // len(sigs), code % len(sigs)
         a, b = a[a != b], b[a != b]  # one document twice under one key (a 64-bit collision)
-        if exempt:
-            ga, gb = groups[a], groups[b]
-            same = (ga == gb) & (ga != 0)
-            res.n_exempt_pairs += int(same.sum())
-            a, b = a[~same], b[~same]
-        res.n_candidate_pairs += len(a)
-        eq = _equal_counts(sigs, a, b)
-        ok = eq >= need
-        edges.add(a[ok], b[ok], eq[ok])
+        _verify(a, b, sigs, groups, need, exempt, edges, res)
     for s, n in zip(starts[~small], lens[~small]):
         _bucket_pairs(doc[s : s + n], sigs, groups, need, exempt, edges, res)
     return edges
+
+
+def _verify(
+    a: np.ndarray, b: np.ndarray, sigs: _Signatures, groups: np.ndarray, need: int, exempt: bool, edges: _Edges, res: ClusterResult
+) -> None:
+    """Candidate pairs (a[i], b[i]): pairs inside one non-null dedup group are dropped when exempt,
+    the rest verified by their count of equal signature values."""
+    if exempt:
+        same = (groups[a] == groups[b]) & (groups[a] != 0)
+        res.n_exempt_pairs += int(same.sum())
+        a, b = a[~same], b[~same]
+    res.n_candidate_pairs += len(a)
+    eq = _equal_counts(sigs, a, b)
+    ok = eq >= need
+    edges.add(a[ok], b[ok], eq[ok])
 
 
 def _bucket_pairs(
@@ -498,15 +505,7 @@ def _bucket_pairs(
     for lo in range(0, len(rest), _ALL_PAIRS_MAX):
         win = rest[lo : lo + _ALL_PAIRS_MAX]
         left, right = _pairs_in_runs(np.array([0]), np.array([len(win)]))
-        a, b = win[left], win[right]
-        if exempt:
-            same = (groups[a] == groups[b]) & (groups[a] != 0)
-            res.n_exempt_pairs += int(same.sum())
-            a, b = a[~same], b[~same]
-        res.n_candidate_pairs += len(a)
-        eq = _equal_counts(sigs, a, b)
-        ok = eq >= need
-        edges.add(a[ok], b[ok], eq[ok])
+        _verify(win[left], win[right], sigs, groups, need, exempt, edges, res)
 
 
 def _exact_groups(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
