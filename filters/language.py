@@ -58,6 +58,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import LanguageConfig
+from pipeline.document import DOC_FIELDS, STAGED_EXTRA_FIELDS
 from pipeline.scripts import HAN, HANGUL, KANA, LATIN, NON_LETTER, OTHER, class_body, script_counts, script_table
 
 __all__ = [
@@ -90,19 +91,23 @@ _CJK_LABELS = CHINESE_VARIETIES | {"ja", "ko"}
 #: Weight of one CJK letter against one Latin/other letter when deciding which script dominates.
 CJK_WEIGHT = 3.0
 
-#: Output columns, in order, with their Arrow types (for the staged schema).
+#: Output columns, in order, with their Arrow types: the staged schema's own fields (one declaration).
+_SCHEMA_FIELDS = {f.name: f for f in DOC_FIELDS + STAGED_EXTRA_FIELDS}
 LANGUAGE_FIELDS: list[pa.Field] = [
-    pa.field("lang", pa.string()),
-    pa.field("lang_score", pa.float32()),
-    pa.field("lang_ft", pa.string()),
-    pa.field("lang_ft_score", pa.float32()),
-    pa.field("script_han", pa.float32()),
-    pa.field("script_latin", pa.float32()),
-    pa.field("script_kana", pa.float32()),
-    pa.field("script_hangul", pa.float32()),
-    pa.field("script_other", pa.float32()),
-    pa.field("zh_variant", pa.string()),
-    pa.field("t2s_share", pa.float32()),
+    _SCHEMA_FIELDS[name]
+    for name in (
+        "lang",
+        "lang_score",
+        "lang_ft",
+        "lang_ft_score",
+        "script_han",
+        "script_latin",
+        "script_kana",
+        "script_hangul",
+        "script_other",
+        "zh_variant",
+        "t2s_share",
+    )
 ]
 COLUMNS: tuple[str, ...] = tuple(f.name for f in LANGUAGE_FIELDS)
 
