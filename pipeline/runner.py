@@ -113,6 +113,18 @@ def cluster_step(cfg: RunConfig, out: Path, tagged: list[TagResult], reuse: bool
     return {"enabled": True, **summary}
 
 
+def casing_summary(dedup: dict[str, Any]) -> dict[str, int] | None:
+    """Exact duplicates under the case-folded key vs a case-sensitive one (None: dedup off or old
+    staged shards without the case-sensitive key)."""
+    if not dedup.get("enabled") or dedup.get("exact_dup_docs_cs") is None:
+        return None
+    return {
+        "exact_dup_docs": dedup["exact_dup_docs"],
+        "exact_dup_docs_cased": dedup["exact_dup_docs_cs"],
+        "extra_duplicates": dedup["exact_dup_docs"] - dedup["exact_dup_docs_cs"],
+    }
+
+
 def check_accounting(stats: RunStats) -> None:
     """Raises unless every stage balances and each stage's kept documents enter the next stage."""
     for (stage, src), s in stats.stages.items():
@@ -200,7 +212,8 @@ def finish(
         _publish_rejects(out, stage, reject_sources.get(stage, []), cfg)
     remove_stale_dirs(out / "rejected", [out / "rejected" / s for s in STAGES])
 
-    stats_doc = {"config_hash": cfg.hash(), "version": __version__, **stats.to_dict(), "dedup": dedup or {"enabled": False}}
+    dedup = dedup or {"enabled": False}
+    stats_doc = {"config_hash": cfg.hash(), "version": __version__, **stats.to_dict(), "dedup": dedup, "casing": casing_summary(dedup)}
     _write_json(out / "stats" / "stats.json", stats_doc, sort_keys=False)
 
     files = [

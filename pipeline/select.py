@@ -11,10 +11,12 @@ that pass every other rule (`choose_cluster_keepers`), written per shard, and jo
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -25,6 +27,7 @@ from pipeline.config import RunConfig
 from pipeline.dedup.cluster import choose_keepers
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
 from pipeline.shards import RotatingWriter, staging_output, write_table_atomic
+from pipeline.sketches import log_buckets, vocab_registers
 from pipeline.stats import RunStats
 from pipeline.tag import staging
 from pipeline.tokens import count_words
@@ -71,7 +74,7 @@ RULES: list[tuple[str, Rule]] = [("language", language_rule), ("quality", qualit
 #: Every stage select reports, in order.
 SELECT_STAGES: tuple[str, ...] = ("language", "quality", "dedup")
 
-KEEPER_COLUMNS = ["id", "cluster", "cluster_size", "keeper_id", "is_keeper", "exact"]
+KEEPER_COLUMNS = ["id", "cluster", "cluster_size", "keeper_id", "keeper_source", "is_keeper", "exact"]
 
 
 def keepers_path(out: Path, shard: str) -> Path:
@@ -113,7 +116,7 @@ def choose_cluster_keepers(cfg: RunConfig, out: Path, shards: list[tuple[str, li
     ok = passing(members, cfg)
     keepers = choose_keepers(ok.select(["id", "cluster", "source", "n_chars"]), cfg.dedup.source_priority)
     keepers = keepers.select(["id", "keeper_id", "is_keeper"])
-    keeper_keys = ok.select(["id", "key_hash"]).rename_columns(["keeper_id", "keeper_key_hash"])
+    keeper_keys = ok.select(["id", "key_hash", "source"]).rename_columns(["keeper_id", "keeper_key_hash", "keeper_source"])
     full = members.join(keepers, "id").join(keeper_keys, "keeper_id")
     exact = pc.fill_null(pc.equal(full.column("key_hash"), full.column("keeper_key_hash")), False)
     full = full.append_column("exact", exact)
@@ -237,6 +240,35 @@ def _count_any_fail(stats: RunStats, stage: str, sources: pa.ChunkedArray | pa.A
         stats.any_fail[(stage, src, rule)] += n
 
 
+def _account_duplicates(stats: RunStats, dups: pa.Table) -> None:
+    """Dropped duplicates by their own source and their keeper's: within- and cross-source rates."""
+    if dups.num_rows == 0:
+        return
+    g = dups.group_by(["source", "keeper_source"]).aggregate([("n_bytes", "sum"), ("n_tokens", "sum"), ("id", "count")])
+    for src, ksrc, nb, nt, n in zip(*(g.column(c).to_pylist() for c in ("source", "keeper_source", "n_bytes_sum", "n_tokens_sum", "id_count"))):
+        ksrc = ksrc if ksrc is not None else "unknown"  # cannot happen: a dropped member's cluster has a keeper
+        stats.dup_pairs[(src, ksrc, "docs")] += n
+        stats.dup_pairs[(src, ksrc, "bytes")] += nb
+        stats.dup_pairs[(src, ksrc, "tokens")] += nt
+
+
+def _account_kept(stats: RunStats, src: str, lang: str, part: pa.Table) -> None:
+    """Length histograms, Traditional/Simplified share and vocabulary sketches of kept documents."""
+    for unit, col in (("chars", "n_chars"), ("tokens", "n_tokens")):
+        key = (unit, src, lang)
+        stats.hist[key] = stats.hist.get(key, Counter()) + log_buckets(part.column(col))
+    variants = part.filter(pc.is_valid(part.column("zh_variant")))
+    if variants.num_rows:
+        g = variants.group_by(["zh_variant"]).aggregate([("n_chars", "sum"), ("id", "count")])
+        for variant, nc, n in zip(*(g.column(c).to_pylist() for c in ("zh_variant", "n_chars_sum", "id_count"))):
+            stats.variants[(src, lang, variant, "docs")] += n
+            stats.variants[(src, lang, variant, "chars")] += nc
+    cased, uncased = vocab_registers(part.column("text"))
+    for case, reg in (("cased", cased), ("uncased", uncased)):
+        key = (src, lang, case)
+        stats.vocab[key] = np.maximum(stats.vocab[key], reg) if key in stats.vocab else reg
+
+
 def _join_keepers(batch: pa.Table, keepers: pa.Table | None) -> pa.Table:
     """Cluster columns for every row (null outside clusters), in the batch's own row order."""
     n = batch.num_rows
@@ -244,11 +276,13 @@ def _join_keepers(batch: pa.Table, keepers: pa.Table | None) -> pa.Table:
         return batch.append_column("cluster", pa.nulls(n, pa.string())).append_column(
             "cluster_size", pa.nulls(n, pa.int64())
         ).append_column("keeper_id", pa.nulls(n, pa.string())).append_column(
+            "keeper_source", pa.nulls(n, pa.string())
+        ).append_column(
             "is_keeper", pa.nulls(n, pa.bool_())
         ).append_column("exact", pa.nulls(n, pa.bool_()))
     idx = pc.index_in(batch.column("id"), value_set=keepers.column("id"))
     cols = {}
-    for name in ("cluster", "cluster_size", "keeper_id", "is_keeper", "exact"):
+    for name in KEEPER_COLUMNS[1:]:
         cols[name] = pc.take(keepers.column(name), idx)
     for name, col in cols.items():
         batch = batch.append_column(name, col)
@@ -286,6 +320,7 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Path) -> Se
                     batch = _apply(stats, stage, batch, rule(batch, cfg), rejected[stage])
                 batch = _join_keepers(batch, keepers)
                 mask, reasons, values, dup_of = dedup_rule(batch)
+                _account_duplicates(stats, batch.filter(mask))
                 batch = _apply(stats, "dedup", batch, (mask, reasons, values, None), rejected["dedup"], dup_of)
                 if batch.num_rows == 0:
                     continue
@@ -301,6 +336,7 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Path) -> Se
                         n=part.num_rows,
                         n_words=_sum(part.column("n_words")),
                     )
+                    _account_kept(stats, src, lang, part)
         parts = {f"{s}/{lang}": [p.relative_to(out).as_posix() for p in w.close()] for (s, lang), w in sorted(writers.items())}
         words.save(cfg)
     except BaseException:

@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 _HOME = Path(tempfile.mkdtemp(prefix="curate-tests-"))
 
 _ENV = {
@@ -32,3 +34,15 @@ os.environ.pop("PREFECT_API_URL", None)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data" / "samples"
+
+
+@pytest.fixture(scope="session")
+def sample_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One in-process run of data/configs/sample.yaml, shared by tests that only read it (copy it
+    with shutil.copytree before changing anything)."""
+    from pipeline.config import load_config
+    from pipeline.runner import run_local
+
+    out = tmp_path_factory.mktemp("sample_shared") / "out"
+    run_local(load_config(REPO / "data/configs/sample.yaml"), out)
+    return out

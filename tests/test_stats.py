@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+import numpy as np
+
+from pipeline.sketches import empty_registers, hll_registers, log_buckets
 from pipeline.stats import RunStats, SizeStats, StageStats
 
 Outcome = tuple[str, str, bool, str, int, int]  # stage, source, kept, reason, bytes, tokens
@@ -31,6 +36,18 @@ def _stats(items: list[Outcome]) -> RunStats:
         else:
             rs.stage(stage, src).reject(reason, nb, nt)
         rs.normalize[(src, "whitespace_collapsed")] += nb % 2
+        if kept:  # what select records for kept documents and dropped duplicates
+            key = ("tokens", src, "en")
+            rs.hist[key] = rs.hist.get(key, Counter()) + log_buckets(np.array([nt]))
+            rs.variants[(src, "zh", "zh-Hans" if nb % 3 else "zh-Hant", "docs")] += 1
+            rs.variants[(src, "zh", "zh-Hans" if nb % 3 else "zh-Hant", "chars")] += nb
+            reg = hll_registers(np.array([nb, nt * 7919], dtype=np.uint64))
+            old = rs.vocab.get((src, "en", "cased"), empty_registers())
+            rs.vocab[(src, "en", "cased")] = np.maximum(old, reg)
+        elif reason == "empty":
+            rs.dup_pairs[(src, "a", "docs")] += 1
+            rs.dup_pairs[(src, "a", "bytes")] += nb
+            rs.dup_pairs[(src, "a", "tokens")] += nt
     return rs
 
 
