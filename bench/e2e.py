@@ -36,17 +36,9 @@ from pipeline.tag import tag_shard  # noqa: E402
 from pipeline.tokens import get_encoding  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
-from samples import chinese_texts, web_texts  # noqa: E402
+from samples import chinese_texts, shuffled, web_texts  # noqa: E402
 TARGET = {"en": 5.0, "zh": 1.5}
 
-
-def _shuffled(text: str, rnd: random.Random, chinese: bool) -> str:
-    lines = []
-    for line in text.split("\n"):
-        units = list(line) if chinese else line.split(" ")
-        rnd.shuffle(units)
-        lines.append(("" if chinese else " ").join(units))
-    return "\n".join(lines)
 
 
 def write_corpus(texts: list[str], path: Path, mb: float, chinese: bool = False) -> int:
@@ -58,7 +50,7 @@ def write_corpus(texts: list[str], path: Path, mb: float, chinese: bool = False)
     with open(path, "wb") as f:
         while size < target:
             for t in texts:
-                body = t if rep == 0 else _shuffled(t, rnd, chinese)
+                body = t if rep == 0 else shuffled(t, rnd, chinese)
                 line = orjson.dumps({"text": body}) + b"\n"
                 f.write(line)
                 size += len(line)

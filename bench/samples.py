@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,14 @@ def repeat_to(texts: list[str], mb: float) -> list[str]:
             out.append(t)
             size += len(t.encode("utf-8"))
     return out
+
+
+def shuffled(text: str, rnd: random.Random, chinese: bool) -> str:
+    """The text with its words (English) or the characters of each line (Chinese) shuffled: a copy
+    that is no near-duplicate of the original, with the same length, script mix and line shape."""
+    lines = []
+    for line in text.split("\n"):
+        units = list(line) if chinese else line.split(" ")
+        rnd.shuffle(units)
+        lines.append(("" if chinese else " ").join(units))
+    return "\n".join(lines)

@@ -1,17 +1,29 @@
-"""The curation flow: tag tasks mapped over input shards, select tasks over tagged shards, finish.
+"""The curation flow: tag tasks mapped over input shards, the global cluster task, select tasks
+mapped over tagged shards, then the finish task (stats, report, card: `pipeline.runner.finish`).
 
-Tasks pass paths and small stats objects, never documents, so the same flow can run its tasks in
-other processes or on other machines. All work is done by the library; this module only maps it.
+Tasks pass paths, configs and small stats objects, never documents, so the same flow runs its tasks
+in this process (default: one at a time) or in Dask worker processes on this or other machines
+(`flows.runners`). Every task writes under OUT only through the library's atomic writes, and tag
+tasks are skipped when their shard is staged under the same key, so a killed run resumes where it
+stopped. All work is done by the library; this module only maps it and reports.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run as prefect_flow_run
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.tasks import Task, exponential_backoff
 
 from pipeline.config import RunConfig, SourceConfig, load_config
 from pipeline.runner import RunSummary, cluster_step, finish, plan, reset_select
@@ -19,67 +31,211 @@ from pipeline.select import SelectResult, select_shard
 from pipeline.sources import InputShard
 from pipeline.tag import TagResult, tag_shard
 
+#: Seconds between progress lines of a running tag task.
+PROGRESS_EVERY = 10.0
+#: Retries of the I/O-bound shard tasks (reads of inputs, maybe over the network; staged writes).
+IO_RETRIES = 2
+#: Artifact key of the run summary (a new version per run in the UI's Artifacts page).
+ARTIFACT_KEY = "curate-run-summary"
 
-@task(name="tag", task_run_name="tag {shard.source}/{shard.name}", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+
+def retry_on_io(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry I/O failures only (network, disk: OSError, which requests' and fsspec's errors are);
+    a bad config or a bug fails the same way again, so it fails at once."""
+    return isinstance(state.data, OSError)
+
+
+_io_retries: dict[str, Any] = {
+    "retries": IO_RETRIES,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=5),  # 5 s, then 10 s
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": retry_on_io,
+}
+
+
+class _LogProgress:
+    """tag_shard's progress callback: a log line every PROGRESS_EVERY seconds (documents, MB/s),
+    so a long shard shows it is moving in the flow run's logs and on the worker's console."""
+
+    def __init__(self, shard: str, log: Callable[..., None]) -> None:
+        self.shard = shard
+        self.log = log
+        self.start = self.last = time.perf_counter()
+        self.docs = 0
+        self.bytes = 0
+
+    def __call__(self, docs: int, n_bytes: int) -> None:
+        self.docs += docs
+        self.bytes += n_bytes
+        now = time.perf_counter()
+        if now - self.last >= PROGRESS_EVERY:
+            self.last = now
+            secs = now - self.start
+            self.log(
+                "tag %s: %d documents, %.1f MB so far (%.2f MB/s)", self.shard, self.docs, self.bytes / 1e6, self.bytes / 1e6 / secs
+            )
+
+
+@task(name="tag", task_run_name="tag {shard.source}/{shard.name}", cache_policy=NO_CACHE, **_io_retries)
 def tag_task(shard: InputShard, src: SourceConfig, cfg: RunConfig, out: str) -> TagResult:
+    """One input shard -> staged tags under OUT/.staging (skipped when staged with the same key)."""
     logger = get_run_logger()
     start = time.perf_counter()
-    res = tag_shard(shard, src, cfg, Path(out))
+    res = tag_shard(shard, src, cfg, Path(out), progress=_LogProgress(shard.name, logger.info))
     if res.skipped:
         logger.info("skipped %s: already tagged with the same config and input (key %s)", shard.name, res.key[:12])
     else:
         read = res.stats.stage_total("read")
         secs = time.perf_counter() - start
         logger.info(
-            "tagged %s: %d documents, %d rejected, %.2f MB in %.1fs (%.2f MB/s)",
+            "tagged %s: %d documents (%d rejected), %.2f MB in %.1fs (%.2f MB/s, %.0f docs/s)",
             shard.name,
-            read.docs_kept,
+            read.docs_in,
             read.docs_rejected,
             read.bytes_in / 1e6,
             secs,
             read.bytes_in / 1e6 / max(secs, 1e-9),
+            read.docs_in / max(secs, 1e-9),
         )
-    return res
-
-
-@task(name="select", task_run_name="select {tagged.shard}", cache_policy=NO_CACHE)
-def select_task(tagged: TagResult, cfg: RunConfig, out: str) -> SelectResult:
-    res = select_shard(tagged.shard, tagged.staged, cfg, Path(out))
-    kept = sum(s.docs for s in res.stats.sizes.values())
-    get_run_logger().info("selected %s: %d documents kept", tagged.shard, kept)
     return res
 
 
 @task(name="cluster", cache_policy=NO_CACHE)
 def cluster_task(cfg: RunConfig, out: str, tagged: list[TagResult]) -> dict[str, Any]:
+    """Global: duplicate clusters over every staged shard and one keeper per cluster (reused when
+    every shard's tags were reused). Drops what an earlier select derived first."""
     start = time.perf_counter()
+    reset_select(Path(out))
     summary = cluster_step(cfg, Path(out), tagged, reuse=all(t.skipped for t in tagged))
-    get_run_logger().info("clustered duplicates in %.1fs: %s", time.perf_counter() - start, {k: v for k, v in summary.items() if not isinstance(v, (dict, list))})
+    scalars = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
+    get_run_logger().info("clustered duplicates in %.1fs: %s", time.perf_counter() - start, scalars)
     return summary
+
+
+@task(name="select", task_run_name="select {tagged.source}/{tagged.shard}", cache_policy=NO_CACHE, **_io_retries)
+def select_task(tagged: TagResult, cfg: RunConfig, out: str) -> SelectResult:
+    """One tagged shard -> kept parts per source/lang + rejects (thresholds, keepers, words)."""
+    start = time.perf_counter()
+    res = select_shard(tagged.shard, tagged.staged, cfg, Path(out))
+    secs = time.perf_counter() - start
+    entered = res.stats.stage_total("language")
+    kept = sum(s.docs for s in res.stats.sizes.values())
+    get_run_logger().info(
+        "selected %s: %d of %d documents kept, %.2f MB in %.1fs (%.2f MB/s)",
+        tagged.shard,
+        kept,
+        entered.docs_in,
+        entered.bytes_in / 1e6,
+        secs,
+        entered.bytes_in / 1e6 / max(secs, 1e-9),
+    )
+    return res
 
 
 @task(name="finish", cache_policy=NO_CACHE)
 def finish_task(
     cfg: RunConfig, out: str, tagged: list[TagResult], selected: list[SelectResult], dedup: dict[str, Any]
 ) -> RunSummary:
+    """Final shard names, rejects, stats, manifest (and whatever else finish writes). Not retried:
+    publishing moves the selected parts, so a second attempt would not find them."""
+    start = time.perf_counter()
     summary = finish(cfg, Path(out), tagged, selected, dedup)
     total = summary.stats.to_dict()["sizes"]["total"]
     get_run_logger().info(
-        "finished: %d documents, %.2f MB, %d tokens in %d files", total["docs"], total["bytes"] / 1e6, total["tokens"], len(summary.files)
+        "finished in %.1fs: %d documents, %.2f MB, %d tokens in %d files",
+        time.perf_counter() - start,
+        total["docs"],
+        total["bytes"] / 1e6,
+        total["tokens"],
+        len(summary.files),
     )
     return summary
 
 
-@flow(name="curate")
-def curate_flow(config_path: str, out: str) -> RunSummary:
-    """One curation run of CONFIG into OUT (tag -> select -> finish)."""
+@dataclass
+class CurateOutcome:
+    """What a flow run returns: the library's summary and the wall time of each phase."""
+
+    summary: RunSummary
+    seconds: dict[str, float] = field(default_factory=dict)
+    shards: int = 0
+    flow_run_id: str = ""
+
+
+def summary_markdown(outcome: CurateOutcome, config_path: str) -> str:
+    """The run's summary for the Prefect UI: kept data per source x language, the stage funnel,
+    tag reuse and phase times."""
+    s = outcome.summary
+    d = s.stats.to_dict()
+    lines = [
+        f"# curate run: `{config_path}` -> `{s.out}`",
+        "",
+        f"{outcome.shards} input shards, {len(s.skipped_shards)} reused (tagged earlier with the same key); "
+        + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.seconds.items()),
+        "",
+        "## Kept documents per source and language",
+        "",
+        "| source | lang | docs | MB | tokens |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for src, langs in sorted(d["sizes"]["by_source"].items()):
+        for lang, z in sorted(langs.items()):
+            lines.append(f"| {src} | {lang} | {z['docs']:,} | {z['bytes'] / 1e6:,.2f} | {z['tokens']:,} |")
+    t = d["sizes"]["total"]
+    lines += [
+        f"| **total** | | **{t['docs']:,}** | **{t['bytes'] / 1e6:,.2f}** | **{t['tokens']:,}** |",
+        "",
+        "## Stage funnel",
+        "",
+        "| stage | in | kept | rejected | top reasons |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for stage, block in d["stages"].items():
+        tot = block["total"]
+        reasons = sorted(tot["rejected_by_reason"].items(), key=lambda kv: (-kv[1], kv[0]))[:4]
+        why = ", ".join(f"{k} {v:,}" for k, v in reasons) or "-"
+        lines.append(f"| {stage} | {tot['docs_in']:,} | {tot['docs_kept']:,} | {tot['docs_rejected']:,} | {why} |")
+    return "\n".join(lines) + "\n"
+
+
+# Default: one task at a time in this process. The work is CPU-bound Python, so threads would only
+# interleave under the GIL (and blur the per-shard MB/s); parallelism comes from Dask processes.
+@flow(name="curate", task_runner=ThreadPoolTaskRunner(max_workers=1))
+def curate_flow(config_path: str, out: str) -> CurateOutcome:
+    """One curation run of CONFIG into OUT: tag (per shard) -> cluster -> select (per shard) -> finish."""
+    logger = get_run_logger()
     cfg = load_config(config_path)
-    Path(out).mkdir(parents=True, exist_ok=True)
+    root = Path(out).resolve()  # tasks may run in processes with another working directory
+    root.mkdir(parents=True, exist_ok=True)
+    out_s = str(root)
     shards: list[tuple[InputShard, SourceConfig]] = plan(cfg)
-    # Tasks run one after another in this process: the work is CPU-bound Python, so threads would
-    # only interleave under the GIL (and blur the per-shard MB/s in the logs).
-    tagged = [tag_task(shard, src, cfg, out) for shard, src in shards]
-    reset_select(Path(out))
-    dedup = cluster_task(cfg, out, tagged)  # reuses clusters when every shard's tags were reused
-    selected = [select_task(t, cfg, out) for t in tagged]
-    return finish_task(cfg, out, tagged, selected, dedup)
+    logger.info("%d input shards from %d sources -> %s", len(shards), len(cfg.sources), out_s)
+    seconds: dict[str, float] = {}
+
+    start = phase = time.perf_counter()
+    tag_futures = tag_task.map([s for s, _ in shards], [src for _, src in shards], unmapped(cfg), unmapped(out_s))
+    tagged: list[TagResult] = tag_futures.result()
+    seconds["tag"] = time.perf_counter() - phase
+    skipped = sum(t.skipped for t in tagged)
+    logger.info("tag: %d shards tagged, %d skipped (done, same key) in %.1fs", len(tagged) - skipped, skipped, seconds["tag"])
+
+    phase = time.perf_counter()
+    cluster_future = cluster_task.submit(cfg, out_s, tag_futures)
+    cluster_future.result()
+    seconds["cluster"] = time.perf_counter() - phase
+
+    phase = time.perf_counter()
+    select_futures = select_task.map(tag_futures, unmapped(cfg), unmapped(out_s), wait_for=[cluster_future])
+    select_futures.result()  # raises the first select failure here, not as finish's upstream error
+    seconds["select"] = time.perf_counter() - phase
+
+    phase = time.perf_counter()
+    summary: RunSummary = finish_task.submit(cfg, out_s, tag_futures, select_futures, cluster_future).result()
+    seconds["finish"] = time.perf_counter() - phase
+    seconds["total"] = time.perf_counter() - start
+
+    outcome = CurateOutcome(summary=summary, seconds=seconds, shards=len(shards), flow_run_id=str(prefect_flow_run.id))
+    create_markdown_artifact(
+        summary_markdown(outcome, config_path), key=ARTIFACT_KEY, description=f"curate run of {config_path} into {out_s}"
+    )
+    return outcome

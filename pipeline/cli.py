@@ -100,25 +100,81 @@ def main(verbose: bool) -> None:
     )
 
 
+_WORKERS_HELP = (
+    "Run shard tasks on a local Dask cluster of N worker processes (one thread each); "
+    "default: one task at a time in this process."
+)
+_DASK_ADDRESS_HELP = (
+    "Run tasks on an existing Dask cluster (tcp://host:8786; `dask scheduler` + `dask worker` per machine). "
+    "Workers need this package, the inputs and OUT at the same paths (shared filesystem), and must reach PREFECT_API_URL."
+)
+
+
+def _check_dask_options(workers: int | None, dask_address: str | None) -> None:
+    if workers is not None and dask_address:
+        raise click.UsageError("--workers and --dask-address exclude each other")
+
+
 @main.command()
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory (created if missing).")
-def run(config: Path, out: Path) -> None:
-    """Run the pipeline described by CONFIG (YAML) as one Prefect flow run.
+@click.option("--workers", type=click.IntRange(min=1), default=None, help=_WORKERS_HELP)
+@click.option("--dask-address", "dask_address", default=None, metavar="tcp://HOST:PORT", help=_DASK_ADDRESS_HELP)
+def run(config: Path, out: Path, workers: int | None, dask_address: str | None) -> None:
+    """Run the pipeline described by CONFIG (YAML) as one Prefect flow run: tag tasks over input
+    shards, cluster, select tasks over tagged shards, finish.
 
-    Uses Prefect's ephemeral mode unless PREFECT_API_URL points at a server. Shards already tagged
-    with the same config and inputs are skipped (see OUT/.staging)."""
+    Uses Prefect's ephemeral mode unless PREFECT_API_URL points at a server; with Dask and no
+    PREFECT_API_URL, a temporary local Prefect server serves the run and all workers. Shards
+    already tagged with the same config and inputs are skipped (see OUT/.staging)."""
+    _check_dask_options(workers, dask_address)
     try:
         load_config(config)  # fail fast, with the key at fault, before Prefect starts
     except ConfigError as e:
         raise _fail(e) from e
-    from flows.curate import curate_flow  # Prefect is imported only for this command
+    from flows.runners import run_curation  # Prefect is imported only for run and serve
+    from flows.server import ServerStartError
 
     try:
-        summary = curate_flow(config_path=str(config), out=str(out))
-    except (FileNotFoundError, ValueError) as e:
+        outcome = run_curation(str(config), str(out), workers=workers, address=dask_address)
+    except (FileNotFoundError, ValueError, ServerStartError) as e:
         raise _fail(e) from e
+    summary = outcome.summary
+    click.echo(f"flow run: {outcome.flow_run_id}")
+    click.echo(f"tag: {outcome.shards - len(summary.skipped_shards)} shards tagged, {len(summary.skipped_shards)} skipped (done, same key)")
+    click.echo("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.seconds.items()))
     _report(summary)
+
+
+@main.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory of every scheduled run.")
+@click.option("--cron", default=None, help='Cron schedule of the runs, e.g. "0 3 * * *" (03:00 UTC every day).')
+@click.option("--interval", type=click.FloatRange(min=1), default=None, help="Run every this many seconds instead of a cron schedule.")
+@click.option("--name", default=None, help="Deployment name (default: the config's file stem); the deployment is curate/NAME.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help=_WORKERS_HELP)
+@click.option("--dask-address", "dask_address", default=None, metavar="tcp://HOST:PORT", help=_DASK_ADDRESS_HELP)
+def serve(config: Path, out: Path, cron: str | None, interval: float | None, name: str | None, workers: int | None, dask_address: str | None) -> None:
+    """Register CONFIG as a scheduled Prefect deployment and serve it until stopped (Ctrl-C, SIGTERM).
+
+    The Prefect server's scheduler creates the runs and this process executes them, one at a time.
+    Needs a server that keeps running: PREFECT_API_URL (`make server`: http://127.0.0.1:4200/api,
+    or a remote server) or a Prefect Cloud login.
+
+    Example: curate serve data/configs/sample.yaml --out out/ --cron "0 3 * * *" --name nightly"""
+    _check_dask_options(workers, dask_address)
+    if (cron is None) == (interval is None):
+        raise click.UsageError("give exactly one of --cron and --interval")
+    try:
+        load_config(config)
+    except ConfigError as e:
+        raise _fail(e) from e
+    from flows.serve import NoServerError, serve_curation
+
+    try:
+        serve_curation(config, out, cron=cron, interval=interval, name=name, workers=workers, address=dask_address)
+    except (NoServerError, ValueError) as e:
+        raise _fail(e) from e
 
 
 _INPUT_OPTIONS = [
@@ -229,6 +285,47 @@ def refilter(out: Path, config: Path) -> None:
         raise _fail(e) from e
     _report(summary)
 
+
+@main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--push-to-hub", "repo_id", default=None, metavar="USER/NAME", help="Then upload the card, manifest.json, stats/, data/ and rejected/ to this Hub dataset repo in one commit (the repo is created if missing; .staging/ is never uploaded).")
+@click.option("--private", is_flag=True, help="With --push-to-hub: create the repo as private (an existing public repo stops the push; its visibility is not changed).")
+@click.option("--token", default=None, help="With --push-to-hub: Hugging Face token (default: HF_TOKEN, else the token saved by `hf auth login`).")
+def card(out: Path, repo_id: str | None, private: bool, token: str | None) -> None:
+    """Regenerate the dataset card OUT/README.md from OUT/stats/stats.json and OUT/manifest.json alone
+    (licences, languages, size category, one config per source, size tables, processing config); with
+    --push-to-hub, publish OUT as a Hub dataset repo."""
+    from pipeline.card import push_to_hub, write_card
+
+    if repo_id is None and (private or token):
+        raise click.UsageError("--private and --token only apply with --push-to-hub")
+    try:
+        if repo_id is None:
+            click.echo(f"wrote {write_card(out)}")
+            return
+        info = push_to_hub(out, repo_id, private=private, token=token)
+    except (ValueError, RuntimeError, OSError) as e:  # CardError, PushError, the Hub's HTTP errors
+        raise _fail(e) from e
+    click.echo(f"wrote {out / 'README.md'}; pushed to {repo_id}: {info.commit_url}")
+
+
+@main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def report(out: Path) -> None:
+    """Regenerate the corpus-size report from OUT/stats/stats.json alone: OUT/stats/report.md, a
+    self-contained OUT/stats/report.html (plots embedded) and the PNG plots next to them. Needs
+    no data files (works with OUT/data deleted); the same stats.json gives the same files byte
+    for byte. `curate run`, `shard`, `dedup` and `refilter` write the report already."""
+    from pipeline.report import write_report
+
+    try:
+        paths = write_report(out)
+    except FileNotFoundError as e:
+        raise _fail(e) from e
+    except KeyError as e:
+        raise click.ClickException(f"{out / 'stats' / 'stats.json'}: no field {e} (not a curate stats.json?)") from e
+    for path in paths:
+        click.echo(f"wrote {path}")
 
 def _run_in_process(cfg: RunConfig, out: Path, progress: bool, force: bool = False) -> RunSummary:
     make, close_all = _progress_factory(progress)

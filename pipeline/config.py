@@ -178,6 +178,30 @@ class OutputConfig(Strict):
     compression_level: int | None = Field(3, description="zstd/gzip level")
 
 
+class ReportConfig(Strict):
+    """What the corpus-size report plans for (pipeline/report.py). Stored in stats.json by finish, so
+    `curate report OUT` rebuilds the same report from stats.json alone."""
+
+    model_sizes: list[float] = Field(
+        default_factory=lambda: [125e6, 1.3e9, 175e9], min_length=1,
+        description="model sizes in parameters to plan training tokens for (OPT / GPT-3 family)",
+    )
+    tokens_per_param: list[float] = Field(
+        default_factory=lambda: [20.0, 5.0], min_length=1,
+        description="training tokens per parameter: 20 compute-optimal (Hoffmann et al. 2022), 5 one epoch (Komatsuzaki 2019)",
+    )
+    max_epochs: float = Field(
+        4.0, gt=0, description="epochs over the corpus above which repetition is flagged (Muennighoff et al. 2023)"
+    )
+
+    @field_validator("model_sizes", "tokens_per_param")
+    @classmethod
+    def _positive(cls, values: list[float]) -> list[float]:
+        if any(not v > 0 for v in values):
+            raise ValueError("every value must be a positive number")
+        return values
+
+
 class QualityConfig(Strict):
     """Quality rules (filters.quality): which rules run per source (profiles) and their thresholds.
 
@@ -236,6 +260,7 @@ class RunConfig(Strict):
     quality: QualityConfig = QualityConfig()
     select: SelectConfig = SelectConfig()
     output: OutputConfig = OutputConfig()
+    report: ReportConfig = ReportConfig()
 
     @field_validator("sources")
     @classmethod

@@ -22,9 +22,11 @@ import pyarrow.parquet as pq
 import xxhash
 
 from pipeline import __version__
+from pipeline.card import write_card
 from pipeline.config import RunConfig, SourceConfig
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
 from pipeline.dedup.cluster import cluster as cluster_signatures
+from pipeline.report import write_report
 from pipeline.select import SELECT_STAGES, SelectResult, choose_cluster_keepers, clusters_path, select_shard
 from pipeline.shards import RotatingWriter, describe, publish, remove_stale_dirs
 from pipeline.sources import InputShard, expand_inputs
@@ -214,6 +216,8 @@ def finish(
 
     dedup = dedup or {"enabled": False}
     stats_doc = {"config_hash": cfg.hash(), "version": __version__, **stats.to_dict(), "dedup": dedup, "casing": casing_summary(dedup)}
+    # the report is rebuilt from stats.json alone (`curate report OUT`), so its settings travel in it
+    stats_doc["report_settings"] = {**cfg.report.model_dump(mode="json"), "encoding": cfg.tokens.encoding}
     _write_json(out / "stats" / "stats.json", stats_doc, sort_keys=False)
 
     files = [
@@ -232,6 +236,8 @@ def finish(
         },
     }
     _write_json(out / "manifest.json", manifest)
+    write_report(out)  # OUT/stats/report.md, report.html, *.png from stats.json (not listed in the manifest)
+    write_card(out)  # OUT/README.md from stats.json + manifest.json (not listed in the manifest)
     return RunSummary(stats=stats, files=files, skipped_shards=[t.shard for t in tagged if t.skipped], out=out)
 
 

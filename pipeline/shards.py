@@ -3,15 +3,20 @@
 Every file is written under a temporary name and renamed when complete, so a reader (or a rerun
 after a crash) never sees a partial Parquet file. Final names `train-0000k-of-0000N.parquet` need N,
 which is known only once a source/lang group is complete: select writes parts under `.staging`, and
-`publish_groups` packs them into final files in sorted order.
+`publish` packs them into final files in sorted order and swaps the group's folder in one step.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import functools
 import hashlib
 import os
 import shutil
-from collections.abc import Iterable
+import sys
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,32 +206,76 @@ def _concat_files(parts: list[Path], dest: Path, schema: pa.Schema, cfg: OutputC
     os.replace(tmp, dest)
 
 
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    if sys.platform != "linux":
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # glibc < 2.28, musl
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn  # type: ignore[no-any-return]
+
+
+def exchange_dirs(a: Path, b: Path) -> bool:
+    """Swaps two directories in one step (Linux renameat2 RENAME_EXCHANGE), so whoever opens `b`
+    gets the old folder or the new one, never a mix. False where the system or the filesystem
+    cannot (the caller then falls back to file-by-file renames)."""
+    fn = _renameat2()
+    if fn is None:
+        return False
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a), None, str(b))
+
+
 def publish(
     parts: list[Path], dest_dir: Path, stem: str, schema: pa.Schema, cfg: OutputConfig, total_width: int = 5
 ) -> list[Path]:
     """Packs `parts` (sorted, complete) into `dest_dir/<stem>-0000k-of-0000N.parquet`.
 
-    A bin holding one part is renamed (no rewrite); several small parts are concatenated. Files of
-    an earlier run in `dest_dir` that this run does not produce are removed afterwards, so the
-    directory always holds one complete, consistent set."""
-    dest_dir.mkdir(parents=True, exist_ok=True)
+    A bin holding one part is renamed (no rewrite); several small parts are concatenated. The new
+    set is assembled in a folder next to the parts (under .staging, same filesystem) and swapped
+    with `dest_dir` in one step, so `dest_dir` holds the old complete set or the new one: a kill at
+    any moment leaves neither a mix of old and new files nor a temporary file there. Files of an
+    earlier run that this run does not produce go with the old folder."""
     bins = _pack(parts, int(cfg.shard_size_mb * MB))
     n = len(bins)
-    out: list[Path] = []
-    for k, b in enumerate(bins):
-        dest = dest_dir / f"{stem}-{k:0{total_width}d}-of-{n:0{total_width}d}.parquet"
+    names = [f"{stem}-{k:0{total_width}d}-of-{n:0{total_width}d}.parquet" for k in range(n)]
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    if not parts:
+        for old in dest_dir.glob("*.parquet"):
+            old.unlink()
+        return []
+    # a plain mkdir (not mkdtemp's 0700): this folder becomes dest_dir
+    work = parts[0].parent / f".publish-{dest_dir.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    work.mkdir()
+    for name, b in zip(names, bins):
         if len(b) == 1:
-            os.replace(b[0], dest)
+            os.replace(b[0], work / name)
         else:
-            _concat_files(b, dest, schema, cfg)
+            _concat_files(b, work / name, schema, cfg)
             for p in b:
                 p.unlink()
-        out.append(dest)
-    keep = set(out)
-    for old in dest_dir.glob("*.parquet"):
-        if old not in keep:
-            old.unlink()
-    return out
+    if exchange_dirs(work, dest_dir):
+        shutil.rmtree(work)  # now the old set
+    else:
+        for name in names:
+            os.replace(work / name, dest_dir / name)
+        for old in dest_dir.glob("*.parquet"):
+            if old.name not in names:
+                old.unlink()
+        shutil.rmtree(work)
+    return [dest_dir / name for name in names]
 
 
 def remove_stale_dirs(root: Path, keep: Iterable[Path]) -> None:

@@ -36,6 +36,7 @@ def test_prefect_flow_run_equals_in_process_run(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["run", str(config), "--out", str(flow_out)])
     assert res.exit_code == 0, res.output
     assert "oasst/en: 626 docs" in res.output
+    assert "tag: 3 shards tagged, 0 skipped" in res.output
 
     local_out = tmp_path / "local"
     run_local(load_config(config), local_out)
@@ -43,7 +44,9 @@ def test_prefect_flow_run_equals_in_process_run(tmp_path: Path) -> None:
     assert flow_hashes == _hashes(local_out)
     assert "data/poetry_tang/zh/train-00000-of-00001.parquet" in flow_hashes
 
-    # a second flow run skips every tag task and leaves the outputs unchanged
+
+    # a second flow run skips every tag task (and says so) and leaves the outputs unchanged
     res = CliRunner().invoke(main, ["run", str(config), "--out", str(flow_out)])
     assert res.exit_code == 0, res.output
+    assert "tag: 0 shards tagged, 3 skipped (done, same key)" in res.output
     assert _hashes(flow_out) == flow_hashes

@@ -1,0 +1,554 @@
+"""The Hub dataset card (OUT/README.md) and the upload of OUT to a Hub dataset repo.
+
+The card is rebuilt from `stats/stats.json` and `manifest.json` alone (never from the Parquet files),
+so `curate card OUT` gives the same bytes whenever those two files are the same, even where the data
+files are not at hand. It is built with huggingface_hub's card classes, so its YAML header is what the
+Hub parses: licences, languages, size category and one `configs` entry per source (the Hub viewer and
+`datasets.load_dataset(OUT, name=<source>)` read the data files through them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from huggingface_hub import DatasetCard, DatasetCardData
+
+CARD_NAME = "README.md"
+
+#: The combined config over every source (`default: true`, so `load_dataset(OUT)` without a name
+#: loads all kept documents: every shard has the same schema).
+ALL_CONFIG = "all"
+
+#: Licence identifiers the Hub accepts in a card (hub-docs, docs/hub/repositories-licenses.md).
+HUB_LICENSES: frozenset[str] = frozenset(
+    """apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0
+    bigcode-openrail-m afl-3.0 artistic-2.0 bsl-1.0 bsd bsd-2-clause bsd-3-clause bsd-3-clause-clear c-uda cc
+    cc0-1.0 cc-by-2.0 cc-by-2.5 cc-by-3.0 cc-by-4.0 cc-by-sa-3.0 cc-by-sa-4.0 cc-by-nc-2.0 cc-by-nc-3.0
+    cc-by-nc-4.0 cc-by-nd-4.0 cc-by-nc-nd-3.0 cc-by-nc-nd-4.0 cc-by-nc-sa-2.0 cc-by-nc-sa-3.0 cc-by-nc-sa-4.0
+    cdla-sharing-1.0 cdla-permissive-1.0 cdla-permissive-2.0 wtfpl ecl-2.0 epl-1.0 epl-2.0 etalab-2.0 eupl-1.1
+    agpl-3.0 gfdl gpl gpl-2.0 gpl-3.0 lgpl lgpl-2.1 lgpl-3.0 isc lppl-1.3c ms-pl mpl-2.0 odc-by odbl openrail++
+    osl-3.0 postgresql ofl-1.1 ncsa unlicense zlib pddl lgpl-lr deepfloyd-if-license llama2 gemma unknown
+    other""".split()
+)
+
+#: Common spellings (after lower-casing, spaces/underscores -> "-", "license" dropped) -> Hub id.
+_LICENSE_ALIASES = {
+    "apache-2": "apache-2.0",
+    "apache2": "apache-2.0",
+    "apache2.0": "apache-2.0",
+    "cc0": "cc0-1.0",
+    "cc-0": "cc0-1.0",
+    "cc-zero": "cc0-1.0",
+    "odc-by-1.0": "odc-by",
+    "odbl-1.0": "odbl",
+    "pddl-1.0": "pddl",
+    "gpl-2": "gpl-2.0",
+    "gpl-3": "gpl-3.0",
+    "agpl-3": "agpl-3.0",
+}
+
+#: The Hub's size bins, by upper bound of the number of rows (`size_categories`).
+SIZE_BINS: tuple[tuple[int, str], ...] = (
+    (10**3, "n<1K"),
+    (10**4, "1K<n<10K"),
+    (10**5, "10K<n<100K"),
+    (10**6, "100K<n<1M"),
+    (10**7, "1M<n<10M"),
+    (10**8, "10M<n<100M"),
+    (10**9, "100M<n<1B"),
+    (10**10, "1B<n<10B"),
+    (10**11, "10B<n<100B"),
+    (10**12, "100B<n<1T"),
+)
+
+STAGE_NOTES = {
+    "read": "parse the input (malformed lines are rejected with file, line and the raw line)",
+    "normalize": "normalize the stored text (NFC, control/zero-width characters, whitespace); too short documents are rejected",
+    "language": "tag the language (fastText lid.176 + script rules) and keep the configured languages",
+    "quality": "quality rules on the stored signals (Gopher, C4, FineWeb, Chinese-aware rules), per-source profile",
+    "dedup": "exact (case-insensitive key) and MinHash near-duplicates across all sources; one keeper per cluster",
+}
+
+
+class CardError(ValueError):
+    """OUT cannot give a card: stats.json or manifest.json is missing, unreadable or inconsistent.
+    The message names the file and the field at fault."""
+
+
+class PushError(RuntimeError):
+    """The push cannot start or was refused (no token, offline mode, files that differ from the manifest)."""
+
+
+def hub_license(raw: str | None) -> tuple[str, str | None]:
+    """A configured licence -> (Hub licence id, why it is not the configured one or None).
+    Unstated licences become `unknown`, unrecognised ones `other`: both are Hub ids, and the card's
+    body says which source they come from."""
+    if raw is None or not raw.strip():
+        return "unknown", "no `license` in the source's config"
+    key = re.sub(r"[\s_]+", "-", raw.strip().lower())
+    key = "-".join(t for t in key.split("-") if t not in ("license", "licence", ""))
+    key = _LICENSE_ALIASES.get(key, key)
+    if key in HUB_LICENSES:
+        return key, None
+    return "other", f"`{raw}` is not a Hub licence id"
+
+
+def size_category(n_rows: int) -> str:
+    """The Hub's size bin for a row count (1,000 rows is `1K<n<10K`: bins are [lower, upper))."""
+    for upper, label in SIZE_BINS:
+        if n_rows < upper:
+            return label
+    return "n>1T"
+
+
+def _iso_codes() -> frozenset[str] | None:
+    """ISO 639-1/-3 codes shipped with `datasets` (its old card validator's list); None where that
+    file is absent, and then codes are only checked for their shape."""
+    try:
+        text = (resources.files("datasets.utils.resources") / "languages.json").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError, OSError):
+        return None
+    return frozenset(k for k in json.loads(text) if re.fullmatch(r"[a-z]{2,3}", k))
+
+
+def hub_languages(codes: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Split tagged language codes into ISO 639 codes the Hub accepts and the rest (e.g. fastText's
+    `eml` or `bh`), which the card lists in its body instead of the YAML header."""
+    known = _iso_codes()
+    valid, dropped = [], []
+    for code in sorted(set(codes)):
+        ok = re.fullmatch(r"[a-z]{2,3}", code) is not None and (known is None or code in known)
+        (valid if ok else dropped).append(code)
+    return valid, dropped
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CardError(f"{path}: not found (a card is made from the outputs of `curate run`, `curate shard` or `curate refilter`)")
+    try:
+        data = json.loads(path.read_bytes())
+    except ValueError as e:
+        raise CardError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise CardError(f"{path}: expected a JSON object")
+    return data
+
+
+def _field(doc: dict[str, Any], dotted: str, path: Path) -> Any:
+    value: Any = doc
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise CardError(f"{path}: missing field `{dotted}`")
+        value = value[part]
+    return value
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """One source as the card shows it."""
+
+    name: str
+    type: str
+    license: str | None
+    hub_license: str
+    license_note: str | None
+    lang: str | None
+    subset: str | None
+    input: str
+    sizes: dict[str, dict[str, Any]]  # lang -> sizes.by_source entry (kept documents)
+
+    @property
+    def rows(self) -> int:
+        return sum(int(s["docs"]) for s in self.sizes.values())
+
+
+@dataclass(frozen=True)
+class CardInputs:
+    """What the card is made of, read and cross-checked from OUT."""
+
+    stats: dict[str, Any]
+    manifest: dict[str, Any]
+    sources: list[SourceInfo]
+
+    @property
+    def with_data(self) -> list[SourceInfo]:
+        return [s for s in self.sources if s.rows > 0]
+
+
+def _source_input(src: dict[str, Any]) -> str:
+    if src.get("hub"):
+        hub = src["hub"]
+        return f"Hub `{hub.get('path')}`" + (f" ({hub['name']})" if hub.get("name") else "")
+    paths = src.get("paths") or []
+    return ", ".join(f"`{p}`" for p in paths) or "-"
+
+
+def read_inputs(out: Path) -> CardInputs:
+    """Reads stats.json and manifest.json and checks that they describe the same data: the rows of
+    the manifest's files under data/<source>/<lang>/ equal the kept documents in stats.json."""
+    stats_path, manifest_path = out / "stats" / "stats.json", out / "manifest.json"
+    stats, manifest = _read_json(stats_path), _read_json(manifest_path)
+    by_source: dict[str, dict[str, Any]] = _field(stats, "sizes.by_source", stats_path)
+    _field(stats, "sizes.total.docs", stats_path)
+    config_sources = _field(manifest, "config.sources", manifest_path)
+    files = _field(manifest, "files", manifest_path)
+
+    rows: dict[tuple[str, str], int] = {}
+    for i, f in enumerate(files):
+        if not isinstance(f, dict) or not {"path", "rows"} <= f.keys():
+            raise CardError(f"{manifest_path}: `files.{i}` needs `path` and `rows`")
+        parts = str(f["path"]).split("/")
+        if parts[0] == "data":
+            if len(parts) != 4:
+                raise CardError(f"{manifest_path}: `files.{i}.path` {f['path']!r} is not data/<source>/<lang>/<file>")
+            rows[(parts[1], parts[2])] = rows.get((parts[1], parts[2]), 0) + int(f["rows"])
+
+    names = [s.get("name") for s in config_sources]
+    for src in by_source:
+        if src not in names:
+            raise CardError(f"{stats_path}: `sizes.by_source.{src}` is not a source of {manifest_path} (`config.sources`)")
+    for (src, lang), n in sorted(rows.items()):
+        docs = by_source.get(src, {}).get(lang, {}).get("docs", 0)
+        if docs != n:
+            raise CardError(
+                f"{stats_path}: `sizes.by_source.{src}.{lang}.docs` is {docs} but {manifest_path} lists {n} rows "
+                f"under data/{src}/{lang}/: the two files come from different runs"
+            )
+    for src, langs in by_source.items():
+        for lang, s in langs.items():
+            if s.get("docs", 0) and (src, lang) not in rows:
+                raise CardError(f"{stats_path}: `sizes.by_source.{src}.{lang}` has {s['docs']} documents but {manifest_path} lists no file under data/{src}/{lang}/")
+
+    sources = []
+    for i, src in enumerate(config_sources):
+        for key in ("name", "type"):
+            if not src.get(key):
+                raise CardError(f"{manifest_path}: missing field `config.sources.{i}.{key}`")
+        hub_id, note = hub_license(src.get("license"))
+        sources.append(
+            SourceInfo(
+                name=src["name"],
+                type=src["type"],
+                license=src.get("license"),
+                hub_license=hub_id,
+                license_note=note,
+                lang=src.get("lang"),
+                subset=src.get("subset"),
+                input=_source_input(src),
+                sizes=dict(sorted(by_source.get(src["name"], {}).items())),
+            )
+        )
+    return CardInputs(stats=stats, manifest=manifest, sources=sources)
+
+
+def data_glob(source: str | None) -> str:
+    """The data_files glob of a config: one source, or every source (None)."""
+    return f"data/{source}/*/*.parquet" if source else "data/*/*/*.parquet"
+
+
+def card_configs(inputs: CardInputs) -> list[dict[str, Any]]:
+    """One config per source with kept documents (a config whose glob matches nothing would break the
+    viewer and `load_dataset`), then `all` over every source as the default."""
+    configs: list[dict[str, Any]] = [
+        {"config_name": s.name, "data_files": [{"split": "train", "path": data_glob(s.name)}]} for s in inputs.with_data
+    ]
+    if configs and ALL_CONFIG not in {s.name for s in inputs.sources}:
+        configs.append({"config_name": ALL_CONFIG, "data_files": [{"split": "train", "path": data_glob(None)}], "default": True})
+    return configs
+
+
+def _n(x: int | float | None) -> str:
+    return "-" if x is None else f"{x:,}"
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]], numbers: range = range(0)) -> list[str]:
+    """A Markdown table; the columns in `numbers` are right-aligned."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if i in numbers else "---" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _licences(inputs: CardInputs) -> str | list[str]:
+    ids = sorted({s.hub_license for s in inputs.sources})
+    return ids[0] if len(ids) == 1 else ids
+
+
+def _pretty_name(langs: list[str], inputs: CardInputs) -> str:
+    n = len(inputs.sources)
+    return f"Curated {'/'.join(langs) or 'text'} corpus ({n} source{'s' if n != 1 else ''})"
+
+
+def card_data(inputs: CardInputs) -> DatasetCardData:
+    """The YAML header, through huggingface_hub's DatasetCardData (what the Hub parses)."""
+    by_lang = inputs.stats["sizes"].get("by_lang", {})
+    langs, _ = hub_languages(lang for lang, s in by_lang.items() if s.get("docs", 0))
+    total = int(inputs.stats["sizes"]["total"]["docs"])
+    extra: dict[str, Any] = {}
+    others = sorted({s.license for s in inputs.sources if s.hub_license == "other" and s.license})
+    if len(others) == 1:
+        # the Hub asks for a name of an `other` licence (a slug); several cannot be named in one field
+        extra["license_name"] = re.sub(r"[^a-z0-9.]+", "-", others[0].lower()).strip("-")
+    configs = card_configs(inputs)
+    if configs:
+        extra["configs"] = configs
+    return DatasetCardData(
+        language=langs or None,
+        license=_licences(inputs),
+        multilinguality="multilingual" if len(langs) > 1 else "monolingual",
+        size_categories=[size_category(total)],
+        task_categories=["text-generation"],
+        pretty_name=_pretty_name(langs, inputs),
+        **extra,
+    )
+
+
+def _body(inputs: CardInputs, data: DatasetCardData) -> str:
+    stats, manifest = inputs.stats, inputs.manifest
+    cfg = manifest.get("config", {})
+    total = stats["sizes"]["total"]
+    encoding = cfg.get("tokens", {}).get("encoding", "?")
+    by_lang = stats["sizes"].get("by_lang", {})
+    _, dropped_langs = hub_languages(lang for lang, s in by_lang.items() if s.get("docs", 0))
+    out: list[str] = [f"# {data.pretty_name}", ""]
+    out += [
+        f"{_n(total['docs'])} documents ({_n(total['bytes'])} UTF-8 bytes, {_n(total.get('tokens'))} BPE tokens with "
+        f"`{encoding}`) from {len(inputs.sources)} sources, in "
+        + ", ".join(f"{lang} ({_n(s['docs'])} documents)" for lang, s in sorted(by_lang.items()))
+        + ". Made by the `curate` pipeline"
+        + (f" {stats['version']}" if stats.get("version") else "")
+        + (f", config hash `{manifest['config_hash'][:16]}`" if manifest.get("config_hash") else "")
+        + ": read, normalize, tag (language, quality signals, MinHash, tokens), select, deduplicate.",
+        "",
+        "This card is generated from `stats/stats.json` and `manifest.json` (`curate card OUT`); edits by hand "
+        "are overwritten by the next run.",
+        "",
+        "## Configs",
+        "",
+        "Each source with kept documents is a config with one `train` split"
+        + ("; `all` (the default) holds every source" if any(c.get("default") for c in data.to_dict().get("configs", [])) else "")
+        + ". Load one by its name, with this repo's Hub id or a local copy of it as `path`:",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        f"ds = load_dataset(path, name={inputs.with_data[0].name!r}, split='train')"
+        if inputs.with_data
+        else "# no documents were kept: there is no config to load",
+        "```",
+        "",
+    ]
+    rows_of = {s.name: s for s in inputs.sources}
+    config_rows = []
+    for c in data.to_dict().get("configs", []):
+        src = rows_of.get(c["config_name"]) if not c.get("default") else None
+        config_rows.append(
+            [
+                f"`{c['config_name']}`" + (" (default)" if c.get("default") else ""),
+                f"`{c['data_files'][0]['path']}`",
+                _n(src.rows if src else int(total["docs"])),
+                ", ".join(src.sizes if src else sorted(by_lang)),
+            ]
+        )
+    out += _table(["config", "data files", "rows", "languages"], config_rows, numbers=range(2, 3))
+    empty = [s.name for s in inputs.sources if s.rows == 0]
+    if empty:
+        out += ["", "No document of " + ", ".join(f"`{e}`" for e in empty) + " was kept: no config for them."]
+    if ALL_CONFIG in rows_of:
+        out += ["", f"A source is named `{ALL_CONFIG}`, so there is no combined config: `load_dataset` needs a config name."]
+
+    out += ["", "## Size", "", f"Kept documents per source and language (bytes are UTF-8, characters are Unicode code points, words are regex words and jieba words for Chinese, tokens are `{encoding}`).", ""]
+    size_rows: list[list[object]] = []
+    for s in inputs.sources:
+        for lang, z in s.sizes.items():
+            size_rows.append([f"`{s.name}`", lang, _n(z["docs"]), _n(z["bytes"]), _n(z.get("chars")), _n(z.get("words")), _n(z.get("tokens"))])
+    for lang, z in sorted(by_lang.items()):
+        size_rows.append(["**all**", lang, _n(z["docs"]), _n(z["bytes"]), _n(z.get("chars")), _n(z.get("words")), _n(z.get("tokens"))])
+    size_rows.append(["**all**", "**all**", _n(total["docs"]), _n(total["bytes"]), _n(total.get("chars")), _n(total.get("words")), _n(total.get("tokens"))])
+    out += _table(["source", "language", "documents", "bytes", "characters", "words", "tokens"], size_rows, numbers=range(2, 7))
+
+    out += ["", "## Sources and licences", ""]
+    out += _table(
+        ["source", "type", "subset", "language hint", "licence (config)", "licence (Hub id)", "input"],
+        ([f"`{s.name}`", s.type, s.subset or "-", s.lang or "-", s.license or "-", f"`{s.hub_license}`", s.input] for s in inputs.sources),
+    )
+    notes = [f"`{s.name}`: {s.license_note}" for s in inputs.sources if s.license_note]
+    if notes:
+        out += ["", "Licences the card header cannot name exactly (`unknown` / `other`): " + "; ".join(notes) + "."]
+    out += ["", "Licences are as stated in the run config; check each source's own terms before use."]
+
+    out += ["", "## Processing", "", "Every document that enters a stage is kept or rejected with a reason; rejected records are under `rejected/<stage>/` with `drop_reason`.", ""]
+    stage_rows = []
+    for stage, block in stats.get("stages", {}).items():
+        t = block.get("total", {})
+        reasons = sorted(t.get("rejected_by_reason", {}).items(), key=lambda kv: (-kv[1], kv[0]))
+        stage_rows.append(
+            [f"`{stage}`", STAGE_NOTES.get(stage, "-"), _n(t.get("docs_in")), _n(t.get("docs_kept")), _n(t.get("docs_rejected")), ", ".join(f"{r} {n}" for r, n in reasons) or "-"]
+        )
+    out += _table(["stage", "what", "in", "kept", "rejected", "reasons"], stage_rows, numbers=range(2, 5))
+    out += ["", "The run config (from `manifest.json`):", "", "```yaml", yaml.safe_dump(cfg, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100).rstrip(), "```"]
+    packages = manifest.get("packages")
+    if packages:
+        out += ["", "Package versions: " + ", ".join(f"{k} {v}" for k, v in sorted(packages.items())) + "."]
+
+    out += ["", "## Files", ""]
+    out += [
+        "- `data/<source>/<lang>/train-*.parquet`: kept documents (`id`, `text`, `source`, `lang`, `lang_score`, counts, `meta`, ...).",
+        "- `rejected/<stage>/part-*.parquet`: every dropped record with `drop_reason` and `drop_value`; not part of any config.",
+        "- `stats/`: `stats.json`, the statistics above and more (funnel, sizes, language-hint agreement, duplicates), "
+        "and the corpus-size report made from it.",
+        "- `manifest.json`: every file with rows, bytes and sha256, the config and package versions.",
+    ]
+
+    out += ["", "## Known limitations", ""]
+    lim = [
+        "Language tags come from fastText lid.176 with script rules; a document mixing languages gets one tag, "
+        "and short or code-heavy documents are tagged less reliably.",
+    ]
+    for src, hint in sorted(stats.get("lang_hint", {}).items()):
+        if isinstance(hint, dict) and hint.get("agreement") is not None and hint["agreement"] < 1:
+            lim.append(f"`{src}`: {hint['agreement']:.2%} of its documents are tagged with the language the source claims.")
+    if dropped_langs:
+        lim.append("Language codes without an ISO 639 code on the Hub, left out of the header: " + ", ".join(f"`{c}`" for c in dropped_langs) + ".")
+    quality = cfg.get("quality", {})
+    if quality.get("enabled", True):
+        lim.append(
+            f"Quality rules (mode `{quality.get('mode', 'filter')}`) are heuristics from Gopher, C4 and FineWeb with "
+            "Chinese-aware rules; they drop some good documents and keep some poor ones."
+        )
+    else:
+        lim.append("Quality rules were switched off for this run.")
+    dedup = cfg.get("dedup", {})
+    if dedup.get("enabled", True):
+        lim.append(
+            f"Duplicates are removed within this run only (near-duplicate threshold {dedup.get('threshold', '?')}, estimated "
+            "Jaccard of MinHash signatures), not against other corpora or benchmarks."
+        )
+    else:
+        lim.append("Deduplication was switched off for this run.")
+    lim += [
+        "No personal information is removed or masked.",
+        "Byte counts do not compare across languages (Chinese needs about 3 UTF-8 bytes per character); compare characters or tokens.",
+        "Only a `train` split is provided.",
+    ]
+    out += [f"- {x}" for x in lim]
+    return "\n".join(out) + "\n"
+
+
+def build_card(out: Path) -> DatasetCard:
+    """The card of OUT as a huggingface_hub DatasetCard (header parsed back by the card class)."""
+    inputs = read_inputs(out)
+    data = card_data(inputs)
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{_body(inputs, data)}")
+
+
+def write_card(out: Path) -> Path:
+    """Writes OUT/README.md atomically and returns its path. Same stats.json + manifest.json -> same bytes."""
+    out = Path(out)
+    text = str(build_card(out))
+    path = out / CARD_NAME
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(text.encode("utf-8"))
+    os.replace(tmp, path)
+    return path
+
+
+#: Top-level folders of OUT that a push owns on the Hub: files there that this OUT does not hold
+#: are deleted in the same commit (a shard from an earlier push would otherwise match the globs).
+PUSHED_DIRS = ("data/", "rejected/", "stats/")
+
+
+def upload_paths(out: Path, manifest: dict[str, Any]) -> list[str]:
+    """Paths (relative to OUT) a push uploads: the card, manifest.json, stats/ and exactly the
+    manifest's files. Nothing from .staging/, no temporary or hidden file, no stray Parquet file
+    that the manifest does not list. Fails, naming the file, when a listed file is missing or has
+    another size than the manifest says."""
+    manifest_path = out / "manifest.json"
+    paths = [CARD_NAME, "manifest.json"]
+    stats_dir = out / "stats"
+    paths += sorted(
+        p.relative_to(out).as_posix()
+        for p in stats_dir.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out).parts)
+    )
+    for i, f in enumerate(manifest.get("files", [])):
+        rel = str(f["path"])
+        if not rel.startswith(("data/", "rejected/")) or ".." in rel.split("/"):
+            raise PushError(f"{manifest_path}: `files.{i}.path` {rel!r} is outside data/ and rejected/")
+        path = out / rel
+        if not path.is_file():
+            raise PushError(f"{path}: listed in {manifest_path} but missing; rerun the pipeline (or `curate refilter`) before pushing")
+        size = path.stat().st_size
+        if size != f.get("bytes"):
+            raise PushError(f"{path}: {size} bytes but {manifest_path} says {f.get('bytes')}: the file changed after the run")
+        paths.append(rel)
+    return paths
+
+
+def push_to_hub(
+    out: Path,
+    repo_id: str,
+    private: bool = False,
+    token: str | None = None,
+    revision: str | None = None,
+    commit_message: str | None = None,
+) -> Any:
+    """Regenerates the card, creates the dataset repo if needed and uploads the card, manifest.json,
+    stats/, data/ and rejected/ in ONE commit, deleting files under data/, rejected/ and stats/ that an
+    earlier push left and this OUT does not have. Returns huggingface_hub's CommitInfo.
+
+    `token`: None uses HF_TOKEN or the token saved by `hf auth login`. `private`: create the repo as
+    private; an existing repo that is public stops the push (its visibility is not changed here).
+    The commit goes through `HfApi.create_commit`, not `upload_folder`: with hf_xet installed,
+    `upload_folder` splits large folders into several commits."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants, get_token
+
+    out = Path(out)
+    if constants.HF_HUB_OFFLINE:
+        raise PushError("HF_HUB_OFFLINE is set (the Makefile sets it for its targets): unset it to push to the Hub")
+    token = token or get_token()
+    if not token:
+        raise PushError("no Hugging Face token: set HF_TOKEN, run `hf auth login`, or pass --token")
+    card_path = write_card(out)
+    inputs = read_inputs(out)
+    paths = upload_paths(out, inputs.manifest)
+
+    api = HfApi(endpoint=constants.ENDPOINT, token=token)  # not the module-level client: its endpoint is fixed at import
+    try:
+        # validate the header first: a card the Hub refuses must not leave an empty new repo behind
+        DatasetCard.load(card_path).validate(repo_type="dataset")
+        api.create_repo(repo_id, repo_type="dataset", private=True if private else None, exist_ok=True)
+        if private and not api.repo_info(repo_id, repo_type="dataset").private:
+            raise PushError(
+                f"{repo_id}: the repo exists and is public; --private does not change an existing repo's visibility "
+                "(change it on the Hub, or push to a new name)"
+            )
+        keep = set(paths)
+        remote = api.list_repo_files(repo_id, repo_type="dataset", revision=revision)
+        operations: list[Any] = [CommitOperationDelete(path_in_repo=p) for p in sorted(remote) if p.startswith(PUSHED_DIRS) and p not in keep]
+        operations += [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(out / p)) for p in paths]
+        total = inputs.stats["sizes"]["total"]
+        message = commit_message or (
+            f"curate: {total['docs']} documents from {len(inputs.sources)} sources"
+            + (f" (config {inputs.manifest['config_hash'][:12]})" if inputs.manifest.get("config_hash") else "")
+        )
+        return api.create_commit(repo_id, operations, commit_message=message, repo_type="dataset", revision=revision)
+    except _transport_errors() as e:
+        raise PushError(f"{constants.ENDPOINT}: cannot reach the Hub ({type(e).__name__}: {e})") from e
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """The HTTP client's connection errors (huggingface_hub 1.x/2.x talks through httpx2); HTTP status
+    errors are huggingface_hub's own (OSError subclasses) and pass through."""
+    try:
+        import httpx2
+    except ImportError:
+        return ()
+    return (httpx2.RequestError,)

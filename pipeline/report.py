@@ -1,0 +1,109 @@
+"""The comparative corpus-size report: OUT/stats/report.md, a self-contained report.html and PNG plots,
+built from OUT/stats/stats.json alone.
+
+Reading nothing but stats.json is what makes `curate report OUT` work after OUT/data is deleted or
+moved, and what lets a test trace every number back to it. The output is byte-for-byte reproducible:
+no timestamps, sorted iteration, matplotlib's Agg canvas with a fixed size, dpi and style.
+
+Sections (one per question of docs/references.md, then context): sizes (a), bytes (b), funnel (c),
+budget (d), casing (e), lengths, variants, references.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pipeline.report_render import Block, Para, Plot, Section, code, to_html, to_markdown
+
+TITLE = "Corpus size report"
+#: Every plot file the report can write (files of an earlier report not written this time are removed).
+PLOT_NAMES = ("sizes", "ratios", "bytes_to_tokens", "funnel", "duplicates", "epochs", "vocab", "lengths", "variants")
+
+
+def load_stats(out: Path) -> dict[str, Any]:
+    path = out / "stats" / "stats.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no stats.json (run `curate run` or `curate shard` into {out} first)")
+    data: dict[str, Any] = orjson.loads(path.read_bytes())
+    return data
+
+
+def report_settings(stats: dict[str, Any]) -> dict[str, Any]:
+    """The run's `report` settings as finish stored them; the config defaults for an older stats.json."""
+    from pipeline.config import ReportConfig
+
+    return {**ReportConfig().model_dump(mode="json"), **(stats.get("report_settings") or {})}
+
+
+def build(stats: dict[str, Any]) -> tuple[list[Block], list[Section]]:
+    """The report's intro and sections, with plots rendered to PNG bytes."""
+    from pipeline import report_budget as b
+    from pipeline import report_corpus as c
+
+    settings = report_settings(stats)
+    enc = settings.get("encoding") or "unknown encoding"
+    intro: list[Block] = [
+        Para(
+            f"Built from {code('stats/stats.json')} alone (config hash {code(stats.get('config_hash', 'unknown'))}, curate "
+            f"{code(stats.get('version', 'unknown'))}). Bytes are UTF-8, characters are Unicode code points, words are regex words "
+            f"in space-delimited scripts and jieba words in Han runs, tokens are BPE tokens of {code(enc)}. Sizes are of the kept "
+            "documents unless a table says otherwise. Published figures are cited where they are used and listed in the last section."
+        ),
+        Para(
+            "Sections: (a) sizes per source and language; (b) why byte sizes mislead across languages; (c) the funnel and the "
+            "duplicates; (d) tokens per parameter and epochs; (e) casing; then document lengths, Traditional/Simplified Chinese "
+            "and the reference figures."
+        ),
+    ]
+    sections = [
+        c.sizes(stats, enc),
+        c.bytes_mislead(stats, enc),
+        c.funnel(stats),
+        b.budget(stats, settings),
+        b.casing(stats),
+        b.lengths(stats),
+        b.variants(stats),
+        b.references(settings),
+    ]
+    return intro, sections
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Atomic write that leaves an identical file untouched (same bytes, same mtime)."""
+    if path.exists() and path.read_bytes() == data:
+        return
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_report(out: Path) -> list[Path]:
+    """Reads OUT/stats/stats.json, writes report.md, report.html and the PNG plots next to it;
+    returns the written paths (plots first, sorted by name, then report.md and report.html)."""
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules:  # pyplot would switch a user's live backend; our canvas is Agg anyway
+        matplotlib.use("Agg")
+    out = Path(out)
+    stats = load_stats(out)
+    intro, sections = build(stats)
+    dest = out / "stats"
+    plots = sorted((b for s in sections for b in s.blocks if isinstance(b, Plot)), key=lambda p: p.name)
+    written: list[Path] = []
+    for plot in plots:
+        path = dest / f"{plot.name}.png"
+        _write(path, plot.png)
+        written.append(path)
+    for name in PLOT_NAMES:
+        stale = dest / f"{name}.png"
+        if stale.exists() and stale not in written:
+            stale.unlink()
+    md, page = dest / "report.md", dest / "report.html"
+    _write(md, to_markdown(TITLE, intro, sections).encode("utf-8"))
+    _write(page, to_html(TITLE, intro, sections).encode("utf-8"))
+    return [*written, md, page]

@@ -1,0 +1,184 @@
+"""In-process checks behind resume and scale-out: a crash while publishing never leaves a mix of
+old and new shards (or a temporary file) under OUT/data; task results stay small (paths and stats,
+never documents). Also the corpus and process helpers of tests/test_orchestration.py, where runs
+are killed, resumed, scheduled and spread over Dask workers."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cloudpickle
+import orjson
+import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+import pipeline.shards as shards
+from pipeline.config import OutputConfig, load_config
+from pipeline.runner import cluster_step, plan, reset_select, run_local
+from pipeline.select import select_shard
+from pipeline.shards import RotatingWriter, file_sha256, publish
+from pipeline.tag import tag_shard
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "data" / "samples"
+
+
+def _web_texts() -> list[str]:
+    texts = []
+    for name in ("en/c4_demo.jsonl", "en/cc_en_head-0091.jsonl", "en/cc_en_head-0174.jsonl"):
+        texts += [orjson.loads(line)["text"] for line in (SAMPLES / name).read_bytes().splitlines() if line.strip()]
+    return texts
+
+
+def _zh_texts() -> list[str]:
+    cm = orjson.loads((SAMPLES / "zh/cmrc2018_dev.json").read_bytes())
+    return [p["context"] for d in cm["data"] for p in d["paragraphs"]]
+
+
+def write_corpus(root: Path, n_en: int = 5, mb_each: float = 0.5) -> Path:
+    """`n_en` English files (sample pages with their sentences shuffled per file, so files are not
+    duplicates of each other) and one Chinese file, as generic JSONL; returns the run config."""
+    root.mkdir(parents=True, exist_ok=True)
+    web, zh = _web_texts(), _zh_texts()
+    for i in range(n_en):
+        rnd = random.Random(i)
+        size, lines = 0, []
+        while size < mb_each * 1e6:
+            for t in web:
+                sentences = t.split(". ")
+                rnd.shuffle(sentences)
+                line = orjson.dumps({"text": ". ".join(sentences)})
+                lines.append(line)
+                size += len(line)
+        (root / f"web-{i:02d}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    (root / "zh-00.jsonl").write_bytes(b"".join(orjson.dumps({"text": t}) + b"\n" for t in zh))
+    config = {
+        "sources": [
+            {"name": "web", "type": "generic", "lang": "en", "paths": [str(root / "web-*.jsonl")]},
+            {"name": "zh", "type": "generic", "lang": "zh", "paths": [str(root / "zh-*.jsonl")]},
+        ],
+        "output": {"shard_size_mb": 1},
+    }
+    path = root / "run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def result_hashes(out: Path) -> dict[str, str]:
+    """What a run publishes: shards, rejects, stats.json, manifest.json."""
+    files = sorted((out / "data").rglob("*")) + sorted((out / "rejected").rglob("*"))
+    files += [out / "stats" / "stats.json", out / "manifest.json"]
+    return {p.relative_to(out).as_posix(): file_sha256(p) for p in files if p.is_file()}
+
+
+def curate_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline.cli", *args]
+
+
+def run_env() -> dict[str, str]:
+    """The test environment (conftest) with Prefect's task logs on: the tests read them."""
+    return {**os.environ, "PREFECT_LOGGING_LEVEL": "INFO"}
+
+
+def kill_tree(pid: int, children: list[psutil.Process]) -> None:
+    """SIGKILL by PID: the process, then the children recorded before (its ephemeral server)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for child in children:
+        try:
+            child.kill()
+            child.wait(10)
+        except psutil.NoSuchProcess:
+            pass
+
+
+SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string())])
+
+
+def _parts(root: Path, n: int, tag: str, cfg: OutputConfig) -> list[Path]:
+    parts: list[Path] = []
+    rnd = random.Random(tag)
+    for k in range(n):
+        w = RotatingWriter(root / f"{tag}{k}", SCHEMA, cfg)
+        texts = ["".join(rnd.choice("abcdefgh ") for _ in range(3000)) for _ in range(40)]
+        w.write(pa.table({"id": [f"{tag}{k}-{i}" for i in range(40)], "text": texts}, schema=SCHEMA))
+        parts += w.close()
+    return parts
+
+
+def test_crash_while_publishing_leaves_the_old_complete_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure after the first new file is complete (the moment a kill hurts most) leaves the
+    folder exactly as the last complete publish left it: no new file next to old ones, no temp file."""
+    part_cfg = OutputConfig(shard_size_mb=0.03)  # parts of ~68 kB
+    cfg = OutputConfig(shard_size_mb=0.2)  # three parts per final file: concatenated
+    dest = tmp_path / "OUT" / "data" / "src" / "en"
+    old_cfg = OutputConfig(shard_size_mb=0.1)  # one part per file: renamed
+    old = publish(_parts(tmp_path / "staging1", 2, "old", part_cfg), dest, "train", SCHEMA, old_cfg)
+    old_state = {p.name: file_sha256(p) for p in dest.iterdir()}
+    assert len(old) == 2 and sorted(old_state) == [p.name for p in old]
+
+    real_concat = shards._concat_files
+    calls = {"n": 0}
+
+    def crash_on_second(parts: list[Path], target: Path, schema: pa.Schema, c: OutputConfig) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("simulated crash while publishing")
+        real_concat(parts, target, schema, c)
+
+    monkeypatch.setattr(shards, "_concat_files", crash_on_second)
+    new_parts = _parts(tmp_path / "staging2", 9, "new", part_cfg)
+    with pytest.raises(OSError, match="simulated crash"):
+        publish(new_parts, dest, "train", SCHEMA, cfg)
+    assert calls["n"] == 2
+    assert {p.name: file_sha256(p) for p in dest.iterdir()} == old_state
+
+    monkeypatch.setattr(shards, "_concat_files", real_concat)
+    new_parts = _parts(tmp_path / "staging3", 9, "new", part_cfg)
+    files = publish(new_parts, dest, "train", SCHEMA, cfg)
+    assert sorted(dest.iterdir()) == files and len(files) == 3  # train-0000k-of-00003 only
+    ids = pa.concat_tables([pq.read_table(f) for f in files]).column("id").to_pylist()
+    assert ids == [f"new{k}-{i}" for k in range(9) for i in range(40)]
+    assert not list((tmp_path / "staging3").glob(".publish-*"))  # the swapped-out old set is gone
+
+
+def test_task_results_are_small_and_hold_no_documents(tmp_path: Path) -> None:
+    """What tasks hand each other through Dask: paths and stats objects, never texts."""
+    config = write_corpus(tmp_path / "in", n_en=1, mb_each=0.3)
+    cfg = load_config(config)
+    out = tmp_path / "out"
+    tagged = [tag_shard(shard, src, cfg, out) for shard, src in plan(cfg)]
+    reset_select(out)
+    dedup = cluster_step(cfg, out, tagged)
+    selected = [select_shard(t.shard, t.staged, cfg, out) for t in tagged]
+    probe = _zh_texts()[0][:40].encode()
+    for obj in [*tagged, *selected, dedup, cfg, *[shard for shard, _ in plan(cfg)]]:
+        blob = cloudpickle.dumps(obj)
+        assert len(blob) < 128 * 1024, (type(obj).__name__, len(blob))
+        assert probe not in blob
+
+
+def test_shard_tasks_retry_io_errors_only() -> None:
+    """tag and select retry OSError (network, disk) with backoff; a bad config or a bug fails at once;
+    finish is never retried (it moves the selected parts into place)."""
+    from prefect.states import Failed
+
+    from flows.curate import cluster_task, finish_task, retry_on_io, select_task, tag_task
+
+    for t in (tag_task, select_task):
+        assert t.retries == 2 and t.retry_delay_seconds == [5, 10] and t.retry_condition_fn is retry_on_io
+    assert finish_task.retries == 0 and cluster_task.retries == 0
+    assert retry_on_io(tag_task, None, Failed(data=ConnectionResetError("peer reset")))  # type: ignore[arg-type]
+    assert retry_on_io(tag_task, None, Failed(data=OSError(5, "Input/output error")))  # type: ignore[arg-type]
+    assert not retry_on_io(tag_task, None, Failed(data=ValueError("sources.0.colour: Extra inputs")))  # type: ignore[arg-type]
