@@ -10,7 +10,12 @@ report to one temporary Prefect server (PREFECT_HOME in the work directory); the
 runs are compared byte for byte. The load average before and after is printed: on a shared
 2-core machine other processes take cores from the workers, so compare runs on a quiet machine.
 
-    python bench/scaling.py [--mb 200] [--shards 16] [--workers 1,2] [--keep DIR]
+Baseline in the same run: the tag step alone over the first --baseline-shards shards in a plain
+process pool of 1 and of 2 processes (no Prefect, no Dask, models loaded before the clock starts).
+Its speedup is what this machine gives this workload at two processes (cache and memory contention
+included); the flow's shard-level speedup is reported beside it and as a share of it.
+
+    python bench/scaling.py [--mb 200] [--shards 16] [--workers 1,2] [--baseline-shards 4] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -77,6 +82,62 @@ def make_corpus(work: Path, mb: float, shards: int) -> Path:
     return path
 
 
+def _warm(work: str) -> None:
+    """Pool initializer: loads every model once per process (fastText, BPE ranks, jieba, ...)."""
+    from pipeline.config import parse_config
+    from pipeline.runner import plan
+    from pipeline.tag import tag_shard
+
+    src = Path(work) / "warm.jsonl"
+    if not src.exists():
+        src.write_bytes(b"".join(orjson.dumps({"text": t}) + b"\n" for t in web_texts()[:20] + chinese_texts()[:20]))
+    cfg = parse_config({"sources": [{"name": "warm", "type": "generic", "paths": [str(src)]}]})
+    for shard, s in plan(cfg):
+        tag_shard(shard, s, cfg, Path(tempfile.mkdtemp(prefix="warm-", dir=work)))
+
+
+def _tag_one(args: tuple[str, int, str]) -> float:
+    from pipeline.config import load_config
+    from pipeline.runner import plan
+    from pipeline.tag import tag_shard
+
+    config, index, out = args
+    cfg = load_config(config)
+    shard, src = plan(cfg)[index]
+    t0 = time.perf_counter()
+    tag_shard(shard, src, cfg, Path(out))
+    return time.perf_counter() - t0
+
+
+def plain_pool_baseline(config: Path, work: Path, shards: int) -> dict[str, object]:
+    """Tag step of the first `shards` shards (alternating en/zh files) in 1 and 2 plain processes."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from pipeline.config import load_config
+    from pipeline.runner import plan
+
+    n = min(shards, len(plan(load_config(config))))
+    # plan order is all English files, then all Chinese: take from both halves
+    half = len(plan(load_config(config))) // 2
+    picks = [i // 2 if i % 2 == 0 else half + i // 2 for i in range(n)]
+    walls: dict[int, float] = {}
+    for procs in (1, 2):
+        out = work / f"baseline-{procs}"
+        shutil.rmtree(out, ignore_errors=True)
+        with ProcessPoolExecutor(procs, mp.get_context("spawn"), initializer=_warm, initargs=(str(work),)) as pool:
+            list(pool.map(time.sleep, [0.5] * procs))  # every worker started and warmed
+            t0 = time.perf_counter()
+            list(pool.map(_tag_one, [(str(config), i, str(out)) for i in picks]))
+            walls[procs] = time.perf_counter() - t0
+    return {
+        "shards": n,
+        "seconds_1_process": round(walls[1], 2),
+        "seconds_2_processes": round(walls[2], 2),
+        "speedup_2": round(walls[1] / walls[2], 2),
+    }
+
+
 def _hashes(out: Path) -> dict[str, str]:
     from pipeline.shards import file_sha256
 
@@ -93,6 +154,7 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=200.0, help="megabytes of input in total")
     ap.add_argument("--shards", type=int, default=16, help="input files (one shard each), half English, half Chinese")
     ap.add_argument("--workers", default="1,2", help="comma-separated Dask worker counts to run")
+    ap.add_argument("--baseline-shards", type=int, default=4, help="shards in the plain process-pool baseline (0: skip it)")
     ap.add_argument("--keep", type=Path, default=None, help="work directory to keep (the corpus is reused when present)")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="curate-scaling-"))
@@ -151,6 +213,7 @@ def main() -> None:
                     "mb_per_s_total": round(input_mb / s["total"], 2),
                 }
                 hashes[n] = _hashes(out)
+        baseline = plain_pool_baseline(config, work, args.baseline_shards) if args.baseline_shards else None
         load_after = os.getloadavg()
         base = runs.get("1")
         speedup: dict[str, dict[str, float]] = {}
@@ -173,6 +236,10 @@ def main() -> None:
             "speedup_vs_1_worker": speedup,
             "target_shard_level_speedup_at_2": TARGET_SHARD_SPEEDUP_2,
             "meets_target": speedup.get("2", {}).get("shard_level", 0.0) >= TARGET_SHARD_SPEEDUP_2 if "2" in speedup else None,
+            "baseline_plain_process_pool_tag": baseline,
+            "shard_level_speedup_share_of_baseline": round(speedup["2"]["shard_level"] / baseline["speedup_2"], 2)
+            if baseline and "2" in speedup
+            else None,
             "identical_outputs": len({json.dumps(h, sort_keys=True) for h in hashes.values()}) == 1,
             "note": "phase times are measured in the flow (tag = all tag tasks, ...); wall_incl_cluster_start adds "
             "starting the Dask workers. The flow process and the Prefect server share the cores with the workers.",
