@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 from typing import Any
+from urllib.parse import urlsplit
 
 from prefect.task_runners import TaskRunner
 from prefect_dask import DaskTaskRunner
 
 from flows.curate import CurateOutcome, curate_flow
-from flows.server import temporary_api
+from flows.server import configured_api_url, temporary_api
 
 
 def dask_task_runner(workers: int | None = None, address: str | None = None) -> DaskTaskRunner | None:
@@ -38,9 +39,32 @@ def configured_flow(workers: int | None = None, address: str | None = None) -> A
     return curate_flow if runner is None else curate_flow.with_options(task_runner=runner)
 
 
+_LOOPBACK_HOSTS = ("127.", "localhost", "[::1]", "::1")
+
+
+class RemoteClusterNeedsAPI(ValueError):
+    """A Dask cluster off this machine cannot reach a temporary server bound to 127.0.0.1."""
+
+
+def check_remote_api(address: str | None) -> None:
+    """Refuses `--dask-address` on another machine without a configured PREFECT_API_URL: the
+    temporary server listens on loopback, so remote workers would report to their own localhost."""
+    if not address or configured_api_url():
+        return
+    host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
+    if not host.startswith(_LOOPBACK_HOSTS):
+        raise RemoteClusterNeedsAPI(
+            f"--dask-address {address} is not on this machine, and no PREFECT_API_URL is configured: start a "
+            "Prefect server every worker can reach (`make server` on a shared host, or Prefect Cloud) and set "
+            "PREFECT_API_URL on this machine and on every worker"
+        )
+
+
 def run_curation(config: str, out: str, workers: int | None = None, address: str | None = None) -> CurateOutcome:
     """One flow run. With Dask and no configured PREFECT_API_URL, a temporary local Prefect server
-    serves the flow and every worker for the run (instead of one ephemeral server per worker)."""
+    serves the flow and every worker for the run (instead of one ephemeral server per worker); a
+    cluster on another machine needs a configured API (check_remote_api)."""
+    check_remote_api(address)
     runner = dask_task_runner(workers, address)
     flow_obj = curate_flow if runner is None else curate_flow.with_options(task_runner=runner)
     api = temporary_api() if runner is not None else contextlib.nullcontext()

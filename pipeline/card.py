@@ -21,6 +21,8 @@ from typing import Any
 import yaml
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from pipeline.shards import file_sha256
+
 CARD_NAME = "README.md"
 
 #: The combined config over every source (`default: true`, so `load_dataset(OUT)` without a name
@@ -488,6 +490,8 @@ def upload_paths(out: Path, manifest: dict[str, Any]) -> list[str]:
         size = path.stat().st_size
         if size != f.get("bytes"):
             raise PushError(f"{path}: {size} bytes but {manifest_path} says {f.get('bytes')}: the file changed after the run")
+        if f.get("sha256") and file_sha256(path) != f["sha256"]:  # hashing costs far less than the upload
+            raise PushError(f"{path}: its sha256 differs from {manifest_path}: the file changed after the run")
         paths.append(rel)
     return paths
 
@@ -531,7 +535,10 @@ def push_to_hub(
                 "(change it on the Hub, or push to a new name)"
             )
         keep = set(paths)
-        remote = api.list_repo_files(repo_id, repo_type="dataset", revision=revision)
+        # list the files of one known head and commit on top of exactly that head: a push by someone
+        # else in between makes the Hub refuse this commit instead of leaving their shards in place
+        head = api.repo_info(repo_id, repo_type="dataset", revision=revision).sha
+        remote = api.list_repo_files(repo_id, repo_type="dataset", revision=head)
         operations: list[Any] = [CommitOperationDelete(path_in_repo=p) for p in sorted(remote) if p.startswith(PUSHED_DIRS) and p not in keep]
         operations += [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(out / p)) for p in paths]
         total = inputs.stats["sizes"]["total"]
@@ -539,7 +546,9 @@ def push_to_hub(
             f"curate: {total['docs']} documents from {len(inputs.sources)} sources"
             + (f" (config {inputs.manifest['config_hash'][:12]})" if inputs.manifest.get("config_hash") else "")
         )
-        return api.create_commit(repo_id, operations, commit_message=message, repo_type="dataset", revision=revision)
+        return api.create_commit(
+            repo_id, operations, commit_message=message, repo_type="dataset", revision=revision, parent_commit=head
+        )
     except _transport_errors() as e:
         raise PushError(f"{constants.ENDPOINT}: cannot reach the Hub ({type(e).__name__}: {e})") from e
 

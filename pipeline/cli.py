@@ -320,7 +320,7 @@ def report(out: Path) -> None:
 
     try:
         paths = write_report(out)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ValueError) as e:
         raise _fail(e) from e
     except KeyError as e:
         raise click.ClickException(f"{out / 'stats' / 'stats.json'}: no field {e} (not a curate stats.json?)") from e

@@ -29,7 +29,12 @@ def load_stats(out: Path) -> dict[str, Any]:
     path = out / "stats" / "stats.json"
     if not path.exists():
         raise FileNotFoundError(f"{path}: no stats.json (run `curate run` or `curate shard` into {out} first)")
-    data: dict[str, Any] = orjson.loads(path.read_bytes())
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e}); rerun `curate run` or `curate refilter` to rewrite it") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a curate stats.json (a JSON object is expected)")
     return data
 
 

@@ -274,8 +274,8 @@ def refilter(cfg: RunConfig, out: Path, log: Callable[[str], None] | None = None
         if res is None:
             raise RefilterError(
                 f"{out}: no staged tags for shard {shard.name} under this config (its source, normalize, "
-                "language, tokens or dedup-signature settings, or the input file, differ from the run that "
-                "staged it); run `curate run` with this config instead"
+                "language, tokens or dedup-signature settings, the input file, or the curate version differ "
+                "from the run that staged it); run `curate run` with this config instead"
             )
         tagged.append(res)
     reset_select(out)

@@ -16,6 +16,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -43,6 +44,7 @@ class Commit:
     added: dict[str, bytes]
     deleted: list[str]
     parent: str | None
+    parent_claimed: str | None = None  # the header's parentCommit, when the client sent one
 
 
 @dataclass
@@ -68,6 +70,8 @@ class HubStandin:
         self.unknown: list[tuple[str, str]] = []
         self.tokens: set[str | None] = set()
         self.validated: list[str] = []  # card contents sent to /api/validate-yaml
+        # called after every tree listing is answered: a test can commit "from elsewhere" there
+        self.after_tree: Callable[[Repo], None] | None = None
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -168,7 +172,7 @@ class HubStandin:
         repo.files.update(added)
         digest = hashlib.sha1(repo.head.encode() + b"".join(p.encode() + hashlib.sha256(c).digest() for p, c in sorted(added.items())) + "\n".join(deleted).encode())
         oid = digest.hexdigest()
-        repo.commits.append(Commit(oid=oid, summary=header.get("summary", ""), description=header.get("description", ""), added=added, deleted=deleted, parent=repo.commits[-1].oid if repo.commits else None))
+        repo.commits.append(Commit(oid=oid, summary=header.get("summary", ""), description=header.get("description", ""), added=added, deleted=deleted, parent=repo.commits[-1].oid if repo.commits else None, parent_claimed=header.get("parentCommit")))
         return 200, {"success": True, "commitOid": oid, "commitUrl": f"{self.endpoint}/{repo.kind}/{repo.repo_id}/commit/{oid}"}
 
     def tree(self, repo: Repo, path: str, recursive: bool) -> tuple[int, Any]:
@@ -227,7 +231,10 @@ class HubStandin:
                     return self.commit(repo, raw)
                 t = re.fullmatch(r"/tree/(?P<rev>[^/]+)(?P<path>/.*)?", rest)
                 if method == "GET" and t:
-                    return self.tree(repo, t["path"] or "", query.get("recursive", ["false"])[0].lower() in ("1", "true"))
+                    answer = self.tree(repo, t["path"] or "", query.get("recursive", ["false"])[0].lower() in ("1", "true"))
+                    if self.after_tree is not None:
+                        self.after_tree(repo)
+                    return answer
                 if method == "GET" and (rest == "" or re.fullmatch(r"/revision/[^/]+", rest)):
                     return self.info(repo)
             self.unknown.append((method, url))

@@ -20,7 +20,7 @@ import yaml
 from click.testing import CliRunner
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from hub_standin import HubStandin
+from hub_standin import Commit, HubStandin, Repo
 from pipeline.card import HUB_LICENSES, CardError, PushError, hub_languages, hub_license, push_to_hub, size_category, write_card
 from pipeline.cli import main
 
@@ -250,6 +250,12 @@ def test_push_refusals(hub: HubStandin, out_copy: Path, monkeypatch: pytest.Monk
         push_to_hub(out_copy, "me/broken")
     assert hub.requests == []  # nothing was sent
     victim.write_bytes(content)
+    # same size, other bytes: caught by the manifest's sha256, before any request
+    victim.write_bytes(content[:-1] + bytes([content[-1] ^ 1]))
+    with pytest.raises(PushError, match="sha256 differs"):
+        push_to_hub(out_copy, "me/broken")
+    assert hub.requests == []
+    victim.write_bytes(content)
 
     push_to_hub(out_copy, "me/public")
     res = CliRunner().invoke(main, ["card", str(out_copy), "--push-to-hub", "me/public", "--private"])
@@ -267,3 +273,28 @@ def test_the_hub_validation_refuses_a_bad_header(hub: HubStandin, sample_out: Pa
     card.data.size_categories = ["5K"]
     with pytest.raises(ValueError, match="size_categories"):
         card.validate(repo_type="dataset")
+
+
+
+def test_push_commits_on_the_head_it_listed(hub: HubStandin, out_copy: Path) -> None:
+    """The delete list comes from one head and the commit names that head as its parent, so a push
+    from elsewhere in between is refused instead of leaving its shards beside ours."""
+    push_to_hub(out_copy, "me/race")
+    repo = hub.repo("me/race")
+    first = repo.commits[0].oid
+
+    def someone_else_pushes(r: Repo) -> None:
+        hub.after_tree = None
+        r.files["data/other/en/train-00000-of-00001.parquet"] = b"theirs"
+        r.commits.append(Commit(oid="f" * 40, summary="elsewhere", description="", added={}, deleted=[], parent=first))
+
+    repo.files["data/old/en/train-00000-of-00001.parquet"] = b"stale"  # so the next push has work to send
+    hub.after_tree = someone_else_pushes
+    with pytest.raises(Exception, match="412|parent"):
+        push_to_hub(out_copy, "me/race")
+    assert [c.oid for c in repo.commits] == [first, "f" * 40]  # ours was refused
+    assert "data/other/en/train-00000-of-00001.parquet" in repo.files
+    push_to_hub(out_copy, "me/race")  # a fresh push lists the new head and replaces their shard
+    assert repo.commits[-1].parent_claimed == "f" * 40
+    assert "data/other/en/train-00000-of-00001.parquet" not in repo.files
+    assert "data/old/en/train-00000-of-00001.parquet" not in repo.files

@@ -305,6 +305,17 @@ def test_scheduler_runs_the_served_deployment(home: Path, corpus: Path, referenc
                 if completed is not None:
                     break
                 time.sleep(0.5)
+            if completed is not None and deployment is not None:
+                # the interval keeps scheduling runs: pause it, and let a run that already started
+                # finish, so no flow-run process still writes OUT while it is checked and removed
+                client.pause_deployment(deployment.id)
+                settle = time.monotonic() + 120
+                while time.monotonic() < settle and proc.poll() is None:
+                    runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])))
+                    if not any(r.state_type and r.state_type.value in ("RUNNING", "PENDING", "CANCELLING") for r in runs):
+                        break
+                    time.sleep(0.5)
+                children = psutil.Process(proc.pid).children(recursive=True) or children
         assert completed is not None, (home / "serve.log").read_text()[-4000:]
     finally:
         log.close()

@@ -20,8 +20,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from click.testing import CliRunner
 
 import pipeline.shards as shards
+from pipeline.cli import main
 from pipeline.config import OutputConfig, load_config
 from pipeline.runner import cluster_step, plan, reset_select, run_local
 from pipeline.select import select_shard
@@ -182,3 +184,17 @@ def test_shard_tasks_retry_io_errors_only() -> None:
     assert retry_on_io(tag_task, None, Failed(data=ConnectionResetError("peer reset")))  # type: ignore[arg-type]
     assert retry_on_io(tag_task, None, Failed(data=OSError(5, "Input/output error")))  # type: ignore[arg-type]
     assert not retry_on_io(tag_task, None, Failed(data=ValueError("sources.0.colour: Extra inputs")))  # type: ignore[arg-type]
+
+
+def test_remote_dask_cluster_needs_a_configured_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A temporary server listens on 127.0.0.1: workers on another machine could not reach it."""
+    from flows.runners import RemoteClusterNeedsAPI, check_remote_api
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    check_remote_api(None)
+    check_remote_api("tcp://127.0.0.1:8786")
+    check_remote_api("tcp://localhost:8786")
+    with pytest.raises(RemoteClusterNeedsAPI, match="PREFECT_API_URL"):
+        check_remote_api("tcp://10.0.0.7:8786")
+    res = CliRunner().invoke(main, ["run", str(REPO / "data/configs/sample.yaml"), "--out", str(tmp_path / "o"), "--dask-address", "tcp://10.0.0.7:8786"])
+    assert res.exit_code == 1 and "not on this machine" in res.output

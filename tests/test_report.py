@@ -353,6 +353,11 @@ def test_curate_report_rebuilds_the_same_bytes_without_data(sample_out: Path, tm
 def test_curate_report_without_stats_is_a_clear_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["report", str(tmp_path)])
     assert res.exit_code == 1 and "stats.json" in res.output
+    (tmp_path / "stats").mkdir()
+    (tmp_path / "stats" / "stats.json").write_text('{"stages": ')  # truncated
+    res = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert res.exit_code == 1 and "not valid JSON" in res.output and res.exception is not None
+    assert "Traceback" not in res.output
 
 
 def test_report_settings_come_from_the_config_through_stats_json(stats: dict[str, Any], sample_out: Path, tmp_path: Path) -> None:
