@@ -86,31 +86,45 @@ RATIO_UNITS = (
 )
 
 
+def _source_bars(stats: dict[str, Any], units: Sequence[tuple[str, str]], source: str, ylabel: str, title: str, legend: str, log: bool) -> Figure:
+    """One group of bars per source x language, one bar per unit of `units` (sizes.by_source)."""
+    with _style():
+        fig, (ax,) = _figure(source=source)
+        groups = _groups(stats)
+        _grouped_bars(ax, [f"{s}/{lang}" for s, lang, _ in groups], [(label, [g[key] for _, _, g in groups]) for key, label in units])
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel("source / language")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(title=legend, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
 def fig_sizes(stats: dict[str, Any]) -> Figure:
     """(a) Bytes, characters, words and tokens per source x language."""
-    with _style():
-        fig, (ax,) = _figure(source="stats.json sizes.by_source (kept documents of this run)")
-        groups = _groups(stats)
-        _grouped_bars(ax, [f"{s}/{lang}" for s, lang, _ in groups], [(label, [g[key] for _, _, g in groups]) for key, label in SIZE_UNITS])
-        ax.set_yscale("log")
-        ax.set_xlabel("source / language")
-        ax.set_ylabel("amount (bytes, characters, words or tokens; log scale)")
-        ax.set_title("Corpus size per source and language, in four units")
-        ax.legend(title="unit", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return fig
+    return _source_bars(
+        stats,
+        SIZE_UNITS,
+        source="stats.json sizes.by_source (kept documents of this run)",
+        ylabel="amount (bytes, characters, words or tokens; log scale)",
+        title="Corpus size per source and language, in four units",
+        legend="unit",
+        log=True,
+    )
 
 
 def fig_ratios(stats: dict[str, Any]) -> Figure:
     """(a)/(b) The conversion ratios per source x language."""
-    with _style():
-        fig, (ax,) = _figure(source="stats.json sizes.by_source (ratios of the kept documents' totals)")
-        groups = _groups(stats)
-        _grouped_bars(ax, [f"{s}/{lang}" for s, lang, _ in groups], [(label, [g[key] for _, _, g in groups]) for key, label in RATIO_UNITS])
-        ax.set_xlabel("source / language")
-        ax.set_ylabel("ratio (units per unit, see legend)")
-        ax.set_title("Bytes, characters, tokens and words do not convert at one rate")
-        ax.legend(title="ratio", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return fig
+    return _source_bars(
+        stats,
+        RATIO_UNITS,
+        source="stats.json sizes.by_source (ratios of the kept documents' totals)",
+        ylabel="ratio (units per unit, see legend)",
+        title="Bytes, characters, tokens and words do not convert at one rate",
+        legend="ratio",
+        log=False,
+    )
 
 
 def fig_published_tokens(rows: list[dict[str, Any]]) -> Figure:
