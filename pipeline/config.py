@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 import yaml
@@ -39,12 +39,13 @@ class Strict(BaseModel):
 
 
 class HubSpec(Strict):
-    """A data set served by the Hub (or any `datasets` builder), read with `streaming=True`."""
+    """A Hub dataset repo (its data files at the commit `revision` names when the run starts, one
+    input shard each), or a list of data files / a URL list (`path: json` or `parquet`)."""
 
-    path: str = Field(description="Hub id (e.g. OpenAssistant/oasst1) or builder name (json, parquet)")
+    path: str = Field(description="Hub id (e.g. OpenAssistant/oasst1), or json/parquet with data_files or data_files_from")
     name: str | None = Field(None, description="Hub config name, e.g. 20231101.zh for wikimedia/wikipedia")
-    split: str = Field("train", description="split to stream")
-    revision: str | None = Field(None, description="git revision of the Hub repo")
+    split: str = Field("train", description="split to read")
+    revision: str | None = Field(None, description="branch, tag or commit of the Hub repo (default: main), pinned to its commit sha per run")
     data_files: list[str] = Field(default_factory=list, description="explicit data files / URLs")
     data_files_from: str | None = Field(
         None, description="a URL list (one URL per line, local path or http URL), e.g. RedPajama's urls.txt"
@@ -56,7 +57,7 @@ class HubSpec(Strict):
     data_files_filter: str | None = Field(
         None, description="keep only URLs containing this substring (e.g. /arxiv/ for one RedPajama subset)"
     )
-    limit: int | None = Field(None, ge=1, description="stop after this many records (samples, smoke tests)")
+    limit: int | None = Field(None, ge=1, description="stop each file after this many records (samples, smoke tests)")
 
 
 class FieldMap(Strict):
@@ -72,8 +73,17 @@ class FieldMap(Strict):
 class SourceConfig(Strict):
     name: str = Field(pattern=_NAME_PATTERN, description="source name: output folder data/<name>/<lang>/")
     type: SourceType
-    paths: list[str] = Field(default_factory=list, description="local files or globs (sorted)")
-    hub: HubSpec | None = Field(None, description="read through datasets.load_dataset(streaming=True)")
+    paths: list[str] = Field(
+        default_factory=list,
+        description="files, globs or URLs (http(s)://, s3://, gs://, hf://datasets/<repo>@<rev>/...; globs where the store lists)",
+    )
+    hub: HubSpec | None = Field(None, description="a Hub dataset repo (one shard per data file at a pinned commit), or a URL list")
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        exclude=True,  # credentials: never in the config hash, the manifest or the card
+        description="fsspec options for this source's remote files (e.g. {anon: true}, endpoint_url); credentials "
+        "otherwise come from the standard places (AWS env/profiles, HF_TOKEN)",
+    )
     format: InputFormat = Field("auto", description="local file format; auto = from the file extension")
     lang: str | None = Field(None, description="language hint when the records do not carry one")
     subset: str | None = Field(None, description="subset label (RedPajama: arxiv, book, c4, ...)")

@@ -15,15 +15,18 @@ does not grow with the file and a cut-off file still yields every complete line 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import zlib
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import orjson
 
 from pipeline.document import RAW_LIMIT, Reject
+from pipeline.layout import is_url
 
 __all__ = [
     "RawRecord",
@@ -152,17 +155,49 @@ def unique_stems(locations: list[str]) -> list[str]:
     return stems
 
 
+def _open_binary(path: str) -> BinaryIO:
+    """The one place input bytes come from: a local file, or a URL through fsspec with retries
+    from the byte reached (`remote.open_input`; storage options of the source being read)."""
+    if not is_url(path):
+        return open(path, "rb")  # noqa: SIM115 (callers close it)
+    from pipeline.sources.remote import open_input
+
+    return open_input(path, current_storage_options())
+
+
+_OPTIONS = threading.local()
+
+
+def current_storage_options() -> dict[str, Any]:
+    return getattr(_OPTIONS, "value", None) or {}
+
+
+@contextlib.contextmanager
+def storage_options(options: dict[str, Any] | None) -> Iterator[None]:
+    """fsspec options (credentials, endpoints) for the files read in this block, in this thread."""
+    old = getattr(_OPTIONS, "value", None)
+    _OPTIONS.value = options or {}
+    try:
+        yield
+    finally:
+        _OPTIONS.value = old
+
+
+def _basename(path: str) -> str:
+    return path.replace("\\", "/").split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
 def detect_compression(path: str) -> Compression:
     """Compression from the magic bytes (a `.gz` that is really plain text reads as plain text);
     the extension decides only for files too short to carry magic bytes."""
-    with open(path, "rb") as fh:
+    with _open_binary(path) as fh:
         head = fh.read(4)
     if head.startswith(GZIP_MAGIC):
         return "gzip"
     if head.startswith(ZSTD_MAGIC):
         return "zstd"
     if len(head) < 4:
-        comp = _split_ext(os.path.basename(path))[2]
+        comp = _split_ext(_basename(path))[2]
         if comp and head:
             return _COMPRESSED_EXT[comp]  # type: ignore[return-value]
     return None
@@ -213,7 +248,7 @@ def detect_format(path: str, fmt: str = "auto") -> tuple[Format, Compression]:
     compression = detect_compression(path)
     if fmt in ("jsonl", "json", "txt"):
         return fmt, compression  # type: ignore[return-value]
-    ext = _FORMAT_EXT.get(_split_ext(os.path.basename(path))[1] or "")
+    ext = _FORMAT_EXT.get(_split_ext(_basename(path))[1] or "")
     if ext in ("jsonl", "txt"):
         return ext, compression  # type: ignore[return-value]
     if ext == "parquet" or (compression is None and _has_magic(path, PARQUET_MAGIC)):
@@ -229,7 +264,7 @@ def detect_format(path: str, fmt: str = "auto") -> tuple[Format, Compression]:
 
 
 def _has_magic(path: str, magic: bytes) -> bool:
-    with open(path, "rb") as fh:
+    with _open_binary(path) as fh:
         return fh.read(len(magic)) == magic
 
 
@@ -242,7 +277,7 @@ def _chunks(path: str, compression: Compression) -> Generator[bytes, None, None]
     """Decompressed bytes in bounded chunks; raises TruncatedStream at a cut-off or corrupt stream
     after everything decodable has been yielded. Concatenated gzip members / zstd frames are read
     one after the other (pigz, `cat a.gz b.gz`), zero padding after a gzip member is ignored."""
-    with open(path, "rb") as fh:
+    with _open_binary(path) as fh:
         if compression is None:
             while chunk := fh.read(READ_CHUNK):
                 yield chunk
@@ -250,7 +285,7 @@ def _chunks(path: str, compression: Compression) -> Generator[bytes, None, None]
         if compression == "gzip":
             yield from _gunzip(fh)
         else:
-            yield from _unzstd(fh)
+            yield from _unzstd(fh, check_truncation=not is_url(path))
 
 
 def _gunzip(fh: Any) -> Iterator[bytes]:
@@ -328,12 +363,14 @@ def _zstd_truncation(fh: Any) -> str | None:
     return cut if pos > size else None
 
 
-def _unzstd(fh: Any) -> Iterator[bytes]:
+def _unzstd(fh: Any, check_truncation: bool = True) -> Iterator[bytes]:
     """Bounded reads across frames (each read returns at most READ_CHUNK bytes, however
-    compressible the input), then TruncatedStream if the header walk found the file cut off."""
+    compressible the input), then TruncatedStream if the header walk found the file cut off.
+    Remote files skip the walk (it would read the file twice; a store serves complete objects and
+    a dropped connection is resumed by the remote reader)."""
     import zstandard
 
-    cut = _zstd_truncation(fh)
+    cut = _zstd_truncation(fh) if check_truncation else None
     fh.seek(0)
     reader = zstandard.ZstdDecompressor().stream_reader(fh, read_size=1 << 17, read_across_frames=True, closefd=False)
     try:
@@ -628,7 +665,7 @@ def _read_parquet(path: str, source: str, stem: str) -> Iterator[RawRecord | Rej
 
     row = 0
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(_open_binary(path) if is_url(path) else path)
         for batch in pf.iter_batches(batch_size=1024):
             for item in batch.to_pylist():
                 yield RawRecord(item, path, None, row, None, 0, stem)

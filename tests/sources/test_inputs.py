@@ -53,13 +53,6 @@ def test_missing_inputs_name_pattern_and_source(tmp_path: Path) -> None:
         expand_inputs(SourceConfig(name="web", type="generic", paths=[str(tmp_path / "dir")]))
 
 
-def test_hub_is_one_shard() -> None:
-    src = SourceConfig(name="zhwiki", type="zhwiki", hub=HubSpec(path="wikimedia/wikipedia", name="20231101.zh"))
-    (shard,) = expand_inputs(src)
-    assert (shard.kind, shard.location, shard.index) == ("hub", "wikimedia/wikipedia", 0)
-    assert shard.name == "zhwiki-00000-wikimedia_wikipedia_20231101.zh_train"
-
-
 def test_same_file_names_in_different_folders_get_distinct_id_stems(tmp_path: Path) -> None:
     a = _touch(tmp_path / "2023-06" / "0000" / "en_head.json.gz", b"")
     b = _touch(tmp_path / "2023-06" / "0001" / "en_head.json.gz", b"")
