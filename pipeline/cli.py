@@ -12,6 +12,7 @@ import click
 from tqdm import tqdm
 
 from pipeline.config import Casing, ConfigError, InputFormat, RunConfig, SourceType, load_config, parse_config
+from pipeline.lock import LockHeld
 from pipeline.runner import RunSummary, run_local
 from pipeline.sources import InputShard
 from pipeline.tag import Progress
@@ -100,6 +101,13 @@ def main(verbose: bool) -> None:
     )
 
 
+_OUT_HELP = "Output directory, or an object store URL (s3://bucket/run, gs://bucket/run); created if missing."
+_STAGING_HELP = (
+    "Where intermediates go (default OUT/.staging): a local scratch folder or a store URL. Dask workers on "
+    "other machines need it on a store they all reach."
+)
+_WAIT_HELP = "If another run holds OUT's lock, wait for it instead of failing."
+
 _WORKERS_HELP = (
     "Run shard tasks on a local Dask cluster of N worker processes (one thread each); "
     "default: one task at a time in this process."
@@ -117,10 +125,12 @@ def _check_dask_options(workers: int | None, dask_address: str | None) -> None:
 
 @main.command()
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory (created if missing).")
+@click.option("--out", "out", required=True, help=_OUT_HELP)
 @click.option("--workers", type=click.IntRange(min=1), default=None, help=_WORKERS_HELP)
 @click.option("--dask-address", "dask_address", default=None, metavar="tcp://HOST:PORT", help=_DASK_ADDRESS_HELP)
-def run(config: Path, out: Path, workers: int | None, dask_address: str | None) -> None:
+@click.option("--staging", default=None, help=_STAGING_HELP)
+@click.option("--wait", is_flag=True, help=_WAIT_HELP)
+def run(config: Path, out: str, workers: int | None, dask_address: str | None, staging: str | None, wait: bool) -> None:
     """Run the pipeline described by CONFIG (YAML) as one Prefect flow run: tag tasks over input
     shards, cluster, select tasks over tagged shards, finish.
 
@@ -134,10 +144,11 @@ def run(config: Path, out: Path, workers: int | None, dask_address: str | None) 
         raise _fail(e) from e
     from flows.runners import run_curation  # Prefect is imported only for run and serve
     from flows.server import ServerStartError
+    from pipeline.lock import LockHeld
 
     try:
-        outcome = run_curation(str(config), str(out), workers=workers, address=dask_address)
-    except (FileNotFoundError, ValueError, ServerStartError) as e:
+        outcome = run_curation(str(config), out, workers=workers, address=dask_address, staging=staging, wait=wait)
+    except (FileNotFoundError, ValueError, ServerStartError, LockHeld) as e:
         raise _fail(e) from e
     summary = outcome.summary
     click.echo(f"flow run: {outcome.flow_run_id}")
@@ -148,13 +159,13 @@ def run(config: Path, out: Path, workers: int | None, dask_address: str | None) 
 
 @main.command()
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory of every scheduled run.")
+@click.option("--out", "out", required=True, help="Output directory or store URL of every scheduled run (each run waits for OUT's lock).")
 @click.option("--cron", default=None, help='Cron schedule of the runs, e.g. "0 3 * * *" (03:00 UTC every day).')
 @click.option("--interval", type=click.FloatRange(min=1), default=None, help="Run every this many seconds instead of a cron schedule.")
 @click.option("--name", default=None, help="Deployment name (default: the config's file stem); the deployment is curate/NAME.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help=_WORKERS_HELP)
 @click.option("--dask-address", "dask_address", default=None, metavar="tcp://HOST:PORT", help=_DASK_ADDRESS_HELP)
-def serve(config: Path, out: Path, cron: str | None, interval: float | None, name: str | None, workers: int | None, dask_address: str | None) -> None:
+def serve(config: Path, out: str, cron: str | None, interval: float | None, name: str | None, workers: int | None, dask_address: str | None) -> None:
     """Register CONFIG as a scheduled Prefect deployment and serve it until stopped (Ctrl-C, SIGTERM).
 
     The Prefect server's scheduler creates the runs and this process executes them, one at a time.
@@ -178,9 +189,11 @@ def serve(config: Path, out: Path, cron: str | None, interval: float | None, nam
 
 
 _INPUT_OPTIONS = [
-    click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False)),
+    click.argument("inputs", nargs=-1, required=True),
     click.option("--source-type", "source_type", required=True, type=click.Choice(get_args(SourceType)), help="Adapter that reads the inputs."),
-    click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory (created if missing)."),
+    click.option("--out", "out", required=True, help=_OUT_HELP),
+    click.option("--staging", default=None, help=_STAGING_HELP),
+    click.option("--wait", is_flag=True, help=_WAIT_HELP),
     click.option("--name", default=None, help="Source name, the folder under OUT/data/ (default: the source type)."),
     click.option("--lang", default=None, help="Language hint for records that carry none (e.g. en, zh); compared with the tagged language in stats."),
     click.option("--subset", default=None, help="Subset label (RedPajama: arxiv, book, c4, common_crawl, github, stackexchange, wikipedia)."),
@@ -241,8 +254,10 @@ def _one_off(opts: dict[str, object], select: dict[str, object], quality: dict[s
     try:
         cfg = _one_source_config(opts, select, quality)
         progress = not opts["no_progress"] and sys.stderr.isatty()
-        summary = _run_in_process(cfg, opts["out"], progress=progress, force=bool(opts["force"]))  # type: ignore[arg-type]
-    except (ConfigError, FileNotFoundError, ValueError) as e:  # DuplicateIdError is a ValueError
+        summary = _run_in_process(
+            cfg, opts["out"], progress=progress, force=bool(opts["force"]), staging=opts["staging"], wait=bool(opts["wait"])  # type: ignore[arg-type]
+        )
+    except (ConfigError, FileNotFoundError, ValueError, LockHeld) as e:  # DuplicateIdError is a ValueError
         raise _fail(e) from e
     _report(summary)
 
@@ -271,17 +286,20 @@ def dedup(**opts: object) -> None:
 
 
 @main.command()
-@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out")
 @click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The run config with the new thresholds (same sources and tag settings as the run that made OUT).")
-def refilter(out: Path, config: Path) -> None:
+@click.option("--staging", default=None, help="The staging area of the run that made OUT, if it was not OUT/.staging.")
+@click.option("--wait", is_flag=True, help=_WAIT_HELP)
+def refilter(out: str, config: Path, staging: str | None, wait: bool) -> None:
     """Re-select OUT with new thresholds in seconds: select and finish run again from the staged tags in
     OUT/.staging (nothing is re-tagged; duplicate clusters are reused and their keepers re-chosen
     among the documents that now pass)."""
+    from pipeline.layout import Layout
     from pipeline.runner import RefilterError, refilter as run_refilter
 
     try:
-        summary = run_refilter(load_config(config), out, log=log.info)
-    except (ConfigError, RefilterError, FileNotFoundError) as e:
+        summary = run_refilter(load_config(config), Layout(out, staging), log=log.info, wait=wait)
+    except (ConfigError, RefilterError, FileNotFoundError, LockHeld) as e:
         raise _fail(e) from e
     _report(summary)
 
@@ -310,8 +328,8 @@ def card(out: Path, repo_id: str | None, private: bool, token: str | None) -> No
 
 
 @main.command()
-@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def report(out: Path) -> None:
+@click.argument("out")
+def report(out: str) -> None:
     """Regenerate the corpus-size report from OUT/stats/stats.json alone: OUT/stats/report.md, a
     self-contained OUT/stats/report.html (plots embedded) and the PNG plots next to them. Needs
     no data files (works with OUT/data deleted); the same stats.json gives the same files byte
@@ -327,14 +345,15 @@ def report(out: Path) -> None:
     for path in paths:
         click.echo(f"wrote {path}")
 
-def _run_in_process(cfg: RunConfig, out: Path, progress: bool, force: bool = False) -> RunSummary:
-    make, close_all = _progress_factory(progress)
-    if force:
-        import shutil
+def _run_in_process(cfg: RunConfig, out: str, progress: bool, force: bool = False, staging: str | None = None, wait: bool = False) -> RunSummary:
+    from pipeline.layout import Layout
 
-        shutil.rmtree(out / ".staging" / "tagged", ignore_errors=True)
+    make, close_all = _progress_factory(progress)
+    lay = Layout(out, staging)
+    if force:
+        lay.stage.rm_tree(lay.stage.path("tagged"))
     try:
-        return run_local(cfg, out, progress=make, log=log.info)
+        return run_local(cfg, lay, progress=make, log=log.info, wait=wait)
     finally:
         close_all()
 
