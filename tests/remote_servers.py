@@ -418,6 +418,19 @@ class HttpFileServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def publish(self, files: dict[str, bytes], url_list: str | None = "urls.txt") -> list[str]:
+        """Write `files` (relative path -> bytes) under the root and, as RedPajama publishes its
+        shards, a URL list naming each one's absolute URL, one a line; returns those URLs in order."""
+        urls = []
+        for rel, data in files.items():
+            target = self.root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            urls.append(f"{self.url}/{rel}")
+        if url_list is not None:
+            (self.root / url_list).write_text("".join(u + "\n" for u in urls))
+        return urls
+
     # ----------------------------------------------------------- control (see the module docstring)
 
     def fail(self, path: str, status: int, count: int | None = 1, methods: Sequence[str] = ("GET", "HEAD")) -> None:

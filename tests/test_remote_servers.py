@@ -78,11 +78,8 @@ def test_http_range_reads_through_fsspec_and_raw(http_server: HttpFileServer) ->
 
 
 def test_http_gzip_stream_and_listing(http_server: HttpFileServer) -> None:
-    (http_server.root / "data").mkdir()
-    for i in range(3):
-        (http_server.root / "data" / f"part-{i}.jsonl.gz").write_bytes(gzip.compress(BODY))
-    urls = [f"{http_server.url}/data/part-{i}.jsonl.gz" for i in range(3)]
-    (http_server.root / "urls.txt").write_text("".join(u + "\n" for u in urls))  # RedPajama's layout
+    urls = http_server.publish({f"data/part-{i}.jsonl.gz": gzip.compress(BODY) for i in range(3)})
+    assert urls == [f"{http_server.url}/data/part-{i}.jsonl.gz" for i in range(3)]
     listed = fsspec.open(f"{http_server.url}/urls.txt", "rt").open().read().split()
     assert listed == urls
     with fsspec.open(urls[1], "rt", compression="gzip") as f:  # no Content-Encoding: bytes arrive as stored
@@ -332,4 +329,8 @@ def test_hub_new_commit_changes_one_file_and_old_sha_still_reads(hub_server: Hub
     assert fs.cat_file(f"datasets/{REPO}/data/en/part-1.jsonl") == changed  # main
     with pytest.raises(Exception, match="(?i)revision"):
         api.dataset_info(REPO, revision="f" * 40)
+    # a subprocess (a `curate run`) reaches the stand-in through the environment alone
+    code = f"from huggingface_hub import HfFileSystem; print(HfFileSystem().info('datasets/{REPO}@{new}/data/en/part-2.jsonl')['size'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
+    assert out.strip() == str(len(BODY))
     assert hub_server.unknown() == []
