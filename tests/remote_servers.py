@@ -39,6 +39,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -353,7 +354,18 @@ def _stop_pid(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
         proc.wait(timeout)
 
 
-def _read_ready(proc: subprocess.Popen[bytes], what: str, timeout: float) -> int:
+def _stderr_file() -> Any:
+    """Where a child's stderr goes: a file, not a pipe nobody drains (moto logs every request, and a
+    full pipe would block the server in the middle of a test)."""
+    return tempfile.TemporaryFile()
+
+
+def _tail(f: Any, n: int = 2000) -> str:
+    f.seek(0)
+    return f.read().decode(errors="replace")[-n:]
+
+
+def _read_ready(proc: subprocess.Popen[bytes], what: str, timeout: float, err: Any) -> int:
     """The port from the child's `READY <port>` line (its stderr in the error when it died instead)."""
     assert proc.stdout is not None
     result: list[bytes] = []
@@ -363,8 +375,7 @@ def _read_ready(proc: subprocess.Popen[bytes], what: str, timeout: float) -> int
     line = result[0].decode() if result else ""
     if not line.startswith("READY "):
         _stop_pid(proc)
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        raise RuntimeError(f"{what} did not start within {timeout:.0f} s: {line!r} {err[-2000:]}")
+        raise RuntimeError(f"{what} did not start within {timeout:.0f} s: {line!r} {_tail(err)}")
     return int(line.split()[1])
 
 
@@ -383,6 +394,7 @@ class HttpFileServer:
         self.log_file = log_file
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen[bytes] | None = None
+        self.err: Any = None  # the child's stderr (a temporary file)
         self.port = 0
         self.startup_s = 0.0
 
@@ -400,15 +412,16 @@ class HttpFileServer:
         argv = [sys.executable, str(HERE / "remote_servers.py"), "http", "--root", str(self.root), "--port", "0"]
         if self.log_file is not None:
             argv += ["--log", str(self.log_file)]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        self.port = _read_ready(self.proc, "the HTTP file server", self.start_timeout)
+        self.err = _stderr_file()
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.err, stdin=subprocess.DEVNULL)
+        self.port = _read_ready(self.proc, "the HTTP file server", self.start_timeout, self.err)
         self.startup_s = time.perf_counter() - t0
         return self
 
     def stop(self) -> None:
         if self.proc is not None:
             _stop_pid(self.proc)
-            for stream in (self.proc.stdout, self.proc.stderr):
+            for stream in (self.proc.stdout, self.err):
                 if stream:
                     stream.close()
 
@@ -477,6 +490,7 @@ class MotoServer:
     def __init__(self, start_timeout: float = 60.0) -> None:
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen[bytes] | None = None
+        self.err: Any = None  # the child's stderr (a temporary file)
         self.port = 0
         self.startup_s = 0.0
 
@@ -505,7 +519,8 @@ class MotoServer:
         last = ""
         for _ in range(3):  # the port is free when chosen; another process may take it before moto binds
             self.port = free_port()
-            self.proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+            self.err = _stderr_file()
+            self.proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=self.err, stdin=subprocess.DEVNULL)
             deadline = time.monotonic() + self.start_timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
                 try:
@@ -515,7 +530,8 @@ class MotoServer:
                 except (urllib.error.URLError, ConnectionError, TimeoutError):
                     time.sleep(0.05)
             _stop_pid(self.proc)
-            last = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.stderr else ""
+            last = _tail(self.err)
+            self.err.close()
         raise RuntimeError(f"moto_server did not start on 127.0.0.1 within {self.start_timeout:.0f} s: {last}")
 
     def reset(self) -> None:
@@ -525,8 +541,8 @@ class MotoServer:
     def stop(self) -> None:
         if self.proc is not None:
             _stop_pid(self.proc)
-            if self.proc.stderr:
-                self.proc.stderr.close()
+            if self.err is not None:
+                self.err.close()
 
     def __enter__(self) -> MotoServer:
         return self.start()
@@ -545,10 +561,10 @@ class MotoServer:
 class Bucket:
     """One bucket on the local S3 server, with the listing helpers a test polls."""
 
-    def __init__(self, server: MotoServer, name: str) -> None:
+    def __init__(self, server: MotoServer, name: str, client: Any = None) -> None:
         self.server = server
         self.name = name
-        self.s3 = server.client()
+        self.s3 = client if client is not None else server.client()
 
     @property
     def url(self) -> str:
@@ -588,9 +604,7 @@ class Bucket:
         errors: list[BaseException] = []
 
         def loop() -> None:
-            s3 = self.server.client()  # boto3 clients are not to be shared across threads
-            poller = Bucket.__new__(Bucket)
-            poller.server, poller.name, poller.s3 = self.server, self.name, s3
+            poller = Bucket(self.server, self.name)  # its own boto3 client: not shared across threads
             while not stop.is_set():
                 try:
                     snaps.append(poller.snapshot(read, prefix))
@@ -621,6 +635,7 @@ class HubProcess:
     def __init__(self, start_timeout: float = 30.0) -> None:
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen[bytes] | None = None
+        self.err: Any = None  # the child's stderr (a temporary file)
         self.port = 0
         self.startup_s = 0.0
 
@@ -635,15 +650,16 @@ class HubProcess:
 
     def start(self) -> HubProcess:
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "remote_servers.py"), "hub", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        self.port = _read_ready(self.proc, "the Hub stand-in", self.start_timeout)
+        self.err = _stderr_file()
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "remote_servers.py"), "hub", "--port", "0"], stdout=subprocess.PIPE, stderr=self.err, stdin=subprocess.DEVNULL)
+        self.port = _read_ready(self.proc, "the Hub stand-in", self.start_timeout, self.err)
         self.startup_s = time.perf_counter() - t0
         return self
 
     def stop(self) -> None:
         if self.proc is not None:
             _stop_pid(self.proc)
-            for stream in (self.proc.stdout, self.proc.stderr):
+            for stream in (self.proc.stdout, self.err):
                 if stream:
                     stream.close()
 
