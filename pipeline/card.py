@@ -290,6 +290,17 @@ def _pretty_name(langs: list[str], inputs: CardInputs) -> str:
     return f"Curated {'/'.join(langs) or 'text'} corpus ({n} source{'s' if n != 1 else ''})"
 
 
+def source_revisions(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Hub repos the inputs came from: repo -> {commits, files} (from the manifest's fingerprints)."""
+    out: dict[str, dict[str, Any]] = {}
+    for fp in (manifest.get("inputs") or {}).values():
+        if isinstance(fp, dict) and fp.get("kind") == "hub" and fp.get("repo"):
+            entry = out.setdefault(str(fp["repo"]), {"commits": set(), "files": 0})
+            entry["commits"].add(str(fp.get("commit")))
+            entry["files"] += 1
+    return out
+
+
 def card_data(inputs: CardInputs) -> DatasetCardData:
     """The YAML header, through huggingface_hub's DatasetCardData (what the Hub parses)."""
     by_lang = inputs.stats["sizes"].get("by_lang", {})
@@ -303,6 +314,9 @@ def card_data(inputs: CardInputs) -> DatasetCardData:
     configs = card_configs(inputs)
     if configs:
         extra["configs"] = configs
+    revisions = source_revisions(inputs.manifest)
+    if revisions:
+        extra["source_datasets"] = sorted(revisions)
     return DatasetCardData(
         language=langs or None,
         license=_licences(inputs),
@@ -387,6 +401,14 @@ def _body(inputs: CardInputs, data: DatasetCardData) -> str:
     if notes:
         out += ["", "Licences the card header cannot name exactly (`unknown` / `other`): " + "; ".join(notes) + "."]
     out += ["", "Licences are as stated in the run config; check each source's own terms before use."]
+    revisions = source_revisions(inputs.manifest)
+    if revisions:
+        out += ["", "Source datasets on the Hub, at the commits this run read (`manifest.json` lists every input file with its blob id):", ""]
+        out += _table(
+            ["dataset", "revision", "files"],
+            ([f"`{repo}`", ", ".join(f"`{c}`" for c in sorted(e["commits"])), str(e["files"])] for repo, e in sorted(revisions.items())),
+            numbers=range(2, 3),
+        )
 
     out += ["", "## Processing", "", "Every document that enters a stage is kept or rejected with a reason; rejected records are under `rejected/<stage>/` with `drop_reason`.", ""]
     stage_rows = []

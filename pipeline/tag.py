@@ -119,7 +119,8 @@ def tag_key(shard: InputShard | str, src: SourceConfig, cfg: RunConfig, fingerpr
 def _key_fingerprint(fp: dict[str, Any]) -> dict[str, Any]:
     """What of a fingerprint decides a re-tag: not the Hub commit (a new commit that leaves a file
     alone keeps its blob id, so its tags stay valid), only the file's own identity."""
-    return {k: v for k, v in fp.items() if k not in ("commit", "location_display")}
+    drop = ("commit", "location") if fp.get("kind") == "hub" else ()  # a Hub location names the commit
+    return {k: v for k, v in fp.items() if k not in drop}
 
 
 def read_marker(lay: Layout, shard_name: str) -> TagResult | None:

@@ -13,6 +13,8 @@ import glob
 import os
 import re
 import itertools
+
+import xxhash
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -74,9 +76,15 @@ class InputShard:
 
     @property
     def name(self) -> str:
-        """`<source>-<index:05d>-<stem>`: deterministic and safe as a file name (the index keeps
-        names unique even when stems are cut or slugged alike)."""
-        return f"{self.source}-{self.index:05d}-{_slug(self.id_stem)[:MAX_NAME_STEM]}"
+        """`<source>-<stem>`: deterministic, safe as a file name, and independent of the file's
+        position in the listing (a file added to or removed from a URL list renames no other shard,
+        so no other shard is re-tagged). Stems are unique within a source; where the slug loses
+        characters or is cut, 8 hex digits of the stem's hash keep names unique."""
+        stem = self.id_stem
+        slug = _slug(stem)
+        if slug == stem and len(slug) <= MAX_NAME_STEM:
+            return f"{self.source}-{slug}"
+        return f"{self.source}-{slug[:MAX_NAME_STEM]}-{xxhash.xxh3_64_hexdigest(stem.encode())[:8]}"
 
 
 def _slug(text: str) -> str:

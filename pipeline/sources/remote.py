@@ -59,15 +59,33 @@ def _status(e: BaseException) -> int | None:
     return v if isinstance(v, int) else None
 
 
+def _cause_status(e: BaseException) -> int | None:
+    """The HTTP status behind an error, also where a client wrapped it (fsspec's HTTP info turns a
+    503 into FileNotFoundError raised from the response error)."""
+    seen = 0
+    cur: BaseException | None = e
+    while cur is not None and seen < 8:
+        status = _status(cur)
+        if status is not None:
+            return status
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return None
+
+
 def is_transient(e: BaseException) -> bool:
     """Connection resets, timeouts, 5xx and 429 are worth another try; 404/403, bad requests and
     content errors are not (retrying gives the same answer)."""
-    if isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)):
+    chain: list[BaseException] = []
+    cur: BaseException | None = e
+    while cur is not None and len(chain) < 8:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    if isinstance(e, (PermissionError, IsADirectoryError, NotADirectoryError)):
         return False
-    status = _status(e)
-    if status is not None:
-        return status >= 500 or status == 429
-    names = {c.__name__ for c in type(e).__mro__}
+    if isinstance(e, FileNotFoundError) and len(chain) == 1:
+        return False
+    names = {c.__name__ for x in chain for c in type(x).__mro__ if c.__name__ != "FileNotFoundError"}
     transient_names = {
         "ConnectionError", "ConnectionResetError", "ConnectionAbortedError", "BrokenPipeError", "TimeoutError",
         "ClientPayloadError", "ServerDisconnectedError", "ClientConnectionError", "ClientOSError",
@@ -75,11 +93,16 @@ def is_transient(e: BaseException) -> bool:
         "EndpointConnectionError", "ReadTimeoutError", "ConnectTimeoutError", "ResponseStreamingError",
         "ReadTimeout", "ConnectTimeout", "RemoteProtocolError", "ReadError", "ProtocolError",
     }  # fmt: skip
-    return bool(names & transient_names)
+    if names & transient_names:  # first: aiohttp's payload errors carry a parser "code" of 400
+        return True
+    status = _cause_status(e)
+    if status is not None:
+        return status >= 500 or status == 429
+    return False
 
 
 def _not_found(url: str, e: BaseException) -> RemoteReadError:
-    status = _status(e)
+    status = _cause_status(e)
     what = "not found (404)" if isinstance(e, FileNotFoundError) or status == 404 else (
         "access denied (403)" if isinstance(e, PermissionError) or status in (401, 403) else f"{type(e).__name__}: {e}"
     )
