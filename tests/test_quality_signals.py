@@ -243,7 +243,7 @@ def reference_signals(text: str) -> dict[str, float]:
     line_chars = len(text) - text.count("\n")
 
     zh_marks, zh_gaps = zh_clause_ends(low)
-    zh_ends = set(zh_marks)
+    zh_ends = set(zh_marks) | set(zh_gaps)
     zh_terminated = 0
     pos = 0
     for raw in text.split("\n"):

