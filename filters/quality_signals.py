@@ -594,45 +594,42 @@ def _zh_clauses(
     The terminated share is C4's (characters of each line up to its last end, over the line
     characters), with these clause ends as ends, plus a closing quote at the line end: a line that
     ends mid-clause ("...官方网站", a menu item) still loses its tail."""
-    ls, le, ldoc = spans
+    ls, le, _ = spans
     n = cps.size
     n_docs = starts.size
-    pad = np.full(n + 3, _SPACE, dtype=np.uint16)  # past the end: like a space (the text ends)
-    pad[:n] = f
-    nx1, nx2, nx3 = pad[1:-2], pad[2:-1], pad[3:]
-    ok1, ok2, ok3 = ((x & (_SPACE | _CJK)) != 0 for x in (nx1, nx2, nx3))
-    cl1, cl2 = (nx1 & _CLOSER) != 0, (nx2 & _CLOSER) != 0
-    followed = ok1 | (cl1 & (ok2 | (cl2 & ok3)))
-    sterm = (f & _STERM) != 0
-    dot = (f & _DOT) != 0
-    same_prev = np.zeros(n, dtype=bool)
-    np.equal(cps[1:], cps[:-1], out=same_prev[1:])
-    same_next = np.append(same_prev[1:], False)
-    ell = ((f & _HELLIP) != 0) | (dot & (same_prev | same_next))  # "…", and runs of a dot
-    ell_next = np.append(ell[1:], False)
-    tilde = (f & _TILDE) != 0
-    clause = (f & _CLAUSE) != 0
+    # only candidate positions (punctuation marks, a few % of the text) are looked at
+    idx = np.flatnonzero((f & (_STERM | _HELLIP | _TILDE | _CLAUSE | _END_QUOTE)) != 0)
+    padf = np.full(n + 4, _SPACE, dtype=np.uint16)  # past the end: like a space (the text ends)
+    padf[1 : n + 1] = f  # padf[i + 1] is f[i]; padf[0] (before the start) is a space too
+    padc = np.full(n + 4, -1, dtype=np.int64)  # code points, -1 outside (never equal to a character)
+    padc[1 : n + 1] = cps
+    j = idx + 1
+    f0, f1, f2, f3 = padf[j], padf[j + 1], padf[j + 2], padf[j + 3]
+    c_prev, c0, c1, c2 = padc[j - 1], padc[j], padc[j + 1], padc[j + 2]
+    ok1, ok2, ok3 = ((x & (_SPACE | _CJK)) != 0 for x in (f1, f2, f3))
+    followed = ok1 | (((f1 & _CLOSER) != 0) & (ok2 | (((f2 & _CLOSER) != 0) & ok3)))
+    ell = ((f0 & _HELLIP) != 0) | (((f0 & _DOT) != 0) & ((c0 == c_prev) | (c0 == c1)))  # "…", runs of a dot
+    ell_next = ((f1 & _HELLIP) != 0) | (((f1 & _DOT) != 0) & ((c1 == c0) | (c1 == c2)))
     run_end = (
-        (sterm & ~ell & ((nx1 & _STERM) == 0))
+        (((f0 & _STERM) != 0) & ~ell & ((f1 & _STERM) == 0))
         | (ell & ~ell_next)
-        | (tilde & ((nx1 & _TILDE) == 0))
-        | (clause & ((nx1 & _CLAUSE) == 0))
+        | (((f0 & _TILDE) != 0) & ((f1 & _TILDE) == 0))
+        | (((f0 & _CLAUSE) != 0) & ((f1 & _CLAUSE) == 0))
     )
-    full_width = ((f & _WIDE) != 0) & ~ell  # ，；～！？。: no space is needed after them
+    full_width = ((f0 & _WIDE) != 0) & ~ell  # ，；～！？。: no space is needed after them
     mark_end = run_end & (followed | full_width)
-    cjk = (f & _CJK) != 0
-    prev_cjk = np.append(False, cjk[:-1])
-    next_cjk = np.append(cjk[1:], False)
-    gap = (cps == 32) & prev_cjk & next_cjk
-    clauses = _per_doc(mark_end | gap, starts, ends)
+    spaces = np.flatnonzero(cps == 32)
+    gaps = spaces[((padf[spaces] & _CJK) != 0) & ((padf[spaces + 2] & _CJK) != 0)]  # CJK on both sides
+    counted = np.concatenate((idx[mark_end], gaps))
+    clauses = np.bincount(np.searchsorted(starts, counted, side="right") - 1, minlength=n_docs)
 
-    nl = cps == 10
-    line_end_quote = ((f & _END_QUOTE) != 0) & np.append(nl[1:], True)
-    mark = mark_end | gap | line_end_quote
-    reach = np.maximum.accumulate(np.where(mark, np.arange(1, n + 1, dtype=np.int32), 0))
-    done = np.maximum(reach[le - 1] - ls, 0)
-    terminated = np.bincount(ldoc, weights=done, minlength=n_docs)
-    line_chars = (ends - starts) - _per_doc(nl, starts, ends)
+    line_end_quote = ((f0 & _END_QUOTE) != 0) & ((c1 == 10) | (j == n))
+    marks = np.sort(np.concatenate((idx[mark_end | line_end_quote], gaps)))
+    k = np.searchsorted(marks, le, side="left") - 1  # the line's last mark before its end
+    last = marks[np.maximum(k, 0)] if marks.size else np.zeros(le.size, dtype=np.int64)
+    done = np.where((k >= 0) & (last >= ls), last + 1 - ls, 0)
+    terminated = np.bincount(np.searchsorted(starts, ls, side="right") - 1, weights=done, minlength=n_docs)
+    line_chars = (ends - starts) - _per_doc(cps == 10, starts, ends)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(line_chars > 0, terminated / np.maximum(line_chars, 1), 0.0)
     return clauses, share

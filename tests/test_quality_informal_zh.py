@@ -238,3 +238,38 @@ def test_one_line_english_pages() -> None:
     assert (kept, n) == (256, 300) and not set(reasons) & LINE_RULES
     assert reasons == {"gopher_min_words": 29, "gopher_dup_5gram": 6, "gopher_top_4gram": 3, "gopher_stop_words": 2,
                        "gopher_symbol_ratio": 1, "gopher_top_3gram": 1, "gopher_dup_6gram": 1, "c4_min_sentences": 1}
+
+
+# --------------------------------------------------------------------------------------------------
+# Junk is still dropped (acceptance of issue #23: every kind >= 90%)
+# --------------------------------------------------------------------------------------------------
+
+MENU = ["首页", "新闻中心", "公司简介", "产品展示", "客户案例", "联系我们"]
+SYMBOLS = "| » © • → ★ ■ ◆ ~ ^ % @ & + = < > / \\ — –".split()
+
+
+def _junk(hotels: list[str], multiline: list[str]) -> dict[str, list[str]]:
+    import random
+
+    rng = random.Random(23)
+    long_multi = [t for t in multiline if len(t) >= 80][:50]
+    return {
+        # a navigation page around a real review: menu at the top and the bottom
+        "menu_page": ["\n".join(MENU + ["当前位置：首页 > 新闻中心 > 用户点评", h[:120], "上一篇：酒店点评",
+                                        "下一篇：酒店点评", "返回顶部"] + MENU + ["版权所有 © 2005-2020 某某旅游网"])
+                      for h in hotels[:50]],
+        # random CJK characters in sentence-like lines
+        "character_salad": ["\n".join("".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(40)) + "。"
+                                      for _ in range(10)) for _ in range(50)],
+        # real multi-line reviews, every line repeated six times (scraper loops)
+        "repeated_lines": ["\n".join(line for line in t.split("\n") for _ in range(6)) for t in long_multi],
+        # three symbols for every character of a real review
+        "symbol_soup": [" ".join(rng.choice(SYMBOLS) if i % 4 else h[i // 4] for i in range(4 * min(len(h), 120)))
+                        for h in hotels[50:100]],
+    }
+
+
+def test_junk_kinds_still_dropped(hotels: list[str], multiline: list[str]) -> None:
+    for kind, texts in _junk(hotels, multiline).items():
+        kept, n, reasons = _keep(texts, "zh")
+        assert n == 50 and kept == 0, (kind, kept, reasons)
