@@ -62,22 +62,46 @@ def _progress_factory(enabled: bool):  # type: ignore[no-untyped-def]
     return make, close_all
 
 
-def _summary_lines(summary: RunSummary) -> list[str]:
+def _quality_lines(d: dict[str, object], cfg: RunConfig) -> list[str]:
+    """Per source: the quality profile it got and why, and how many documents each rule dropped
+    (a `generic` source silently getting the full `web` rules surprised users: issue #19, item 5)."""
+    from filters.quality_rules import default_profile
+
+    block = d["stages"].get("quality", {}).get("by_source", {})  # type: ignore[attr-defined]
+    lines = []
+    for src in cfg.sources:
+        if not cfg.quality.enabled:
+            lines.append(f"  quality {src.name}: off (quality.enabled: false)")
+            continue
+        if src.name in cfg.quality.profiles:
+            profile, why = cfg.quality.profiles[src.name], "set in quality.profiles / --quality-profile"
+        else:
+            profile = default_profile(src.type, src.subset)
+            why = f"default for source type {src.type}" + (f", subset {src.subset}" if src.subset else "")
+        reasons = block.get(src.name, {}).get("rejected_by_reason", {})
+        drops = ", ".join(f"{k.removeprefix('quality:')}={v}" for k, v in reasons.items()) or "none"
+        lines.append(f"  quality {src.name}: profile {profile} ({why}); dropped by rule: {drops}")
+    return lines
+
+
+def _summary_lines(summary: RunSummary, cfg: RunConfig | None = None) -> list[str]:
     d = summary.stats.to_dict()
     lines = []
     for stage, block in d["stages"].items():
         t = block["total"]
         reasons = ", ".join(f"{k}={v}" for k, v in t["rejected_by_reason"].items()) or "-"
         lines.append(f"  {stage:<10} in {t['docs_in']:>8}  kept {t['docs_kept']:>8}  rejected {t['docs_rejected']:>6} ({reasons})")
+    if cfg is not None:
+        lines += _quality_lines(d, cfg)
     for src, langs in d["sizes"]["by_source"].items():
         for lang, s in langs.items():
             lines.append(f"  {src}/{lang}: {s['docs']} docs, {s['bytes'] / 1e6:.2f} MB, {s['chars']} chars, {s['tokens']} tokens")
     return lines
 
 
-def _report(summary: RunSummary) -> None:
+def _report(summary: RunSummary, cfg: RunConfig | None = None) -> None:
     click.echo(f"wrote {summary.out} ({len(summary.files)} Parquet files)")
-    for line in _summary_lines(summary):
+    for line in _summary_lines(summary, cfg):
         click.echo(line)
 
 
@@ -139,7 +163,7 @@ def run(config: Path, out: str, workers: int | None, dask_address: str | None, s
     already tagged with the same config and inputs are skipped (see OUT/.staging)."""
     _check_dask_options(workers, dask_address)
     try:
-        load_config(config)  # fail fast, with the key at fault, before Prefect starts
+        cfg = load_config(config)  # fail fast, with the key at fault, before Prefect starts
     except ConfigError as e:
         raise _fail(e) from e
     from flows.runners import run_curation  # Prefect is imported only for run and serve
@@ -154,7 +178,7 @@ def run(config: Path, out: str, workers: int | None, dask_address: str | None, s
     click.echo(f"flow run: {outcome.flow_run_id}")
     click.echo(f"tag: {outcome.shards - len(summary.skipped_shards)} shards tagged, {len(summary.skipped_shards)} skipped (done, same key)")
     click.echo("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.seconds.items()))
-    _report(summary)
+    _report(summary, cfg)
 
 
 @main.command()
@@ -259,7 +283,7 @@ def _one_off(opts: dict[str, object], select: dict[str, object], quality: dict[s
         )
     except (ConfigError, FileNotFoundError, ValueError, LockHeld) as e:  # DuplicateIdError is a ValueError
         raise _fail(e) from e
-    _report(summary)
+    _report(summary, cfg)
 
 
 @main.command()
@@ -298,10 +322,11 @@ def refilter(out: str, config: Path, staging: str | None, wait: bool) -> None:
     from pipeline.runner import RefilterError, refilter as run_refilter
 
     try:
-        summary = run_refilter(load_config(config), Layout(out, staging), log=log.info, wait=wait)
+        cfg = load_config(config)
+        summary = run_refilter(cfg, Layout(out, staging), log=log.info, wait=wait)
     except (ConfigError, RefilterError, FileNotFoundError, LockHeld) as e:
         raise _fail(e) from e
-    _report(summary)
+    _report(summary, cfg)
 
 
 @main.command()

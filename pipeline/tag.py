@@ -108,6 +108,8 @@ def tag_key(shard: InputShard | str, src: SourceConfig, cfg: RunConfig, fingerpr
             "input": _key_fingerprint(fingerprint),
             "shard": name,
             "version": __version__,
+            # the staged q_* columns: a release that adds a signal re-tags instead of missing a column
+            "signals": [f.name for f in QUALITY_FIELDS],
             # keys and NFC depend on the Python build's Unicode tables
             "unicode": unicodedata.unidata_version,
         },
