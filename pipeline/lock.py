@@ -113,6 +113,8 @@ class OutLock:
                 fs.call_s3("put_object", Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
                 fs.invalidate_cache(self.path)
                 return True
+            except FileExistsError:  # s3fs's translation of 412 PreconditionFailed
+                return False
             except Exception as e:  # noqa: BLE001 (botocore raises ClientError, s3fs may translate it)
                 if _precondition_failed(e):
                     return False
