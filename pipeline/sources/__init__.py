@@ -23,6 +23,7 @@ from pipeline.sources.hub import HubReadError, hub_stem, iter_hub
 from pipeline.sources.oasst import iter_oasst
 from pipeline.sources.reader import RawRecord, file_stem, read_file, unique_stems
 from pipeline.sources.redpajama import iter_dolma, iter_redpajama, iter_redpajama_v2
+from pipeline.sources.stackexchange import iter_stackexchange
 
 __all__ = ["InputShard", "expand_inputs", "iter_shard", "ADAPTERS", "RawRecord", "HubReadError"]
 
@@ -40,6 +41,7 @@ ADAPTERS: dict[str, Adapter] = {
     "squad": iter_squad,
     "alpaca": iter_alpaca,
     "generic": iter_generic,
+    "stackexchange": iter_stackexchange,
 }
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -119,5 +121,6 @@ def iter_shard(
             invalid_utf8=invalid_utf8,
             txt_unit=src.txt_unit,
             stem=shard.id_stem,
+            encoding=src.encoding,
         )
     return adapter(records, src)
