@@ -172,3 +172,16 @@ def test_cli_input_encoding(tmp_path: Path) -> None:
     assert res.exit_code == 1
     assert "unknown encoding 'latin-9x'; use a Python codec name such as utf-8, utf-16, cp1252, gb18030, big5" in res.output
     assert "Traceback" not in res.output
+
+
+def test_whole_json_in_cp1252_names_line_and_byte(tmp_path: Path) -> None:
+    legacy, _ = _c4(2)
+    body = json.dumps([{"text": t} for t in legacy], ensure_ascii=False, indent=1).encode("cp1252")
+    p = tmp_path / "arr.json"
+    p.write_bytes(body)
+    assert [d.text for d in docs(read_source(type="generic", paths=[str(p)], encoding="cp1252"))] == legacy
+    at = body.index(b'"text"', body.index(b'"text"') + 1)  # inside the second record
+    p.write_bytes(body[:at] + b"\x81" + body[at:])
+    (r,) = read_source(type="generic", paths=[str(p)], encoding="cp1252")
+    assert isinstance(r, Reject)
+    assert (r.drop_value, r.line) == (f"invalid_encoding: invalid cp1252 at byte {at}", body[:at].count(b"\n") + 1)

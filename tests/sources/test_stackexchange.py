@@ -97,3 +97,24 @@ def test_cli_shard_posts(tmp_path: Path) -> None:
     assert "    for row in csv.DictReader(fh):\n        print(row[\"label\"])  # KeyError\n```" in rows["se/Posts/1"]["text"]
     assert {r["lang"] for r in rows.values()} == {"en", "zh"}
     assert [r["drop_value"] for r in read_rejects(out)] == ["PostTypeId 4 (tag wiki excerpt)"]
+
+
+def test_default_profile_is_code_and_keeps_the_posts(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from filters.quality_rules import default_profile
+    from pipeline.cli import main
+
+    assert default_profile("stackexchange") == "code"
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["shard", str(POSTS), "--source-type", "stackexchange", "--out", str(out), "--languages", "en,zh", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert len(kept_rows(out)) == 7
+
+
+def test_utf16_dump_reads_the_same(tmp_path: Path) -> None:
+    text = POSTS.read_text(encoding="utf-8").replace('encoding="utf-8"', 'encoding="utf-16"')
+    p = tmp_path / "Posts.xml"
+    p.write_bytes(text.encode("utf-16"))  # with its BOM
+    want = [(type(x).__name__, x.id, getattr(x, "text", None)) for x in read_source(type="stackexchange", paths=[str(POSTS)])]
+    assert [(type(x).__name__, x.id, getattr(x, "text", None)) for x in read_source(type="stackexchange", paths=[str(p)])] == want
