@@ -858,15 +858,19 @@ def _read_csv(
         pending.clear()
         flaw = next((bad[n] for n in range(start, end + 1) if n in bad), None)
         flaw_line = next((n for n in range(start, end + 1) if n in bad), start)
+        blank = not row or (len(row) == 1 and not row[0].strip())
+        if header is None and error is None and not blank:
+            # the header is not a record: undecodable bytes in it show as U+FFFD in the names,
+            # rather than the first data row silently becoming the header
+            header = _header_names(row)
+            continue
         if error is not None or flaw is not None:
             yield _reject(source, error or flaw or "", path, flaw_line if error is None else start, start - 1, raw, stem)
             continue
-        if not row or (len(row) == 1 and not row[0].strip()):
+        if blank:
             yield _reject(source, "empty_line", path, start, start - 1, raw, stem)
             continue
-        if header is None:
-            header = _header_names(row)
-            continue
+        assert header is not None
         if len(row) != len(header):
             yield _reject(source, f"csv_fields: expected {len(header)} fields, got {len(row)}", path, start, start - 1, raw, stem)
             continue

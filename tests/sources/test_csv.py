@@ -127,3 +127,12 @@ def test_csv_written_by_pandas_with_its_index(tmp_path: Path) -> None:
     got = docs(read_source(type="generic", paths=[str(p)], fields={"text": "context"}))
     assert [d.meta["Unnamed: 0"] for d in got] == ["0", "1", "2"]
     assert [d.meta["orig_id"] for d in got] == [pid for pid, _, _ in rows]
+
+
+def test_undecodable_header_is_still_the_header(tmp_path: Path) -> None:
+    rows = _cmrc_rows(2)
+    p = tmp_path / "h.csv"
+    p.write_bytes("标题,context\n".encode("gb18030") + "".join(f"{t},{c}\n" for _, t, c in rows).encode("utf-8"))
+    items = list(read_file(str(p), "src"))
+    assert [x.line for x in items] == [2, 3] and all(isinstance(x, RawRecord) for x in items)
+    assert [x.value["context"] for x in items] == [c for _, _, c in rows]  # type: ignore[union-attr]
