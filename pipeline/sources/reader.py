@@ -419,22 +419,30 @@ class _Codec:
     def utf8(self) -> bool:
         return self.name == "utf-8"
 
-    def decode(self, data: bytes) -> tuple[str, int] | str:
-        """(text, U+FFFD inserted) of a unit in this codec, or the reject detail."""
+    def decode(self, data: bytes) -> tuple[str, int] | BadBytes:
+        """(text, U+FFFD inserted) of a unit in this codec, or where and why it does not decode."""
         if self.utf8:
             try:
                 return data.decode("utf-8"), 0
             except UnicodeDecodeError as e:
                 if not self.repair:
-                    return f"invalid_utf8: invalid UTF-8 at byte {e.start}"
+                    return BadBytes(f"invalid_utf8: invalid UTF-8 at byte {e.start}", e.start)
                 return _repair(data)
         try:
             return data.decode(self.name), 0
         except UnicodeDecodeError as e:
             if not self.repair:
-                return f"invalid_encoding: invalid {self.name} at byte {e.start}"
+                return BadBytes(f"invalid_encoding: invalid {self.name} at byte {e.start}", e.start)
             text = data.decode(self.name, errors="replace")
             return text, text.count(REPLACEMENT)
+
+
+@dataclass(frozen=True, slots=True)
+class BadBytes:
+    """A unit that does not decode: the reject detail and the 0-based offset of the first bad byte."""
+
+    detail: str
+    pos: int
 
 
 def _file_codec(path: str, compression: Compression, encoding: str, repair: bool) -> _Codec:
@@ -575,8 +583,8 @@ def _read_jsonl(path: str, compression: Compression, source: str, codec: _Codec,
                 data, repaired = line, 0
                 if legacy:  # decoded line by line; orjson then reads the UTF-8 re-encoding
                     got = codec.decode(line)
-                    if isinstance(got, str):
-                        yield _reject(source, got, path, lineno, lineno - 1, line, stem)
+                    if isinstance(got, BadBytes):
+                        yield _reject(source, got.detail, path, lineno, lineno - 1, line, stem)
                         continue
                     data, repaired = got[0].encode("utf-8"), got[1]
                 try:
@@ -662,10 +670,9 @@ def _read_json(path: str, compression: Compression, source: str, codec: _Codec, 
     repaired = 0
     if not codec.utf8:
         got = codec.decode(data)
-        if isinstance(got, str):
-            pos = int(got.rsplit(" ", 1)[1])
-            lineno, line = _line_at(data, pos)
-            yield _reject(source, got, path, lineno, None, line, stem)
+        if isinstance(got, BadBytes):
+            lineno, line = _line_at(data, got.pos)
+            yield _reject(source, got.detail, path, lineno, None, line, stem)
             return
         data, repaired = got[0].encode("utf-8"), got[1]
     try:
@@ -722,8 +729,8 @@ def _decode_unit(
     if b"\x00" in data:
         return _reject(source, _nul_detail(data), path, lineno, record, data, stem)
     got = codec.decode(data)
-    if isinstance(got, str):
-        return _reject(source, got, path, lineno, record, data, stem)
+    if isinstance(got, BadBytes):
+        return _reject(source, got.detail, path, lineno, record, data, stem)
     return RawRecord({"text": got[0]}, path, lineno, record, data, got[1], stem)
 
 
@@ -825,8 +832,8 @@ def _read_csv(
                         bad[lineno] = _nul_detail(line)
                         line = line.replace(b"\x00", b"")
                     got = codec.decode(line)
-                    if isinstance(got, str):
-                        bad[lineno] = got
+                    if isinstance(got, BadBytes):
+                        bad[lineno] = got.detail
                         text = line.decode(codec.name, errors="replace")
                     else:
                         text = got[0]
