@@ -231,8 +231,9 @@ _SCALARS = (str, int, float, bool)
 class IdPicker:
     """Own ids that stay unique within one input file, checked cheaply as records stream by.
 
-    The ids of one file are remembered as 64-bit hashes (8 bytes of payload each, not the strings),
-    which is enough because ids only have to be unique within the file: the file stem in
+    The ids of one file are remembered as 64-bit hashes, not the strings (~70 bytes per record in a
+    Python set: 70 MB per million records), which is enough because ids only have to be unique
+    within the file: the file stem in
     `<source>/<stem>/<id>` keeps files apart (two splits that both number from 0 do not collide).
     A repeated own id, or a record without one, gets the line-based default id; a default id that an
     earlier own id already took gets `#<n>` appended. So no two documents of a file share an id,
