@@ -345,6 +345,7 @@ _TYPE_PROFILES: dict[str, str] = {
     "oasst": "conversation",
     "alpaca": "instruction",
     "chinese_poetry": "poetry",
+    "stackexchange": "code",  # as RedPajama's stackexchange subset: prose mixed with code
 }
 
 

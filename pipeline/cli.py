@@ -221,13 +221,17 @@ _INPUT_OPTIONS = [
     click.option("--name", default=None, help="Source name, the folder under OUT/data/ (default: the source type)."),
     click.option("--lang", default=None, help="Language hint for records that carry none (e.g. en, zh); compared with the tagged language in stats."),
     click.option("--subset", default=None, help="Subset label (RedPajama: arxiv, book, c4, common_crawl, github, stackexchange, wikipedia)."),
-    click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(get_args(InputFormat)), help="Input format; auto decides from the file extension."),
+    click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(get_args(InputFormat)), help="Input format; auto decides from the file extension (.jsonl .json .parquet .txt .csv .tsv .xml). csv: header row, RFC 4180 quoting; tsv: header row, no quoting; xml: one record per <row/> element (Stack Exchange dumps)."),
     click.option("--casing", default="preserve", show_default=True, type=click.Choice(get_args(Casing)), help="Casing policy of the stored text."),
     click.option("--whitespace", default="collapse", show_default=True, type=click.Choice(["collapse", "code"]), help="collapse whitespace (``` code fences keep theirs), or keep indentation everywhere (source code)."),
     click.option("--unit", default="thread", show_default=True, type=click.Choice(["thread", "message", "top_path"]), help="oasst: one document per thread, per message, or the best-ranked path of each tree."),
     click.option("--txt-unit", default="paragraph", show_default=True, type=click.Choice(["file", "line", "paragraph"]), help="Plain text: one document per file, per line, or per blank-line-separated block."),
     click.option("--text-field", "text_fields", multiple=True, help="generic: field(s) holding the text (repeat to join several with a blank line)."),
-    click.option("--id-field", default=None, help="generic: field holding the record's own id."),
+    click.option("--id-field", default=None, help="generic: field holding the record's own id (default: a field named `id`, while unique within its file)."),
+    click.option("--title-field", default=None, help="generic: field holding a title, prepended to the text as its first paragraph and kept in meta."),
+    click.option("--meta-field", "meta_fields", multiple=True, help="generic: field to copy into meta (repeat; dotted paths reach nested fields). Default: every other top-level scalar field."),
+    click.option("--input-encoding", default="utf-8", show_default=True, help="Character set of inputs without a UTF-16/32 byte order mark, e.g. cp1252, gb18030, big5 (any Python codec)."),
+    click.option("--html", "html", default="keep", show_default=True, type=click.Choice(["keep", "strip"]), help="strip: the text is HTML; convert it to text (code blocks kept as ``` fences) before normalizing."),
     click.option("--invalid-utf8", default="reject", show_default=True, type=click.Choice(["reject", "repair"]), help="Invalid UTF-8 lines: reject them, or repair with U+FFFD (counted)."),
     click.option("--encoding", default="o200k_base", show_default=True, help="tiktoken encoding for token counts (offline: o200k_base, cl100k_base)."),
     click.option("--shard-size-mb", default=256.0, show_default=True, type=float, help="Rotate output shards at about this size."),
@@ -259,9 +263,14 @@ def _one_source_config(opts: dict[str, object], select: dict[str, object], quali
         "unit": opts["unit"],
         "txt_unit": opts["txt_unit"],
     }
-    if text_fields or opts["id_field"]:
+    if opts["input_encoding"] != "utf-8":
+        source["encoding"] = opts["input_encoding"]
+    if opts["html"] != "keep":
+        source["html"] = opts["html"]
+    meta_fields: tuple[str, ...] = opts["meta_fields"]  # type: ignore[assignment]
+    if text_fields or opts["id_field"] or opts["title_field"] or meta_fields:
         text: str | list[str] = list(text_fields) if len(text_fields) > 1 else (text_fields[0] if text_fields else "text")
-        source["fields"] = {"text": text, "id": opts["id_field"]}
+        source["fields"] = {"text": text, "id": opts["id_field"], "title": opts["title_field"], "meta": list(meta_fields)}
     raw = {
         "sources": [source],
         "normalize": {"invalid_utf8": opts["invalid_utf8"]},

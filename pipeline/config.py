@@ -25,11 +25,12 @@ SourceType = Literal[
     "chinese_poetry",  # chinese-poetry: author, paragraphs[], title or rhythmic
     "squad",  # SQuAD-style (cmrc2018): each paragraph context once
     "alpaca",  # alpaca-style instruction data: instruction, input, output
+    "stackexchange",  # Stack Exchange dump Posts.xml: questions and answers, HTML bodies as text
     "generic",  # anything else through `fields`
 ]
 
 Casing = Literal["preserve", "lower", "fix_shouting"]
-InputFormat = Literal["auto", "jsonl", "json", "parquet", "txt"]
+InputFormat = Literal["auto", "jsonl", "json", "parquet", "txt", "csv", "tsv", "xml"]
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -64,10 +65,18 @@ class FieldMap(Strict):
     """How the generic adapter finds its fields (dotted paths reach into nested objects)."""
 
     text: str | list[str] = Field("text", description="text field, or fields joined by a blank line")
-    id: str | None = Field(None, description="field holding the source's own id")
+    id: str | None = Field(
+        None,
+        description="field holding the source's own id (ids <source>/<id>); unset: a field named `id` is used "
+        "when present, as <source>/<file stem>/<id>, while unique within the file",
+    )
+    auto_id: bool = Field(True, description="unset `id`: use a field named `id` as the document id (false: line-based ids)")
     title: str | None = Field(None, description="optional title prepended as the first paragraph")
     lang: str | None = Field(None, description="field holding a language code")
-    meta: list[str] = Field(default_factory=list, description="fields copied into meta")
+    meta: list[str] = Field(
+        default_factory=list,
+        description="fields copied into meta; empty: every other top-level scalar field (str, number, bool)",
+    )
 
 
 class SourceConfig(Strict):
@@ -103,6 +112,29 @@ class SourceConfig(Strict):
         "paragraph", description="plain text: one document per file, per line, or per blank-line block"
     )
     fields: FieldMap | None = Field(None, description="generic adapter field mapping")
+    encoding: str = Field(
+        "utf-8",
+        description="character set of local files without a UTF-16/32 byte order mark: utf-8, or a legacy one "
+        "such as cp1252, gb18030, big5, shift_jis (any Python codec)",
+    )
+    html: Literal["keep", "strip"] = Field(
+        "keep", description="strip: the text is HTML; convert it to text (code blocks kept) before normalizing"
+    )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, encoding: str) -> str:
+        import codecs
+
+        try:
+            info = codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(
+                f"unknown encoding {encoding!r}; use a Python codec name such as utf-8, utf-16, cp1252, gb18030, big5"
+            ) from None
+        if not getattr(info, "_is_text_encoding", True):
+            raise ValueError(f"{encoding!r} is not a character set (a bytes-to-bytes codec)")
+        return info.name
 
     @model_validator(mode="after")
     def _one_input(self) -> SourceConfig:

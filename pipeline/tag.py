@@ -34,6 +34,7 @@ from pipeline.document import (
     staged_schema,
 )
 from pipeline.layout import Layout, as_layout
+from pipeline.html_text import html_to_text, looks_like_html
 from pipeline.normalize import key_hash, normalize_key, normalize_text
 from pipeline.shards import RotatingWriter, staging_output, write_table_atomic
 from pipeline.sources import InputShard, input_fingerprint, iter_shard
@@ -278,10 +279,14 @@ def tag_shard(
             stats.stage("read", item.source).keep(raw_bytes)
             if progress:
                 progress(1, raw_bytes)
+            text = item.text
+            stripped = src.html == "strip" and looks_like_html(text)
+            if stripped:  # opt-in: HTML to text before normalizing (pipeline/html_text.py)
+                text = html_to_text(text)
             text, changes = normalize_text(
-                item.text, casing=src.casing, fullwidth_alnum=norm.fullwidth_alnum, whitespace=src.whitespace
+                text, casing=src.casing, fullwidth_alnum=norm.fullwidth_alnum, whitespace=src.whitespace
             )
-            names = changes.names()
+            names = ["html_stripped", *changes.names()] if stripped else changes.names()
             if src.c4_line_filter:
                 text, removed = c4_line_filter(text)
                 if removed:

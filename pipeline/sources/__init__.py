@@ -29,6 +29,7 @@ from pipeline.sources.oasst import iter_oasst
 from pipeline.sources.reader import RawRecord, file_stem, read_file, storage_options, unique_stems
 from pipeline.sources.remote import RemoteReadError, hub_repo_files, list_remote, remote_fingerprint
 from pipeline.sources.redpajama import iter_dolma, iter_redpajama, iter_redpajama_v2
+from pipeline.sources.stackexchange import iter_stackexchange
 
 __all__ = ["InputShard", "expand_inputs", "input_fingerprint", "iter_shard", "ADAPTERS", "RawRecord", "HubReadError", "RemoteReadError"]
 
@@ -46,6 +47,7 @@ ADAPTERS: dict[str, Adapter] = {
     "squad": iter_squad,
     "alpaca": iter_alpaca,
     "generic": iter_generic,
+    "stackexchange": iter_stackexchange,
 }
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -161,6 +163,7 @@ def iter_shard(
                 invalid_utf8=invalid_utf8,
                 txt_unit=src.txt_unit,
                 stem=shard.id_stem,
+                encoding=src.encoding,
             )
             if src.hub is not None and src.hub.limit is not None:
                 items = itertools.islice(items, src.hub.limit)
