@@ -138,7 +138,7 @@ _WORKERS_HELP = (
 )
 _DASK_ADDRESS_HELP = (
     "Run tasks on an existing Dask cluster (tcp://host:8786; `dask scheduler` + `dask worker` per machine). "
-    "Workers need this package, the inputs and OUT at the same paths (shared filesystem), and must reach PREFECT_API_URL."
+    "Workers need this package and must reach PREFECT_API_URL; with inputs and OUT on a store (s3://...) they need no shared filesystem, else the same paths as this machine."
 )
 
 
