@@ -105,8 +105,10 @@ def _report(summary: RunSummary, cfg: RunConfig | None = None) -> None:
         click.echo(line)
 
 
-def _fail(e: Exception) -> click.ClickException:
-    return click.ClickException(str(e))
+def _fail(e: Exception, where: object = None) -> click.ClickException:
+    from pipeline.errors import describe_error
+
+    return click.ClickException(describe_error(e, str(where) if where is not None else None))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -172,8 +174,8 @@ def run(config: Path, out: str, workers: int | None, dask_address: str | None, s
 
     try:
         outcome = run_curation(str(config), out, workers=workers, address=dask_address, staging=staging, wait=wait)
-    except (FileNotFoundError, ValueError, ServerStartError, LockHeld) as e:
-        raise _fail(e) from e
+    except (OSError, ValueError, ServerStartError, LockHeld) as e:
+        raise _fail(e, out) from e
     summary = outcome.summary
     click.echo(f"flow run: {outcome.flow_run_id}")
     click.echo(f"tag: {outcome.shards - len(summary.skipped_shards)} shards tagged, {len(summary.skipped_shards)} skipped (done, same key)")
@@ -290,8 +292,8 @@ def _one_off(opts: dict[str, object], select: dict[str, object], quality: dict[s
         summary = _run_in_process(
             cfg, opts["out"], progress=progress, force=bool(opts["force"]), staging=opts["staging"], wait=bool(opts["wait"])  # type: ignore[arg-type]
         )
-    except (ConfigError, FileNotFoundError, ValueError, LockHeld) as e:  # DuplicateIdError is a ValueError
-        raise _fail(e) from e
+    except (ConfigError, OSError, ValueError, LockHeld) as e:  # DuplicateIdError is a ValueError
+        raise _fail(e, opts["out"]) from e
     _report(summary, cfg)
 
 
@@ -333,8 +335,8 @@ def refilter(out: str, config: Path, staging: str | None, wait: bool) -> None:
     try:
         cfg = load_config(config)
         summary = run_refilter(cfg, Layout(out, staging), log=log.info, wait=wait)
-    except (ConfigError, RefilterError, FileNotFoundError, LockHeld) as e:
-        raise _fail(e) from e
+    except (ConfigError, RefilterError, OSError, LockHeld) as e:
+        raise _fail(e, out) from e
     _report(summary, cfg)
 
 

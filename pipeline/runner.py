@@ -230,8 +230,8 @@ def finish(
     lay = as_layout(out)
     stats: RunStats = sum((t.stats for t in tagged), RunStats()) + sum((s.stats for s in selected), RunStats())
     check_accounting(stats)
-    lay.out.sweep_tmp(lay.data_dir())
-    lay.out.sweep_tmp(lay.rejected_dir())
+    for folder in (lay.data_dir(), lay.rejected_dir(), lay.stats_dir()):
+        lay.out.sweep_tmp(folder)  # what a killed or disk-full run left (we hold the lock: nobody else writes)
 
     groups: dict[str, list[str]] = {}
     for res in sorted(selected, key=lambda r: r.shard):
