@@ -27,10 +27,10 @@ from pipeline.config import RunConfig, SourceConfig
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
 from pipeline.dedup.cluster import cluster as cluster_signatures
 from pipeline.report import write_report
-from pipeline.select import SELECT_STAGES, SelectResult, choose_cluster_keepers, clusters_path, select_shard
+from pipeline.select import SelectResult, select_stages, choose_cluster_keepers, clusters_path, select_shard
 from pipeline.shards import RotatingWriter, describe, publish, remove_stale_dirs
 from pipeline.sources import InputShard, expand_inputs
-from pipeline.stats import STAGES, RunStats
+from pipeline.stats import RunStats
 from pipeline.tag import Progress, TagResult, load_done, staging, tag_key, tag_shard
 
 #: Packages whose versions go into the manifest (what decides the bytes of the outputs).
@@ -39,6 +39,12 @@ TRACKED_PACKAGES = ("curate", "pyarrow", "tiktoken", "datasets", "orjson", "zsta
 
 class AccountingError(RuntimeError):
     """A stage's documents in != kept + rejected, or one stage's output != the next one's input."""
+
+
+def all_stages() -> tuple[str, ...]:
+    """Every stage in pipeline order: tag's, then select's (select.RULES, so a rule added there
+    gets its rejects folder and its place in the accounting chain)."""
+    return ("read", "normalize", *select_stages())
 
 
 def plan(cfg: RunConfig) -> list[tuple[InputShard, SourceConfig]]:
@@ -51,7 +57,7 @@ def reset_select(out: Path) -> None:
     are kept: `cluster_step` decides by their key whether they still hold)."""
     for sub in ("selected", "keepers"):
         shutil.rmtree(staging(out) / sub, ignore_errors=True)
-    for stage in SELECT_STAGES:
+    for stage in select_stages():
         shutil.rmtree(staging(out) / "rejected" / stage, ignore_errors=True)
 
 
@@ -134,7 +140,8 @@ def check_accounting(stats: RunStats) -> None:
             raise AccountingError(f"stage {stage!r} source {src!r}: in {s.docs_in} != kept {s.docs_kept} + rejected {s.docs_rejected}")
     sources = {src for _, src in stats.stages}
     for src in sources:
-        for prev, nxt in zip(STAGES, STAGES[1:]):
+        stages = all_stages()
+        for prev, nxt in zip(stages, stages[1:]):
             a = stats.stages.get((prev, src))
             b = stats.stages.get((nxt, src))
             kept = a.docs_kept if a else 0
@@ -210,9 +217,9 @@ def finish(
     for res in sorted(selected, key=lambda r: r.shard):
         for stage, rel in res.rejects.items():
             reject_sources.setdefault(stage, []).append(rel)
-    for stage in STAGES:
+    for stage in all_stages():
         _publish_rejects(out, stage, reject_sources.get(stage, []), cfg)
-    remove_stale_dirs(out / "rejected", [out / "rejected" / s for s in STAGES])
+    remove_stale_dirs(out / "rejected", [out / "rejected" / s for s in all_stages()])
 
     dedup = dedup or {"enabled": False}
     stats_doc = {"config_hash": cfg.hash(), "version": __version__, **stats.to_dict(), "dedup": dedup, "casing": casing_summary(dedup)}
