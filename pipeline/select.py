@@ -79,6 +79,8 @@ def contamination_rule(batch: pa.Table, cfg: RunConfig) -> Verdict:
     if not d.eval_sets or "decon_ngrams" not in batch.column_names:
         return _keep_all(n), pa.nulls(n, pa.string()), pa.nulls(n, pa.string()), None
     hit = pc.greater_equal(batch.column("decon_ngrams"), d.min_ngrams)
+    if "decon_sets" not in batch.column_names:  # keeper choice reads no list column: the mask is enough
+        return _chunk(_keep_all(n) if d.mode == "label_only" else hit), pa.nulls(n, pa.string()), pa.nulls(n, pa.string()), None
     sets = batch.column("decon_sets")
     first = pc.list_element(pc.if_else(pc.greater(pc.list_value_length(sets), 0), sets, pa.scalar(["?"], pa.list_(pa.string()))), 0)
     reasons = pc.if_else(hit, pc.binary_join_element_wise("contamination:", first, ""), pa.scalar(None, pa.string()))
@@ -165,6 +167,10 @@ def passing(batch: pa.Table, cfg: RunConfig) -> pa.Table:
     return batch
 
 
+#: Staged columns no rule reads: left out when keepers are chosen (memory follows the members).
+_NOT_FOR_RULES = frozenset({"text", "minhash", "messages", "meta", "norm_changes"})
+
+
 def choose_cluster_keepers(cfg: RunConfig, out: Path, shards: list[tuple[str, list[str]]]) -> None:
     """Global: one keeper per duplicate cluster among members that pass the other rules; writes the
     member rows of each shard to `.staging/keepers/<shard>.parquet`.
@@ -174,16 +180,27 @@ def choose_cluster_keepers(cfg: RunConfig, out: Path, shards: list[tuple[str, li
     member_ids = clusters.column("id")
     parts: list[pa.Table] = []
     shard_of: list[pa.Table] = []
-    cols = ["id", "source", "n_chars", "key_hash", "lang", "lang_score", *SIGNAL_COLUMNS]
+    cols: list[str] = []
+    empty: pa.Table | None = None
     for shard, staged in shards:
         for rel in staged:
+            if not cols:  # every tag column a rule may read (any registered tagger's), never the texts
+                schema = pq.read_schema(out / rel)
+                # list columns cannot ride through Arrow's join: rules need only their masks here
+                cols = [c for c in schema.names if c not in _NOT_FOR_RULES and not pa.types.is_list(schema.field(c).type)]
+                empty = pa.schema([schema.field(c) for c in cols]).empty_table()
             t = pq.read_table(out / rel, columns=cols)
             t = t.filter(pc.is_in(t.column("id"), value_set=member_ids))
             if t.num_rows == 0:
                 continue
             shard_of.append(pa.table({"id": t.column("id"), "shard": pa.array([shard] * t.num_rows, pa.string())}))
             parts.append(t)
-    members = pa.concat_tables(parts) if parts else pa.table({c: pa.array([], pa.string()) for c in cols})
+    if parts:
+        members = pa.concat_tables(parts)
+    elif empty is not None:
+        members = empty
+    else:
+        members = pa.table({c: pa.array([], pa.string()) for c in ["id", "source", "n_chars", "key_hash", "lang", "lang_score", *SIGNAL_COLUMNS]})
     members = members.join(clusters, "id")
     ok = passing(members, cfg)
     keepers = choose_keepers(ok.select(["id", "cluster", "source", "n_chars"]), cfg.dedup.source_priority)

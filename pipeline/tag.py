@@ -28,7 +28,8 @@ from pipeline.normalize import normalize_text
 from pipeline.shards import RotatingWriter, staging_output, write_table_atomic
 from pipeline.sources import InputShard, iter_shard
 from pipeline.stats import RunStats
-from pipeline.taggers import TAGGERS, TagBatch, language_tagger, staged_schema, tagger_configs
+from pipeline import taggers
+from pipeline.taggers import TagBatch, language_tagger, staged_schema, tagger_configs
 
 __all__ = ["TagResult", "language_tagger", "tag_key", "tag_shard", "load_done", "staging"]
 
@@ -155,7 +156,7 @@ class _Batch:
         no tagger computes (identity, provenance, the normalization trace)."""
         docs = self.docs
         batch = TagBatch(docs=docs, texts=[d.text for d in docs], changes=self.changes, cfg=cfg, stats=stats)
-        for tagger in TAGGERS:
+        for tagger in taggers.TAGGERS:  # read at call time: the list is the registry
             batch.cols.update(tagger.tag(batch))
         cols: dict[str, Any] = {
             "id": [d.id for d in docs],
