@@ -280,7 +280,9 @@ class DecontaminationConfig(Strict):
     eval_sets: list[EvalSetConfig] = Field(default_factory=list, description="eval sets; none: decontamination off")
     word_ngram: int = Field(13, ge=1, description="n-gram size in words for space-delimited text (GPT-3: 13)")
     char_ngram: int = Field(8, ge=1, description="n-gram size in characters for Han/Kana/Hangul runs (8: measured, README)")
-    min_ngrams: int = Field(1, ge=1, description="documents sharing at least this many distinct eval n-grams are contaminated")
+    min_ngrams: int = Field(
+        2, ge=1, description="documents sharing at least this many distinct eval n-grams are contaminated (2: measured, README)"
+    )
     mode: Literal["filter", "label_only"] = Field(
         "filter", description="filter: drop contaminated documents (rejected/contamination/); label_only: count them, keep them"
     )

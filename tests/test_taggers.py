@@ -91,15 +91,14 @@ def test_shard_decontaminates_and_redacts_end_to_end(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     stats = _stats(out)
     c = stats["stages"]["contamination"]["total"]
-    assert c["docs_in"] == c["docs_kept"] + c["docs_rejected"] and c["rejected_by_reason"] == {"contamination:cmrc2018_dev": 3}
+    # at the default min_ngrams 2 only the planted paragraph; at 1 two common phrases shared with a
+    # cmrc2018 paragraph (中的一个重要概念, 获得诺贝尔和平奖: one 8-gram each) would be flagged too
+    assert c["docs_in"] == c["docs_kept"] + c["docs_rejected"] and c["rejected_by_reason"] == {"contamination:cmrc2018_dev": 1}
     rej = {r["id"]: r for r in pq.read_table(out / "rejected/contamination/part-00000.parquet").to_pylist()}
-    assert len(rej["alpaca/alpaca/2"]["drop_value"]) == 200  # the planted paragraph: longest span, cut to 200 chars
-    # known false positives of 8-character n-grams: common phrases shared with a cmrc2018 paragraph
-    assert {k: v["drop_value"] for k, v in rej.items() if k != "alpaca/alpaca/2"} == {
-        "alpaca/alpaca/23": "中的一个重要概念",
-        "alpaca/alpaca/35": "获得诺贝尔和平奖",
-    }
-    assert stats["contamination"] == {"alpaca": {"cmrc2018_dev": {"docs": 3, "tokens": sum(r["n_tokens"] for r in rej.values())}}}
+    assert list(rej) == ["alpaca/alpaca/2"]
+    assert len(rej["alpaca/alpaca/2"]["drop_value"]) == 200  # the longest span, cut to 200 characters
+    assert para.startswith(rej["alpaca/alpaca/2"]["drop_value"][:8])  # folded tokens, punctuation dropped
+    assert stats["contamination"] == {"alpaca": {"cmrc2018_dev": {"docs": 1, "tokens": rej["alpaca/alpaca/2"]["n_tokens"]}}}
     kept = pq.read_table(next((out / "data/alpaca/zh").glob("*.parquet"))).to_pylist()
     by_id = {r["id"]: r["text"] for r in kept}
     assert "<PHONE>" in by_id["alpaca/alpaca/0"] and "<EMAIL>" in by_id["alpaca/alpaca/0"] and "13812345678" not in by_id["alpaca/alpaca/0"]
