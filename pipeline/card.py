@@ -465,7 +465,7 @@ def _safety_section(stats: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
             for kind, units in sorted(kinds.items()):
                 if kind == "any":
                     continue
-                rows.append([f"`{src}`", f"`{kind}`", _n(units.get("values", 0)), _n(units.get("docs", 0)), f"{policy}: {what.get(policy, policy)}"])
+                rows.append([f"`{src}`", kind, _n(units.get("values", 0)), _n(units.get("docs", 0)), f"{policy}: {what.get(policy, policy)}"])
         out += ["Personal data found by the PII detectors (validated matches), and what was done with it:", ""]
         out += _table(["source", "kind", "values", "documents", "policy"], rows, numbers=range(2, 4))
     contamination = stats.get("contamination") or {}
@@ -479,7 +479,8 @@ def _safety_section(stats: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
         out += [f"Decontaminated against {', '.join(f'`{n}`' for n in sets)} (`{mode}`: "
                 + ("overlapping documents are dropped, `rejected/contamination/`" if mode == "filter" else "overlapping documents are flagged and KEPT")
                 + "):", ""]
-        rows = [[f"`{src}`", f"`{name}`", _n(u.get("docs", 0)), _n(u.get("tokens", 0))] for src, by in sorted(contamination.items()) for name, u in sorted(by.items())]
+        # plain eval-set and kind names: a `name` | `glob` | rows row is the Configs table's form
+        rows = [[f"`{src}`", name, _n(u.get("docs", 0)), _n(u.get("tokens", 0))] for src, by in sorted(contamination.items()) for name, u in sorted(by.items())]
         out += _table(["source", "eval set", "documents", "tokens"], rows, numbers=range(2, 4)) if rows else ["No document overlaps an eval set."]
     return out
 

@@ -17,7 +17,7 @@ def safety(stats: dict[str, Any]) -> Section:
             for src, by in sorted(contamination.items()) for name, u in sorted(by.items())]
     if rows:
         sec.blocks.append(Para(
-            "Documents sharing at least `decontamination.min_ngrams` n-grams (13 words / 8 characters) with an eval set, "
+            "Documents sharing at least `decontamination.min_ngrams` n-grams (words, or characters in Han runs) with an eval set, "
             "counted where they enter the contamination stage: dropped in `filter` mode (`rejected/contamination/`), kept "
             "in `label_only` mode. A document hitting several eval sets counts under each."
         ))
