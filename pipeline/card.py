@@ -322,8 +322,8 @@ def _body(inputs: CardInputs, data: DatasetCardData) -> str:
     out: list[str] = [f"# {data.pretty_name}", ""]
     out += [
         f"{_n(total['docs'])} documents ({_n(total['bytes'])} UTF-8 bytes, {_n(total.get('tokens'))} BPE tokens with "
-        f"`{encoding}`) from {len(inputs.sources)} sources, in "
-        + ", ".join(f"{lang} ({_n(s['docs'])} documents)" for lang, s in sorted(by_lang.items()))
+        f"`{encoding}`) from {len(inputs.sources)} sources"
+        + (", in " + ", ".join(f"{lang} ({_n(s['docs'])} documents)" for lang, s in sorted(by_lang.items())) if by_lang else "")
         + ". Made by the `curate` pipeline"
         + (f" {stats['version']}" if stats.get("version") else "")
         + (f", config hash `{manifest['config_hash'][:16]}`" if manifest.get("config_hash") else "")

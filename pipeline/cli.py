@@ -84,6 +84,23 @@ def _fail(e: Exception) -> click.ClickException:
     return click.ClickException(str(e))
 
 
+_ALLOW_EMPTY_HELP = (
+    "Exit 0 even when the run keeps no document or a source yields none (default: exit status 1 "
+    "with the source, files and top drop reasons; OUT is written either way). Config: checks.allow_empty."
+)
+
+
+def _check_outcome(summary: RunSummary, allow_empty: bool) -> None:
+    """Never exit 0 when nothing was produced (unless allowed): see pipeline/outcome.py."""
+    from pipeline.outcome import EmptyOutputError, check_outcome
+
+    try:
+        for problem in check_outcome(summary.stats, summary.out, allow_empty):
+            click.echo(f"warning: {problem}", err=True)
+    except EmptyOutputError as e:
+        raise _fail(e) from e
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log every shard and step (INFO level).")
 @click.version_option(package_name="curate")
@@ -120,7 +137,8 @@ def _check_dask_options(workers: int | None, dask_address: str | None) -> None:
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory (created if missing).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help=_WORKERS_HELP)
 @click.option("--dask-address", "dask_address", default=None, metavar="tcp://HOST:PORT", help=_DASK_ADDRESS_HELP)
-def run(config: Path, out: Path, workers: int | None, dask_address: str | None) -> None:
+@click.option("--allow-empty", "allow_empty", is_flag=True, help=_ALLOW_EMPTY_HELP)
+def run(config: Path, out: Path, workers: int | None, dask_address: str | None, allow_empty: bool) -> None:
     """Run the pipeline described by CONFIG (YAML) as one Prefect flow run: tag tasks over input
     shards, cluster, select tasks over tagged shards, finish.
 
@@ -129,7 +147,7 @@ def run(config: Path, out: Path, workers: int | None, dask_address: str | None) 
     already tagged with the same config and inputs are skipped (see OUT/.staging)."""
     _check_dask_options(workers, dask_address)
     try:
-        load_config(config)  # fail fast, with the key at fault, before Prefect starts
+        cfg = load_config(config)  # fail fast, with the key at fault, before Prefect starts
     except ConfigError as e:
         raise _fail(e) from e
     from flows.runners import run_curation  # Prefect is imported only for run and serve
@@ -144,6 +162,7 @@ def run(config: Path, out: Path, workers: int | None, dask_address: str | None) 
     click.echo(f"tag: {outcome.shards - len(summary.skipped_shards)} shards tagged, {len(summary.skipped_shards)} skipped (done, same key)")
     click.echo("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.seconds.items()))
     _report(summary)
+    _check_outcome(summary, allow_empty or cfg.checks.allow_empty)
 
 
 @main.command()
@@ -197,6 +216,7 @@ _INPUT_OPTIONS = [
     click.option("--quality-profile", default=None, type=click.Choice(["web", "curated", "code", "conversation", "instruction", "poetry", "none"]), help="Quality rules for this source (default: chosen from the source type and subset; 'none' runs no rule)."),
     click.option("--threshold", default=0.8, show_default=True, type=float, help="Near-duplicate threshold: estimated Jaccard of the MinHash signatures."),
     click.option("--force", is_flag=True, help="Re-tag shards even when their output exists for the same key."),
+    click.option("--allow-empty", "allow_empty", is_flag=True, help=_ALLOW_EMPTY_HELP),
     click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
 ]
 
@@ -233,6 +253,7 @@ def _one_source_config(opts: dict[str, object], select: dict[str, object], quali
         "quality": quality if quality is not None else ({"profiles": {source["name"]: opts["quality_profile"]}} if opts["quality_profile"] else {}),
         "select": select,
         "output": {"shard_size_mb": opts["shard_size_mb"]},
+        "checks": {"allow_empty": bool(opts["allow_empty"])},
     }
     return parse_config(raw, origin="command line")
 
@@ -245,6 +266,7 @@ def _one_off(opts: dict[str, object], select: dict[str, object], quality: dict[s
     except (ConfigError, FileNotFoundError, ValueError) as e:  # DuplicateIdError is a ValueError
         raise _fail(e) from e
     _report(summary)
+    _check_outcome(summary, cfg.checks.allow_empty)
 
 
 @main.command()
@@ -280,10 +302,12 @@ def refilter(out: Path, config: Path) -> None:
     from pipeline.runner import RefilterError, refilter as run_refilter
 
     try:
-        summary = run_refilter(load_config(config), out, log=log.info)
+        cfg = load_config(config)
+        summary = run_refilter(cfg, out, log=log.info)
     except (ConfigError, RefilterError, FileNotFoundError) as e:
         raise _fail(e) from e
     _report(summary)
+    _check_outcome(summary, cfg.checks.allow_empty)
 
 
 @main.command()

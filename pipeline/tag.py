@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import unicodedata
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,7 @@ from pipeline.document import (
     staged_schema,
 )
 from pipeline.normalize import key_hash, normalize_key, normalize_text
+from pipeline.outcome import detail, malformed_warning
 from pipeline.shards import RotatingWriter, staging_output, write_table_atomic
 from pipeline.sources import InputShard, iter_shard
 from pipeline.stats import RunStats
@@ -326,6 +329,10 @@ def tag_shard(
         writer.abort()
         raise
 
+    read = stats.stages.get(("read", src.name))
+    details = Counter(detail(r.drop_reason, r.drop_value) for r in rejects["read"])
+    if read is not None and (warning := malformed_warning(shard.location, read, cfg.checks.warn_malformed_share, details)):
+        logging.getLogger("curate").warning(warning)
     reject_paths: dict[str, str] = {}
     for stage, items in rejects.items():
         path = staging(out) / "rejected" / stage / f"{shard.name}.parquet"
