@@ -6,15 +6,16 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import click
-from tqdm import tqdm
 
 from pipeline.config import Casing, ConfigError, InputFormat, RunConfig, SourceType, load_config, parse_config
-from pipeline.runner import RunSummary, run_local
-from pipeline.sources import InputShard
-from pipeline.tag import Progress
+
+if TYPE_CHECKING:  # the pipeline (pyarrow, fastText, tiktoken, ...) loads only when a command runs: `--help` stays fast
+    from pipeline.runner import RunSummary
+    from pipeline.sources import InputShard
+    from pipeline.tag import Progress
 
 log = logging.getLogger("curate")
 
@@ -23,6 +24,8 @@ class ProgressBar:
     """Documents and MB/s per shard; refreshed at most every 0.25 s so it costs nothing per document."""
 
     def __init__(self, shard: InputShard, enabled: bool) -> None:
+        from tqdm import tqdm
+
         self.bar = tqdm(desc=shard.name, unit=" docs", disable=not enabled, leave=False, dynamic_ncols=True)
         self.start = time.perf_counter()
         self.last = 0.0
@@ -217,6 +220,7 @@ _INPUT_OPTIONS = [
     click.option("--threshold", default=0.8, show_default=True, type=float, help="Near-duplicate threshold: estimated Jaccard of the MinHash signatures."),
     click.option("--force", is_flag=True, help="Re-tag shards even when their output exists for the same key."),
     click.option("--allow-empty", "allow_empty", is_flag=True, help=_ALLOW_EMPTY_HELP),
+    click.option("--no-report", "no_report", is_flag=True, help="Skip the corpus-size report and its plots (OUT/stats/report.*, the slowest part of a small run; an earlier one is removed); `curate report OUT` builds it later."),
     click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
 ]
 
@@ -262,7 +266,7 @@ def _one_off(opts: dict[str, object], select: dict[str, object], quality: dict[s
     try:
         cfg = _one_source_config(opts, select, quality)
         progress = not opts["no_progress"] and sys.stderr.isatty()
-        summary = _run_in_process(cfg, opts["out"], progress=progress, force=bool(opts["force"]))  # type: ignore[arg-type]
+        summary = _run_in_process(cfg, opts["out"], progress=progress, force=bool(opts["force"]), report=not opts["no_report"])  # type: ignore[arg-type]
     except (ConfigError, FileNotFoundError, ValueError) as e:  # DuplicateIdError is a ValueError
         raise _fail(e) from e
     _report(summary)
@@ -351,14 +355,16 @@ def report(out: Path) -> None:
     for path in paths:
         click.echo(f"wrote {path}")
 
-def _run_in_process(cfg: RunConfig, out: Path, progress: bool, force: bool = False) -> RunSummary:
+def _run_in_process(cfg: RunConfig, out: Path, progress: bool, force: bool = False, report: bool = True) -> RunSummary:
+    from pipeline.runner import run_local
+
     make, close_all = _progress_factory(progress)
     if force:
         import shutil
 
         shutil.rmtree(out / ".staging" / "tagged", ignore_errors=True)
     try:
-        return run_local(cfg, out, progress=make, log=log.info)
+        return run_local(cfg, out, progress=make, log=log.info, report=report)
     finally:
         close_all()
 

@@ -112,3 +112,15 @@ def write_report(out: Path) -> list[Path]:
     _write(md, to_markdown(TITLE, intro, sections).encode("utf-8"))
     _write(page, to_html(TITLE, intro, sections).encode("utf-8"))
     return [*written, md, page]
+
+
+def remove_report(out: Path) -> list[Path]:
+    """Deletes OUT/stats/report.md, report.html and the plots (a run with `--no-report`: a report of an
+    earlier run would describe other stats); returns the removed paths. `curate report OUT` rebuilds them."""
+    dest = Path(out) / "stats"
+    removed = []
+    for path in [dest / f"{name}.png" for name in PLOT_NAMES] + [dest / "report.md", dest / "report.html"]:
+        if path.exists():
+            path.unlink()
+            removed.append(path)
+    return removed

@@ -26,7 +26,7 @@ from pipeline.card import write_card
 from pipeline.config import RunConfig, SourceConfig
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
 from pipeline.dedup.cluster import cluster as cluster_signatures
-from pipeline.report import write_report
+from pipeline.report import remove_report, write_report
 from pipeline.select import SELECT_STAGES, SelectResult, choose_cluster_keepers, clusters_path, select_shard
 from pipeline.shards import RotatingWriter, describe, publish, remove_stale_dirs
 from pipeline.sources import InputShard, expand_inputs
@@ -185,7 +185,8 @@ def _publish_rejects(out: Path, stage: str, paths: Iterable[str], cfg: RunConfig
 
 
 def finish(
-    cfg: RunConfig, out: Path, tagged: list[TagResult], selected: list[SelectResult], dedup: dict[str, Any] | None = None
+    cfg: RunConfig, out: Path, tagged: list[TagResult], selected: list[SelectResult], dedup: dict[str, Any] | None = None,
+    report: bool = True,
 ) -> RunSummary:
     """Merges stats, names the final shards, collects rejects, writes stats.json and manifest.json."""
     stats: RunStats = sum((t.stats for t in tagged), RunStats()) + sum((s.stats for s in selected), RunStats())
@@ -236,7 +237,9 @@ def finish(
         },
     }
     _write_json(out / "manifest.json", manifest)
-    write_report(out)  # OUT/stats/report.md, report.html, *.png from stats.json (not listed in the manifest)
+    # OUT/stats/report.md, report.html, *.png from stats.json (not listed in the manifest); `--no-report`
+    # removes an earlier run's report instead, so no report ever disagrees with stats.json
+    write_report(out) if report else remove_report(out)
     write_card(out)  # OUT/README.md from stats.json + manifest.json (not listed in the manifest)
     return RunSummary(stats=stats, files=files, skipped_shards=[t.shard for t in tagged if t.skipped], out=out)
 
@@ -246,8 +249,10 @@ def run_local(
     out: Path,
     progress: Callable[[InputShard], Progress | None] | None = None,
     log: Callable[[str], None] | None = None,
+    report: bool = True,
 ) -> RunSummary:
-    """The whole run in this process: tag every shard, select every shard, finish."""
+    """The whole run in this process: tag every shard, select every shard, finish (`report`: False
+    skips the corpus-size report and its plots, the slowest part of a small run)."""
     out.mkdir(parents=True, exist_ok=True)
     tagged: list[TagResult] = []
     for shard, src in plan(cfg):
@@ -258,7 +263,7 @@ def run_local(
     reset_select(out)
     dedup = cluster_step(cfg, out, tagged, reuse=all(t.skipped for t in tagged))
     selected = [select_shard(t.shard, t.staged, cfg, out) for t in tagged]
-    return finish(cfg, out, tagged, selected, dedup)
+    return finish(cfg, out, tagged, selected, dedup, report=report)
 
 
 class RefilterError(ValueError):
