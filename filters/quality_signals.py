@@ -275,6 +275,20 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return cached, _powers_cache["pinv"]
 
 
+def _pow_base(exps: np.ndarray) -> np.ndarray:
+    """_BASE ** exps mod 2^64 per element (square and multiply, 64 vector steps): for the few
+    positions a huge document needs, without a power table as long as the document."""
+    e = exps.astype(_U64)
+    out = np.ones(e.size, dtype=_U64)
+    sq = np.full(e.size, _BASE, dtype=_U64)
+    while e.any():
+        odd = (e & _U64(1)).astype(bool)
+        out[odd] *= sq[odd]
+        sq *= sq
+        e >>= _U64(1)
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # Per-batch numpy pass: tokens, words, n-grams, sentences, character classes
 # --------------------------------------------------------------------------------------------------
@@ -359,8 +373,7 @@ def _tokens(cps: np.ndarray, f: np.ndarray, owner: np.ndarray) -> dict[str, np.n
     tdoc = owner[s]
 
     # word hashes: polynomial hash of the lower-cased letters/digits/marks of each word
-    kv = cps[wordch].astype(_U64)
-    k = kv.size
+    k = int(cw[-1])
     ws = s[is_word]
     we = e[is_word]
     cs = cw[ws]
@@ -368,8 +381,12 @@ def _tokens(cps: np.ndarray, f: np.ndarray, owner: np.ndarray) -> dict[str, np.n
     wl = ce - cs
     if k:
         pw, pinv = _powers(k)
+        # prefix sums written in place into p0 (no full-length temporaries: a one-document chunk of
+        # tens of MB would otherwise hold two more 8-byte copies of every character)
         p0 = np.zeros(k + 1, dtype=_U64)
-        np.cumsum(kv * pinv[:k], out=p0[1:])
+        np.multiply(cps[wordch], pinv[:k], out=p0[1:])
+        del pinv
+        np.cumsum(p0[1:], out=p0[1:])
         span = (p0[ce] - p0[cs]) * pw[cs]
     else:
         span = np.zeros(0, dtype=_U64)
@@ -377,7 +394,9 @@ def _tokens(cps: np.ndarray, f: np.ndarray, owner: np.ndarray) -> dict[str, np.n
     return {
         "cw": cw,
         "p0": p0 if k else np.zeros(1, dtype=_U64),
-        "pw": pw if k else np.ones(1, dtype=_U64),
+        # B^i table: the cached one for normal chunks; a huge document's own table is not kept
+        # (_short_lines raises B to its few line starts instead)
+        "pw": pw if k and pw is _powers_cache.get("pw") else None,
         "s": s,
         "tdoc": tdoc,
         "is_word": is_word,
@@ -603,7 +622,7 @@ def _short_lines(
     dup_short = np.zeros(n_docs, dtype=np.int64)
     if worded.sum() >= 2:
         cs, ce, sdoc = cs[worded], ce[worded], ldoc[short][worded]
-        h = _mix(((p0[ce] - p0[cs]) * pw[cs]) ^ ((ce - cs).astype(_U64) * _GOLD))
+        h = _mix(((p0[ce] - p0[cs]) * (pw[cs] if pw is not None else _pow_base(cs))) ^ ((ce - cs).astype(_U64) * _GOLD))
         h = _mix(h + _mix(sdoc.astype(_U64) * _GOLD + _U64(1)))
         _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
         rep = counts[inverse] >= 2
