@@ -8,10 +8,12 @@ reasons, and into a non-zero exit status unless the user asked for it (`--allow-
 `curate dedup`, `curate refilter` and the Prefect flow of `curate run` share them.
 
 Rules (see README "Bad input: what you see"):
-- a source whose inputs held records but that kept no document: an error naming the source, the
-  stage(s) that dropped them, the top reasons and the files;
+- a source whose inputs held records but all of them were rejected at read (malformed, wrong
+  format or field map): an error naming the source, the top reasons and the files;
 - a run that kept no document at all (also: every input had zero records): an error saying so;
 - both become warnings with `allow_empty`; OUT is written either way (empty shards, report, card);
+- a source whose documents were all dropped later, by language, quality or dedup rules the user
+  chose (a refilter keeping only `zh`), while other sources kept documents: a warning only;
 - a shard whose read-stage rejects exceed `checks.warn_malformed_share` of its records: a warning
   with the top reasons (`malformed_warning`, called by the tag step per shard).
 """
@@ -94,11 +96,12 @@ def _rejects_of(out: Path, source: str) -> tuple[list[str], Counter[str]]:
     return sorted(files), read
 
 
-def empty_problems(stats: RunStats, out: Path) -> list[str]:
-    """One message per source that had records but kept no document, plus one when the whole run
-    kept nothing; [] when every source yielded at least one document."""
+def empty_problems(stats: RunStats, out: Path) -> tuple[list[str], list[str]]:
+    """(errors, warnings): one message per source that had records but kept no document (an error
+    when read rejected them all, else a warning), plus an error when the whole run kept nothing."""
     sources = sorted({src for _, src in stats.stages})
     problems: list[str] = []
+    warnings: list[str] = []
     kept_total = 0
     for src in sources:
         read = stats.stages.get(("read", src))
@@ -115,21 +118,23 @@ def empty_problems(stats: RunStats, out: Path) -> list[str]:
             counts = read_detail if stage == "read" and sum(read_detail.values()) == s.docs_rejected else s.rejected
             reasons.update({(r if len(stages) == 1 else f"{stage}:{r}"): n for r, n in counts.items()})
         where = f"at {stages[0]}" if len(stages) == 1 else f"by {', '.join(stages)}"
-        problems.append(
+        message = (
             f"source {src!r}: all {records:,} records were rejected {where} ({_reasons(reasons)}); "
             f"files: {_names(files) or 'none listed'}; no document was produced"
         )
+        (problems if read is not None and read.docs_kept == 0 else warnings).append(message)
     if kept_total == 0:
         records = sum(s.docs_in for (stage, _), s in stats.stages.items() if stage == "read")
         why = "the inputs held no record" if records == 0 else f"0 of {records:,} records were kept"
-        problems.append(f"nothing was produced: {why}; {out} holds an empty but valid dataset (shards, stats, report, card)")
-    return problems
+        problems.append(f"nothing was produced: {why}; {out} holds an empty but valid dataset (rejects, stats, manifest, card)")
+        problems, warnings = warnings + problems, []  # nothing at all: every emptied source is part of the error
+    return problems, warnings
 
 
 def check_outcome(stats: RunStats, out: Path, allow_empty: bool) -> list[str]:
-    """Raises EmptyOutputError listing every problem, unless `allow_empty`: then they are returned
-    (the caller prints them as warnings)."""
-    problems = empty_problems(stats, out)
+    """Raises EmptyOutputError listing every error, unless `allow_empty`; returns the messages to
+    print as warnings (the errors too, when allowed)."""
+    problems, warnings = empty_problems(stats, out)
     if problems and not allow_empty:
         raise EmptyOutputError("\n".join([*problems, "pass --allow-empty (checks.allow_empty: true) to accept an empty result"]))
-    return problems
+    return problems + warnings

@@ -70,7 +70,7 @@ def test_zero_record_input_writes_empty_valid_out_and_exits_1(tmp_path: Path, na
     res = _shard([str(src), "--out", str(out)])
     assert res.exit_code == 1, res.output
     assert res.output.splitlines()[-2:] == [
-        f"Error: nothing was produced: the inputs held no record; {out} holds an empty but valid dataset (shards, stats, report, card)",
+        f"Error: nothing was produced: the inputs held no record; {out} holds an empty but valid dataset (rejects, stats, manifest, card)",
         "pass --allow-empty (checks.allow_empty: true) to accept an empty result",
     ]
     _assert_empty_valid_out(out, records=0)
@@ -80,7 +80,7 @@ def test_zero_record_input_writes_empty_valid_out_and_exits_1(tmp_path: Path, na
     res = _shard([str(src), "--out", str(out), "--allow-empty"])
     assert res.exit_code == 0, res.output
     assert res.output.splitlines()[-1] == (
-        f"warning: nothing was produced: the inputs held no record; {out} holds an empty but valid dataset (shards, stats, report, card)"
+        f"warning: nothing was produced: the inputs held no record; {out} holds an empty but valid dataset (rejects, stats, manifest, card)"
     )
 
 
@@ -122,7 +122,7 @@ def test_csv_read_as_jsonl_fails_loudly_with_source_files_and_reasons(tmp_path: 
     assert "  read       in        6  kept        0  rejected      6 (malformed=6)" in res.output
     assert res.output.splitlines()[-3:] == [
         f"Error: source 'hotel': all 6 records were rejected at read (invalid_json: 6); files: {src}; no document was produced",
-        f"nothing was produced: 0 of 6 records were kept; {out} holds an empty but valid dataset (shards, stats, report, card)",
+        f"nothing was produced: 0 of 6 records were kept; {out} holds an empty but valid dataset (rejects, stats, manifest, card)",
         "pass --allow-empty (checks.allow_empty: true) to accept an empty result",
     ]
     assert [r.getMessage() for r in caplog.records if r.name == "curate" and r.levelname == "WARNING"] == [
@@ -193,3 +193,26 @@ def test_malformed_warning_threshold() -> None:
     assert malformed_warning("f.jsonl", StageStats(), 0.1) is None
     assert detail("malformed", "invalid_utf8: invalid UTF-8 at byte 3") == "invalid_utf8"
     assert detail("empty", None) == "empty"
+
+
+def test_source_emptied_by_the_users_own_rules_is_a_warning(tmp_path: Path) -> None:
+    """A language filter that drops a whole source is a choice, not bad input: a warning, and the
+    run succeeds because other sources kept documents."""
+    en = tmp_path / "en.jsonl"
+    en.write_bytes(b"\n".join((REPO / "data/samples/en/c4_demo.jsonl").read_bytes().splitlines()[:5]) + b"\n")
+    zh = tmp_path / "zh.jsonl"
+    zh.write_bytes(b"\n".join(orjson.dumps({"text": t}) for t in ["早餐很丰富，房间干净，服务员也很热情，下次还会再来。", "地理位置很好，走路到西湖只要十分钟。"]) + b"\n")
+    config = tmp_path / "zh_only.yaml"
+    config.write_text(yaml.safe_dump({
+        "sources": [{"name": "web", "type": "generic", "paths": [str(en)]}, {"name": "reviews", "type": "generic", "paths": [str(zh)]}],
+        "quality": {"enabled": False},
+        "select": {"languages": ["zh"]},
+    }, allow_unicode=True))  # fmt: skip
+    from pipeline.config import load_config
+    from pipeline.outcome import check_outcome
+    from pipeline.runner import run_local
+
+    summary = run_local(load_config(config), tmp_path / "out")
+    assert check_outcome(summary.stats, summary.out, allow_empty=False) == [
+        f"source 'web': all 5 records were rejected at language (language: 5); files: {en}; no document was produced"
+    ]
