@@ -351,6 +351,7 @@ def _tokens(cps: np.ndarray, f: np.ndarray, owner: np.ndarray) -> dict[str, np.n
     next_cjk[:-1] = cjk[1:]
     s = np.flatnonzero(tok & (~prev_tok | cjk | prev_cjk))
     e = np.flatnonzero(tok & (~next_tok | next_cjk | cjk))
+    del tok, prev_tok, next_tok, prev_cjk, next_cjk
 
     wordch = (f & _WORDCH) != 0
     cw = np.zeros(n + 1, dtype=np.int32)
@@ -561,12 +562,18 @@ def _sentences(
     ellipsis = np.zeros(cps.size, dtype=bool)
     np.equal(cps[1:], cps[:-1], out=ellipsis[1:])
     sent_end &= ~(ellipsis & ((f & _DOT) != 0))
+    del pad, nxt1, nxt2, nxt3, sterm, sp1, sp2, sp3, cl1, cl2, followed, ellipsis  # one long document: free before the next masks
     sentences = _per_doc(sent_end, starts, ends)
 
     nl = cps == 10
     line_end_quote = ((f & _END_QUOTE) != 0) & np.append(nl[1:], True)
     mark = sent_end | line_end_quote
-    reach = np.maximum.accumulate(np.where(mark, np.arange(1, cps.size + 1, dtype=np.int32), 0))
+    del sent_end, line_end_quote
+    # position + 1 of the last mark at or before each character (in place: one int32 array)
+    reach = np.arange(1, cps.size + 1, dtype=np.int32)
+    reach[~mark] = 0
+    del mark
+    np.maximum.accumulate(reach, out=reach)
     line_ends = np.append(np.flatnonzero(nl), cps.size)
     line_starts = np.concatenate(([0], line_ends[:-1] + 1))
     nonempty = line_ends > line_starts
