@@ -14,6 +14,13 @@ can, and fastText decides the rest (Latin, Cyrillic, Arabic, ... scripts):
    character carries about as much text as three Latin letters (measured on the samples: 0.62 words
    per Han character in cmrc2018 vs 0.20 words per Latin letter in C4; also 3 UTF-8 bytes vs 1), so
    "dominant" means dominant by amount of text, not by raw code points.
+2b. Mixed Chinese/Latin titles (`影后Emma Stone和Andrew Garfield现身2018 Met Gala极清美图`, which
+   fastText calls `es` or `nl`): a text with Han characters, no kana or Hangul, a weighted CJK share
+   of at least NAMES_MIN_CJK_SHARE (0.25) and Latin words that are names rather than prose is `zh`.
+   "Names": at most a quarter of its Latin words (and at most NAMES_MAX_PROSE_WORDS) are lower-case
+   words of two or more letters (`of` in `Game of Thrones`); English or French prose quoting Chinese
+   has many (`the`, `means`, `est`) and stays with fastText. Text stored lower-cased (`casing: lower`)
+   has only lower-case words, so the rule never fires on it. Score: the weighted CJK share.
 3. Otherwise fastText's label decides; Chinese varieties (`wuu`, `yue`, `lzh`, `nan`, ...) become
    `zh`. If fastText still names a CJK language for a text whose CJK part is the minority, it is asked
    again on the text with the CJK letters removed (a mostly English text quoting some Chinese is `en`).
@@ -90,6 +97,14 @@ _CJK_LABELS = CHINESE_VARIETIES | {"ja", "ko"}
 
 #: Weight of one CJK letter against one Latin/other letter when deciding which script dominates.
 CJK_WEIGHT = 3.0
+#: Rule 2b (Han text whose Latin words are names): minimum weighted CJK share, and the most
+#: lower-case Latin words ("prose words") it may hold, absolutely and as a share of its Latin words.
+NAMES_MIN_CJK_SHARE = 0.25
+NAMES_MAX_PROSE_WORDS = 2
+NAMES_MAX_PROSE_SHARE = 0.25
+#: Latin words (ASCII letters; full-width forms are folded by normalization) and the lower-case ones.
+_LATIN_WORD_RE = re.compile(r"[A-Za-z]+")
+_PROSE_WORD_RE = re.compile(r"(?<![A-Za-z])[a-z]{2,}(?![A-Za-z])")
 
 #: Output columns, in order, with their Arrow types: the staged schema's own fields (one declaration).
 _SCHEMA_FIELDS = {f.name: f for f in DOC_FIELDS + LANGUAGE_TAG_FIELDS}
@@ -316,6 +331,8 @@ class LanguageTagger:
         is_ko = by_script & (hangul > han + kana)
         is_ja = by_script & ~is_ko & (kana > 0) & (kana_of_hk >= cfg.kana_min_share)
         has_cjk = (han + kana + hangul) > 0
+        # rule 2b candidates; whether their Latin words are names is checked per text below
+        names_frame = has_letters & ~by_script & (han > 0) & (kana == 0) & (hangul == 0) & (cjk_share >= NAMES_MIN_CJK_SHARE)
 
         ft_labels: list[str] = []
         ft_scores: list[float] = []
@@ -327,6 +344,7 @@ class LanguageTagger:
         has_letters_l = has_letters.tolist()
         has_cjk_l = has_cjk.tolist()
         cjk_share_l = cjk_share.tolist()
+        names_frame_l = names_frame.tolist()
         for i, sample in enumerate(samples):
             line = _prepare(sample)
             label, prob = predict(line)
@@ -337,6 +355,9 @@ class LanguageTagger:
                 scores.append(None)
             elif by_script_l[i]:
                 langs.append("ko" if is_ko_l[i] else "ja" if is_ja_l[i] else "zh")
+                scores.append(cjk_share_l[i])
+            elif names_frame_l[i] and latin_words_are_names(sample):
+                langs.append("zh")
                 scores.append(cjk_share_l[i])
             else:
                 if label in _CJK_LABELS and has_cjk_l[i]:
@@ -375,6 +396,15 @@ class LanguageTagger:
     def tag_table(self, texts: Sequence[str]) -> pa.Table:
         """`tag` as an Arrow table with LANGUAGE_FIELDS types."""
         return pa.table(self.tag(texts), schema=pa.schema(LANGUAGE_FIELDS))
+
+
+def latin_words_are_names(text: str) -> bool:
+    """Rule 2b: the Latin words of `text` are names, brands and titles rather than prose: at most
+    NAMES_MAX_PROSE_WORDS of them, and at most NAMES_MAX_PROSE_SHARE of all, are lower-case words of
+    two or more letters. A text without Latin words has none to misjudge (True)."""
+    words = len(_LATIN_WORD_RE.findall(text))
+    prose = len(_PROSE_WORD_RE.findall(text))
+    return prose <= NAMES_MAX_PROSE_WORDS and prose <= NAMES_MAX_PROSE_SHARE * words
 
 
 def _t2s_shares(samples: list[str]) -> list[float]:

@@ -293,6 +293,20 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return cached, _powers_cache["pinv"]
 
 
+def _pow_base(exps: np.ndarray) -> np.ndarray:
+    """_BASE ** exps mod 2^64 per element (square and multiply, 64 vector steps): for the few
+    positions a huge document needs, without a power table as long as the document."""
+    e = exps.astype(_U64)
+    out = np.ones(e.size, dtype=_U64)
+    sq = np.full(e.size, _BASE, dtype=_U64)
+    while e.any():
+        odd = (e & _U64(1)).astype(bool)
+        out[odd] *= sq[odd]
+        sq *= sq
+        e >>= _U64(1)
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # Per-batch numpy pass: tokens, words, n-grams, sentences, character classes
 # --------------------------------------------------------------------------------------------------
@@ -355,6 +369,7 @@ def _tokens(cps: np.ndarray, f: np.ndarray, owner: np.ndarray) -> dict[str, np.n
     next_cjk[:-1] = cjk[1:]
     s = np.flatnonzero(tok & (~prev_tok | cjk | prev_cjk))
     e = np.flatnonzero(tok & (~next_tok | next_cjk | cjk))
+    del tok, prev_tok, next_tok, prev_cjk, next_cjk
 
     wordch = (f & _WORDCH) != 0
     cw = np.zeros(n + 1, dtype=np.int32)
@@ -377,8 +392,7 @@ def _tokens(cps: np.ndarray, f: np.ndarray, owner: np.ndarray) -> dict[str, np.n
     tdoc = owner[s]
 
     # word hashes: polynomial hash of the lower-cased letters/digits/marks of each word
-    kv = cps[wordch].astype(_U64)
-    k = kv.size
+    k = int(cw[-1])
     ws = s[is_word]
     we = e[is_word]
     cs = cw[ws]
@@ -386,8 +400,12 @@ def _tokens(cps: np.ndarray, f: np.ndarray, owner: np.ndarray) -> dict[str, np.n
     wl = ce - cs
     if k:
         pw, pinv = _powers(k)
+        # prefix sums written in place into p0 (no full-length temporaries: a one-document chunk of
+        # tens of MB would otherwise hold two more 8-byte copies of every character)
         p0 = np.zeros(k + 1, dtype=_U64)
-        np.cumsum(kv * pinv[:k], out=p0[1:])
+        np.multiply(cps[wordch], pinv[:k], out=p0[1:])
+        del pinv
+        np.cumsum(p0[1:], out=p0[1:])
         span = (p0[ce] - p0[cs]) * pw[cs]
     else:
         span = np.zeros(0, dtype=_U64)
@@ -395,7 +413,9 @@ def _tokens(cps: np.ndarray, f: np.ndarray, owner: np.ndarray) -> dict[str, np.n
     return {
         "cw": cw,
         "p0": p0 if k else np.zeros(1, dtype=_U64),
-        "pw": pw if k else np.ones(1, dtype=_U64),
+        # B^i table: the cached one for normal chunks; a huge document's own table is not kept
+        # (_short_lines raises B to its few line starts instead)
+        "pw": pw if k and pw is _powers_cache.get("pw") else None,
         "s": s,
         "tdoc": tdoc,
         "is_word": is_word,
@@ -561,12 +581,18 @@ def _sentences(
     ellipsis = np.zeros(cps.size, dtype=bool)
     np.equal(cps[1:], cps[:-1], out=ellipsis[1:])
     sent_end &= ~(ellipsis & ((f & _DOT) != 0))
+    del pad, nxt1, nxt2, nxt3, sterm, sp1, sp2, sp3, cl1, cl2, followed, ellipsis  # one long document: free before the next masks
     sentences = _per_doc(sent_end, starts, ends)
 
     nl = cps == 10
     line_end_quote = ((f & _END_QUOTE) != 0) & np.append(nl[1:], True)
     mark = sent_end | line_end_quote
-    reach = np.maximum.accumulate(np.where(mark, np.arange(1, cps.size + 1, dtype=np.int32), 0))
+    del sent_end, line_end_quote
+    # position + 1 of the last mark at or before each character (in place: one int32 array)
+    reach = np.arange(1, cps.size + 1, dtype=np.int32)
+    reach[~mark] = 0
+    del mark
+    np.maximum.accumulate(reach, out=reach)
     line_ends = np.append(np.flatnonzero(nl), cps.size)
     line_starts = np.concatenate(([0], line_ends[:-1] + 1))
     nonempty = line_ends > line_starts
@@ -682,7 +708,7 @@ def _short_lines(
     dup_short = np.zeros(n_docs, dtype=np.int64)
     if worded.sum() >= 2:
         cs, ce, sdoc = cs[worded], ce[worded], ldoc[short][worded]
-        h = _mix(((p0[ce] - p0[cs]) * pw[cs]) ^ ((ce - cs).astype(_U64) * _GOLD))
+        h = _mix(((p0[ce] - p0[cs]) * (pw[cs] if pw is not None else _pow_base(cs))) ^ ((ce - cs).astype(_U64) * _GOLD))
         h = _mix(h + _mix(sdoc.astype(_U64) * _GOLD + _U64(1)))
         _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
         rep = counts[inverse] >= 2

@@ -7,16 +7,16 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import click
-from tqdm import tqdm
 
 from pipeline.config import Casing, ConfigError, InputFormat, RunConfig, SourceType, load_config, parse_config
-from pipeline.lock import LockHeld
-from pipeline.runner import RunSummary, run_local
-from pipeline.sources import InputShard
-from pipeline.tag import Progress
+
+if TYPE_CHECKING:  # the pipeline (pyarrow, fastText, tiktoken, ...) loads only when a command runs: `--help` stays fast
+    from pipeline.runner import RunSummary
+    from pipeline.sources import InputShard
+    from pipeline.tag import Progress
 
 log = logging.getLogger("curate")
 
@@ -25,6 +25,8 @@ class ProgressBar:
     """Documents and MB/s per shard; refreshed at most every 0.25 s so it costs nothing per document."""
 
     def __init__(self, shard: InputShard, enabled: bool) -> None:
+        from tqdm import tqdm
+
         self.bar = tqdm(desc=shard.name, unit=" docs", disable=not enabled, leave=False, dynamic_ncols=True)
         self.start = time.perf_counter()
         self.last = 0.0
@@ -106,10 +108,34 @@ def _report(summary: RunSummary, cfg: RunConfig | None = None) -> None:
         click.echo(line)
 
 
+def _lock_held() -> type[Exception]:
+    """pipeline.lock.LockHeld, imported when an error is being handled (keeps `--help` fast)."""
+    from pipeline.lock import LockHeld
+
+    return LockHeld
+
+
 def _fail(e: Exception, where: object = None) -> click.ClickException:
     from pipeline.errors import describe_error
 
     return click.ClickException(describe_error(e, str(where) if where is not None else None))
+
+
+_ALLOW_EMPTY_HELP = (
+    "Exit 0 even when the run keeps no document or a source yields none (default: exit status 1 "
+    "with the source, files and top drop reasons; OUT is written either way). Config: checks.allow_empty."
+)
+
+
+def _check_outcome(summary: RunSummary, allow_empty: bool) -> None:
+    """Never exit 0 when nothing was produced (unless allowed): see pipeline/outcome.py."""
+    from pipeline.outcome import EmptyOutputError, check_outcome
+
+    try:
+        for problem in check_outcome(summary.stats, summary.out, allow_empty):
+            click.echo(f"warning: {problem}", err=True)
+    except EmptyOutputError as e:
+        raise _fail(e) from e
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -162,7 +188,8 @@ def _check_dask_options(workers: int | None, dask_address: str | None) -> None:
 @click.option("--dask-address", "dask_address", default=None, metavar="tcp://HOST:PORT", help=_DASK_ADDRESS_HELP)
 @click.option("--staging", default=None, help=_STAGING_HELP)
 @click.option("--wait", is_flag=True, help=_WAIT_HELP)
-def run(config: Path, out: str, workers: int | None, dask_address: str | None, staging: str | None, wait: bool) -> None:
+@click.option("--allow-empty", "allow_empty", is_flag=True, help=_ALLOW_EMPTY_HELP)
+def run(config: Path, out: str, workers: int | None, dask_address: str | None, staging: str | None, wait: bool, allow_empty: bool) -> None:
     """Run the pipeline described by CONFIG (YAML) as one Prefect flow run: tag tasks over input
     shards, cluster, select tasks over tagged shards, finish.
 
@@ -187,6 +214,7 @@ def run(config: Path, out: str, workers: int | None, dask_address: str | None, s
     click.echo(f"tag: {outcome.shards - len(summary.skipped_shards)} shards tagged, {len(summary.skipped_shards)} skipped (done, same key)")
     click.echo("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.seconds.items()))
     _report(summary, cfg)
+    _check_outcome(summary, allow_empty or cfg.checks.allow_empty)
 
 
 @main.command()
@@ -249,6 +277,8 @@ _INPUT_OPTIONS = [
     click.option("--eval-field", "eval_fields", multiple=True, help="Field(s) of the eval records joined into one item (repeat: question, answer, context, ...); default: text (SQuAD files: context, question, answers)."),
     click.option("--pii", "pii", default="tag", show_default=True, type=click.Choice(["tag", "redact", "drop"]), help="PII (emails, phones, Chinese ID numbers, IPs, cards, secrets): tag = count only; redact = replace with <EMAIL>, <PHONE>, ... in the stored text; drop = reject documents with any (rejected/pii/)."),
     click.option("--force", is_flag=True, help="Re-tag shards even when their output exists for the same key."),
+    click.option("--allow-empty", "allow_empty", is_flag=True, help=_ALLOW_EMPTY_HELP),
+    click.option("--no-report", "no_report", is_flag=True, help="Skip the corpus-size report and its plots (OUT/stats/report.*, the slowest part of a small run; an earlier one is removed); `curate report OUT` builds it later."),
     click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
 ]
 
@@ -292,6 +322,7 @@ def _one_source_config(opts: dict[str, object], select: dict[str, object], quali
         "output": {"shard_size_mb": opts["shard_size_mb"]},
         "pii": {"policy": opts["pii"]},
         "decontamination": {"eval_sets": _eval_sets(opts)},
+        "checks": {"allow_empty": bool(opts["allow_empty"])},
     }
     return parse_config(raw, origin="command line")
 
@@ -329,11 +360,13 @@ def _one_off(opts: dict[str, object], select: dict[str, object], quality: dict[s
         cfg = _one_source_config(opts, select, quality)
         progress = not opts["no_progress"] and sys.stderr.isatty()
         summary = _run_in_process(
-            cfg, opts["out"], progress=progress, force=bool(opts["force"]), staging=opts["staging"], wait=bool(opts["wait"])  # type: ignore[arg-type]
+            cfg, opts["out"], progress=progress, force=bool(opts["force"]), staging=opts["staging"], wait=bool(opts["wait"]),  # type: ignore[arg-type]
+            report=not opts["no_report"],
         )
-    except (ConfigError, OSError, ValueError, LockHeld) as e:  # DuplicateIdError, EvalSetError are ValueErrors
+    except (ConfigError, OSError, ValueError, _lock_held()) as e:  # DuplicateIdError, EvalSetError are ValueErrors
         raise _fail(e, opts["out"]) from e
     _report(summary, cfg)
+    _check_outcome(summary, cfg.checks.allow_empty)
 
 
 @main.command()
@@ -374,9 +407,10 @@ def refilter(out: str, config: Path, staging: str | None, wait: bool) -> None:
     try:
         cfg = load_config(config)
         summary = run_refilter(cfg, Layout(out, staging), log=log.info, wait=wait)
-    except (ConfigError, RefilterError, OSError, LockHeld) as e:
+    except (ConfigError, RefilterError, OSError, _lock_held()) as e:
         raise _fail(e, out) from e
     _report(summary, cfg)
+    _check_outcome(summary, cfg.checks.allow_empty)
 
 
 @main.command()
@@ -420,15 +454,18 @@ def report(out: str) -> None:
     for path in paths:
         click.echo(f"wrote {path}")
 
-def _run_in_process(cfg: RunConfig, out: str, progress: bool, force: bool = False, staging: str | None = None, wait: bool = False) -> RunSummary:
+def _run_in_process(
+    cfg: RunConfig, out: str, progress: bool, force: bool = False, staging: str | None = None, wait: bool = False, report: bool = True
+) -> RunSummary:
     from pipeline.layout import Layout
+    from pipeline.runner import run_local
 
     make, close_all = _progress_factory(progress)
     lay = Layout(out, staging)
     if force:
         lay.stage.rm_tree(lay.stage.path("tagged"))
     try:
-        return run_local(cfg, lay, progress=make, log=log.info, wait=wait)
+        return run_local(cfg, lay, progress=make, log=log.info, wait=wait, report=report)
     finally:
         close_all()
 

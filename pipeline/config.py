@@ -355,6 +355,17 @@ class PiiConfig(Strict):
         return self.policies.get(source, self.policy)
 
 
+class ChecksConfig(Strict):
+    """What counts as a failed run (pipeline/outcome.py): the CLI exits non-zero when nothing was produced."""
+
+    allow_empty: bool = Field(
+        False, description="accept a run that keeps no document, or a source that yields none (a warning instead of exit status 1)"
+    )
+    warn_malformed_share: float | None = Field(
+        0.1, ge=0, le=1, description="warn when more than this share of a shard's records is rejected at read (null: never)"
+    )
+
+
 class RunConfig(Strict):
     sources: list[SourceConfig] = Field(min_length=1)
     normalize: NormalizeConfig = NormalizeConfig()
@@ -367,6 +378,7 @@ class RunConfig(Strict):
     report: ReportConfig = ReportConfig()
     decontamination: DecontaminationConfig = DecontaminationConfig()
     pii: PiiConfig = PiiConfig()
+    checks: ChecksConfig = ChecksConfig()
 
     @field_validator("sources")
     @classmethod

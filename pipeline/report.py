@@ -116,3 +116,16 @@ def write_report(out: Layout | str | Path) -> list[Path] | list[str]:
     _write(store, page, to_html(TITLE, intro, sections).encode("utf-8"))
     paths = [*written, md, page]
     return [Path(p) for p in paths] if store.local else [store.display(p) for p in paths]
+
+
+def remove_report(out: Layout | str | Path) -> list[str]:
+    """Deletes OUT/stats/report.md, report.html and the plots (a run with `--no-report`: a report of an
+    earlier run would describe other stats); returns the removed paths. `curate report OUT` rebuilds them."""
+    lay = as_layout(out)
+    dest = lay.stats_dir()
+    removed = []
+    for path in [f"{dest}/{name}.png" for name in PLOT_NAMES] + [f"{dest}/report.md", f"{dest}/report.html"]:
+        if lay.out.exists(path):
+            lay.out.rm(path)
+            removed.append(path)
+    return removed

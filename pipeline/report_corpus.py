@@ -168,6 +168,10 @@ def funnel(stats: dict[str, Any]) -> Section:
     """(c) How many documents, bytes and tokens survive each stage, and what share was duplicate?"""
     sec = Section("funnel", "(c) The funnel: what survives each stage, and what share was duplicate")
     stages = _stages(stats)
+    if not stages:  # zero-record inputs: a valid, empty run
+        sec.blocks.append(Para("No record entered the pipeline (the inputs held none): every stage saw 0 documents."))
+        sec.blocks += _duplicates(stats, stages)
+        return sec
     first, last = stats["stages"][stages[0]]["total"], stats["stages"][stages[-1]]["total"]
     tok_stage = stages[1] if len(stages) > 1 else stages[0]
     tok_first = stats["stages"][tok_stage]["total"]

@@ -36,7 +36,7 @@ from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
 from pipeline.dedup.cluster import cluster as cluster_signatures
 from pipeline.layout import Layout, as_layout
 from pipeline.lock import OutLock
-from pipeline.report import write_report
+from pipeline.report import remove_report, write_report
 from pipeline.select import SelectResult, choose_cluster_keepers, select_shard, select_stages
 from pipeline.shards import RotatingWriter, describe, publish
 from pipeline.sources import InputShard, expand_inputs
@@ -230,7 +230,8 @@ def input_records(tagged: list[TagResult]) -> dict[str, Any]:
 
 
 def finish(
-    cfg: RunConfig, out: Layout | str | Path, tagged: list[TagResult], selected: list[SelectResult], dedup: dict[str, Any] | None = None
+    cfg: RunConfig, out: Layout | str | Path, tagged: list[TagResult], selected: list[SelectResult], dedup: dict[str, Any] | None = None,
+    report: bool = True,
 ) -> RunSummary:
     """Merges stats, writes the final shards and rejects, commits manifest.json, then stats.json,
     the report and the card, and removes what the new manifest does not name (module doc)."""
@@ -280,7 +281,9 @@ def finish(
     }
     lay.out.write_bytes(lay.manifest(), _json_bytes(manifest))  # the commit point
     lay.out.write_bytes(lay.stats_json(), stats_bytes)
-    write_report(lay)  # OUT/stats/report.md, report.html, *.png from stats.json (not listed in the manifest)
+    # OUT/stats/report.md, report.html, *.png from stats.json (not listed in the manifest); `--no-report`
+    # removes an earlier run's report instead, so no report ever disagrees with stats.json
+    write_report(lay) if report else remove_report(lay)
     write_card(lay)  # OUT/README.md from stats.json + manifest.json (not listed in the manifest)
     _remove_unlisted(lay, set(final))
     lay.stage.rm_tree(lay.stage.path("_rejects"))
@@ -294,8 +297,10 @@ def run_local(
     progress: Callable[[InputShard], Progress | None] | None = None,
     log: Callable[[str], None] | None = None,
     wait: bool = False,
+    report: bool = True,
 ) -> RunSummary:
-    """The whole run in this process, holding OUT's lock: tag every shard, cluster, select, finish."""
+    """The whole run in this process, holding OUT's lock: tag every shard, cluster, select, finish
+    (`report`: False skips the corpus-size report and its plots, the slowest part of a small run)."""
     lay = as_layout(out)
     with OutLock(lay, wait=wait, log=log):
         shards = plan(cfg)
@@ -308,7 +313,7 @@ def run_local(
         reset_select(lay)
         dedup = cluster_step(cfg, lay, tagged, reuse=all(t.skipped for t in tagged))
         selected = [select_shard(t.shard, t.staged, cfg, lay) for t in tagged]
-        return finish(cfg, lay, tagged, selected, dedup)
+        return finish(cfg, lay, tagged, selected, dedup, report=report)
 
 
 class RefilterError(ValueError):

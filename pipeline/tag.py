@@ -10,8 +10,10 @@ counts, exact keys, quality signals, decontamination overlap, MinHash signature.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import unicodedata
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ from pipeline.document import Document, Reject, dumps_meta, rejects_to_table
 from pipeline.html_text import html_to_text, looks_like_html
 from pipeline.layout import Layout, as_layout
 from pipeline.normalize import normalize_text
+from pipeline.outcome import detail, malformed_warning
 from pipeline.shards import RotatingWriter, staging_output, write_table_atomic
 from pipeline.sources import InputShard, input_fingerprint, iter_shard
 from pipeline.stats import RunStats
@@ -295,6 +298,10 @@ def tag_shard(
         writer.abort()
         raise
 
+    read = stats.stages.get(("read", src.name))
+    details = Counter(detail(r.drop_reason, r.drop_value) for r in rejects["read"])
+    if read is not None and (warning := malformed_warning(shard.location, read, cfg.checks.warn_malformed_share, details)):
+        logging.getLogger("curate").warning(warning)
     reject_paths: dict[str, str] = {}
     for stage, items in rejects.items():
         path = lay.staged_rejects(stage, shard.name)

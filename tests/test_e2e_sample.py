@@ -29,10 +29,13 @@ EXPECTED_DOCS = {
     ("oasst", "en"): 626,  # threads (root-to-leaf paths) of the 100 trees in en_100_tree.jsonl
     ("poetry_tang", "zh"): 991,  # 8 poems appear twice in the file (under two titles); 1 has □ placeholders
     ("poetry_song", "zh"): 997,  # 1 near-duplicate ci; 2 with placeholder symbols
-    ("cmrc2018", "zh"): 835,  # 12 paragraphs repeat long n-grams (curated profile)
-    ("cmrc2018", "en"): 1,  # a paragraph whose English track list outweighs its Chinese
-    ("alpaca_zh", "zh"): 964,  # 8 exact duplicates removed, 2 fail the instruction profile
-    ("alpaca_zh", "en"): 24,  # English translation/code tasks (+1 es, +1 hu -> rejected/language)
+    # 12 paragraphs repeat long n-grams (curated profile); the paragraph whose English track list
+    # outweighs its Chinese is zh (its Latin words are titles) and fails a zh rule
+    ("cmrc2018", "zh"): 835,
+    # 8 exact duplicates removed, 2 fail the instruction profile; the Chinese request for a list of
+    # Harry Potter names is zh (fastText alone: hu)
+    ("alpaca_zh", "zh"): 965,
+    ("alpaca_zh", "en"): 24,  # English translation/code tasks (+1 es -> rejected/language)
 }
 
 
@@ -167,10 +170,10 @@ def test_rerun_skips_tagging_and_is_byte_identical(sample_run: tuple[Path, RunSu
 def test_rejects_say_why_and_of_what(sample_run: tuple[Path, RunSummary]) -> None:
     out, _ = sample_run
     lang = pq.read_table(only_part(out / "rejected" / "language")).to_pylist()
-    assert sorted((r["source"], r["drop_value"]) for r in lang) == [("alpaca_zh", "es"), ("alpaca_zh", "hu"), ("redpajama_c4", "fr")]
+    assert sorted((r["source"], r["drop_value"]) for r in lang) == [("alpaca_zh", "es"), ("redpajama_c4", "fr")]
     assert all(r["lang"] == r["drop_value"] and 0 < r["lang_score"] <= 1 for r in lang)
     quality = pq.read_table(only_part(out / "rejected" / "quality")).to_pylist()
-    assert len(quality) == 63
+    assert len(quality) == 64  # 63 + the cmrc2018 track-list paragraph, zh since item 17 of issue 19
     for r in quality:
         rule = r["drop_reason"].removeprefix("quality:")
         assert r["drop_reason"].startswith("quality:") and rule in r["q_failed"] and r["drop_value"] is not None

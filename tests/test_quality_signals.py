@@ -528,3 +528,20 @@ def test_repetition_counts_later_occurrences_only() -> None:
     assert s["q_dup_5gram"] == pytest.approx(26 / 59)
     assert s["q_dup_6gram"] == 0.0
     assert signals("one two three four")["q_top_2gram"] == 0.0
+
+
+def test_long_document_path_keeps_no_power_table_and_gives_the_same_signals(sample_texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A document longer than a chunk gets its own B^i table, which is not kept: repeated short lines
+    then hash with B raised to their start positions (issue 19 item 10: memory per long document)."""
+    exps = np.array([0, 1, 2, 63, 64, 1000, 123_456_789, 2**40 + 3], dtype=np.int64)
+    assert qs._pow_base(exps).tolist() == [pow(qs._BASE, int(x), 1 << 64) for x in exps]
+    menu = "首页\n返回顶部\n上一篇\nHome\n"
+    doc = menu + "\n".join(sample_texts[:40]) + "\n" + menu + "- Home\n"
+    whole = quality_signals([doc])
+    assert whole["q_dup_short_lines"][0] > 0
+    monkeypatch.setattr(qs, "_CHUNK_CHARS", 2000)
+    monkeypatch.setattr(qs, "_powers_cache", {})
+    long_path = quality_signals([doc])
+    assert "pw" not in qs._powers_cache or qs._powers_cache["pw"].size <= 2000
+    for k in SIGNAL_COLUMNS:
+        np.testing.assert_array_equal(whole[k], long_path[k], err_msg=k)

@@ -2,8 +2,8 @@
 
 Compatibility: `datasketch.MinHash(num_perm, seed, hashfunc=shingle_hash)` fed our shingles (see
 `pipeline.dedup.shingles.shingles`) ends with exactly the hash values we compute here, because we
-take its permutations (`MinHash(num_perm, seed).permutations`, generated once per process and
-reused) and apply its affine32 rule: h -> fmix32(h), then a_k * h + b_k mod 2^32, minimum per
+use its permutations (the generator behind `MinHash(num_perm, seed).permutations`, run once per
+process without importing datasketch; tests compare the two) and apply its affine32 rule: h -> fmix32(h), then a_k * h + b_k mod 2^32, minimum per
 permutation. So `LeanMinHash(MinHash(hashvalues=row, seed=seed, scheme="affine32"))` built from a
 row of our matrix interoperates with datasketch (`jaccard`, `MinHashLSH`). `to_datasketch` does that.
 
@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash
 
 from pipeline.config import DedupConfig
 from pipeline.dedup.shingles import ShingleBatch, shingle_hashes
+
+if TYPE_CHECKING:  # datasketch's package import pulls in scipy and redis (~2 s): loaded where used
+    from datasketch import LeanMinHash
 
 __all__ = [
     "SCHEME",
@@ -51,11 +54,15 @@ _BLOCK_SHINGLES = 8_192
 
 @functools.cache
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(a, b) uint32 arrays of datasketch's affine32 permutations for (num_perm, seed): taken from
-    datasketch itself (so they cannot drift from it), once per process."""
-    perm = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
-    a = np.ascontiguousarray(perm[0], dtype=np.uint32)
-    b = np.ascontiguousarray(perm[1], dtype=np.uint32)
+    """(a, b) uint32 arrays of datasketch's affine32 permutations for (num_perm, seed), once per
+    process: the generator of `datasketch.MinHash._init_permutations` (2.x, scheme affine32: odd
+    `a`, any `b`, from `np.random.RandomState(seed)`), written out here because importing datasketch
+    costs ~2 s (its package pulls in scipy); tests compare both for several seeds and sizes."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    a = np.ascontiguousarray(a, dtype=np.uint32)
+    b = np.ascontiguousarray(b, dtype=np.uint32)
     a.setflags(write=False)
     b.setflags(write=False)
     return a, b
@@ -132,4 +139,6 @@ def is_empty(sigs: np.ndarray) -> np.ndarray:
 
 def to_datasketch(row: np.ndarray, seed: int = 1) -> LeanMinHash:
     """A datasketch LeanMinHash of one signature row (for MinHashLSH or datasketch's jaccard)."""
+    from datasketch import LeanMinHash
+
     return LeanMinHash(seed=seed, hashvalues=np.asarray(row, dtype=np.uint32), scheme=SCHEME)

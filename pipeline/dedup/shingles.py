@@ -406,8 +406,9 @@ class _Powers:
 
 _POW_P = _Powers(_P)
 _P_INV = pow(_P, -1, 1 << 64)
-#: Batches up to this many characters hash tokens through prefix sums over position-indexed power
-#: tables (2 x 8 bytes per character, kept for reuse); longer ones use per-token offsets.
+#: Tokens are hashed through prefix sums over position-indexed power tables of this many entries
+#: (2 x 8 bytes each, kept for reuse), batches longer than that piece by piece; only a single token
+#: longer than the tables makes a batch use per-token offsets.
 _PREFIX_MAX = 1 << 21
 
 
@@ -428,7 +429,9 @@ def _prefix_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
     (tests, single documents), batches of the usual size share the full 2M-entry tables (32 MB)."""
     size = max(1 << max(n - 1, 1).bit_length(), 1024)
     if size >= _PREFIX_MAX // 4:
-        return _prefix_tables_full()
+        full = _prefix_tables_full()
+        if full[0].size >= n:  # (built once per process: a test may have shrunk _PREFIX_MAX then)
+            return full
     if size not in _small_tables:
         pw = np.full(size, _P, dtype=np.uint64)
         pw[0] = 1
@@ -524,21 +527,35 @@ def _hash_batch(
     if n_tok == 0:
         return (np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, bool)) if wide else (np.zeros(0, np.uint32), np.zeros(0, np.int64))
     # Per-token polynomial hash sum(cp_j * P^(j - start)).
-    if n <= _PREFIX_MAX:
-        # prefix sums of cp_j * P^j over the batch: a token is a difference of two prefix sums times
-        # P^-start (P is odd, so invertible mod 2^64); positions index precomputed power tables
-        end = is_cjk.copy()
-        end[-1] |= is_word[-1]
-        end[:-1] |= is_word[:-1] & ~is_word[1:]
-        tok_last = np.flatnonzero(end)
-        pw, pinv = _prefix_tables(n)
-        w = cp.astype(np.uint64)
-        w *= pw[:n]
-        prefix = np.cumsum(w)
-        raw = prefix[tok_last] - prefix[tok_pos] + w[tok_pos]
-        raw *= pinv[tok_pos]
-        tok_len = tok_last - tok_pos + 1
-    else:  # a huge batch (one document of millions of characters): offsets inside tokens
+    end = is_cjk.copy()
+    end[-1] |= is_word[-1]
+    end[:-1] |= is_word[:-1] & ~is_word[1:]
+    tok_last = np.flatnonzero(end)
+    del end
+    tok_len = tok_last - tok_pos + 1
+    if int(tok_len.max()) <= _PREFIX_MAX:
+        # prefix sums of cp_j * P^j: a token is a difference of two prefix sums times P^-start (P is
+        # odd, so invertible mod 2^64); positions index precomputed power tables. A batch longer than
+        # the tables (one document of millions of characters) is cut into pieces at token starts:
+        # every token lies inside one piece and its hash does not depend on where the piece starts,
+        # so the temporaries stay at the tables' size (2 x 8 bytes per character of a piece).
+        raw = np.empty(n_tok, dtype=np.uint64)
+        t0 = 0
+        while t0 < n_tok:
+            a = int(tok_pos[t0])
+            t1 = int(np.searchsorted(tok_last, a + _PREFIX_MAX - 1, side="right"))
+            b = int(tok_last[t1 - 1]) + 1
+            pw, pinv = _prefix_tables(b - a)
+            w = cp[a:b].astype(np.uint64)
+            w *= pw[: b - a]
+            prefix = np.cumsum(w)
+            pos = tok_pos[t0:t1] - a
+            piece = prefix[tok_last[t0:t1] - a] - prefix[pos] + w[pos]
+            piece *= pinv[pos]
+            raw[t0:t1] = piece
+            del w, prefix, pos, piece
+            t0 = t1
+    else:  # a token longer than the tables (a base64 blob is one "word"): offsets inside tokens
         tok_chars = np.flatnonzero(is_word | is_cjk)
         first = start[tok_chars]
         starts_in_chars = np.flatnonzero(first)

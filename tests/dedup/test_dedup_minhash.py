@@ -65,6 +65,12 @@ def test_permutations_generated_once_and_match_datasketch() -> None:
     assert permutations(128, 1)[0] is a
     ref = MinHash(num_perm=128, seed=1, scheme=SCHEME).permutations
     assert np.array_equal(a, ref[0]) and np.array_equal(b, ref[1])
+    # generated without datasketch (its import costs ~2 s): the same values for other sizes and seeds
+    for num_perm, seed in ((1, 0), (16, 7), (256, 42), (512, 2**31)):
+        a, b = permutations(num_perm, seed)
+        ref = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+        assert a.dtype == b.dtype == np.uint32
+        assert np.array_equal(a, ref[0]) and np.array_equal(b, ref[1]), (num_perm, seed)
 
 
 def test_short_chinese_text_gets_a_signature_and_empty_text_the_empty_one() -> None:

@@ -4,6 +4,7 @@ Python reference, and the fold against plain NFKC + casefold."""
 from __future__ import annotations
 
 import random
+import re
 import unicodedata
 
 import numpy as np
@@ -85,6 +86,21 @@ def test_long_batch_path_equals_prefix_path(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(S, "_PREFIX_MAX", 16)  # force the per-token offset path
     slow = shingle_hashes(texts)
     assert np.array_equal(fast.hashes, slow.hashes) and np.array_equal(fast.offsets, slow.offsets)
+
+
+def test_long_batch_hashed_in_pieces_equals_one_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch (or one document) longer than the power tables is hashed piece by piece, cut at token
+    starts: the same hashes as in one piece (issue 19 item 10: bounded memory per long document)."""
+    texts = c4_texts()[:20] + cmrc_texts()[:20]
+    long_doc = "\n".join(texts)
+    fast = shingle_hashes(texts)
+    one = shingle_hashes([long_doc])
+    longest = max(len(w) for w in re.findall(r"\w+", long_doc))
+    monkeypatch.setattr(S, "_PREFIX_MAX", 256)  # ~100 pieces, every token shorter than a piece
+    assert longest <= 256 < len(long_doc) // 50
+    pieces = shingle_hashes(texts)
+    assert np.array_equal(fast.hashes, pieces.hashes) and np.array_equal(fast.offsets, pieces.offsets)
+    assert np.array_equal(one.hashes, shingle_hashes([long_doc]).hashes)
 
 
 def test_batching_does_not_change_hashes() -> None:
