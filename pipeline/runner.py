@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from pipeline import __version__
+from pipeline.tokens import tokenizer_settings
 from pipeline.card import write_card
 from pipeline.config import RunConfig, SourceConfig
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
@@ -217,7 +218,7 @@ def finish(
     dedup = dedup or {"enabled": False}
     stats_doc = {"config_hash": cfg.hash(), "version": __version__, **stats.to_dict(), "dedup": dedup, "casing": casing_summary(dedup)}
     # the report is rebuilt from stats.json alone (`curate report OUT`), so its settings travel in it
-    stats_doc["report_settings"] = {**cfg.report.model_dump(mode="json"), "encoding": cfg.tokens.encoding}
+    stats_doc["report_settings"] = {**cfg.report.model_dump(mode="json"), "encoding": cfg.tokens.encoding, "tokenizers": tokenizer_settings(cfg.tokens.tokenizer)}
     _write_json(out / "stats" / "stats.json", stats_doc, sort_keys=False)
 
     files = [

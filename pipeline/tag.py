@@ -37,7 +37,7 @@ from pipeline.normalize import key_hash, normalize_key, normalize_text
 from pipeline.shards import RotatingWriter, staging_output, write_table_atomic
 from pipeline.sources import InputShard, iter_shard
 from pipeline.stats import RunStats
-from pipeline.tokens import count_tokens
+from pipeline.tokens import count_tokens, extra_token_counts, extra_token_fields, tokenizer_identities
 
 #: Documents per tagging batch (tokenizer call, Arrow conversion); bounded in characters as well.
 BATCH_DOCS = 2048
@@ -105,7 +105,7 @@ def tag_key(shard: InputShard, src: SourceConfig, cfg: RunConfig) -> str:
         {
             "source": src.model_dump(mode="json"),
             "normalize": cfg.normalize.model_dump(mode="json"),
-            "tokens": cfg.tokens.model_dump(mode="json"),
+            "tokens": tokenizer_identities(cfg.tokens.tokenizer),  # file hashes: an edited tokenizer re-counts
             "language": cfg.language.model_dump(mode="json"),
             "dedup": cfg.dedup.model_dump(mode="json", include={"enabled", "num_perm", "word_ngram", "char_ngram", "seed"}),
             # staged files depend on the sizes only (their codec is fixed: shards.staging_output)
@@ -167,7 +167,7 @@ class _Batch:
                 stats.lang_hint[(d.source, d.lang, tagged_lang)] += 1
         if cfg.normalize.t2s:
             texts = self._to_simplified(texts, lang["zh_variant"], stats)
-        tokens = count_tokens(texts, cfg.tokens.encoding)
+        tokens = count_tokens(texts, cfg.tokens.tokenizer[0])
         n_bytes = [len(t.encode("utf-8")) for t in texts]
         for d, b, t in zip(docs, n_bytes, tokens):
             stats.stage("normalize", d.source).keep(b, t)
@@ -194,6 +194,7 @@ class _Batch:
             "norm_changes": self.changes,
         }
         cols.update(lang)
+        cols.update(extra_token_counts(texts, cfg.tokens.tokenizer))
         cols.update(quality_signals(texts, lang["lang"]))
         if cfg.dedup.enabled:
             cols["minhash"] = pa.FixedSizeListArray.from_arrays(
@@ -252,7 +253,7 @@ def tag_shard(
     (staging(out) / "words" / f"{shard.name}.parquet").unlink(missing_ok=True)
     rejects: dict[str, list[Reject]] = {"read": [], "normalize": []}
     base = staging(out) / "tagged" / shard.name
-    schema = staged_schema(cfg.dedup.num_perm if cfg.dedup.enabled else None, QUALITY_FIELDS)
+    schema = staged_schema(cfg.dedup.num_perm if cfg.dedup.enabled else None, QUALITY_FIELDS + extra_token_fields(cfg.tokens.tokenizer))
     writer = RotatingWriter(base, schema, staging_output(cfg.output))
     batch = _Batch()
     norm = cfg.normalize
