@@ -174,18 +174,21 @@ def index_bytes(sizes: np.ndarray, dtype: np.dtype) -> bytes:
 
 
 def _encode_batch(tok: Tokenizer, texts: list[str], special: Special, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Flat token array and per-document lengths of one batch, EOS (and BOS) added."""
+    """Flat token array and per-document lengths of one batch, EOS (and BOS) added: the ids are
+    flattened in C (fromiter over chain), the specials inserted by one vectorized np.insert."""
     ids = tok.encode(texts)
-    extra = 1 + (special.bos_id is not None)
-    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)) + extra
-    eos = (special.eos_id,)
-    if special.bos_id is not None:
-        bos = (special.bos_id,)
-        seqs = itertools.chain.from_iterable(itertools.chain(bos, x, eos) for x in ids)
-    else:
-        seqs = itertools.chain.from_iterable(itertools.chain(x, eos) for x in ids)
-    flat = np.fromiter(seqs, dtype=dtype, count=int(lengths.sum()))
-    return flat, lengths
+    raw = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    content = np.fromiter(itertools.chain.from_iterable(ids), dtype=dtype, count=int(raw.sum()))
+    ends = np.cumsum(raw)
+    if special.bos_id is None:
+        flat = np.insert(content, ends, np.asarray(special.eos_id, dtype=dtype))
+        return flat, raw + 1
+    starts = ends - raw
+    positions = np.empty(2 * len(raw), dtype=np.int64)
+    positions[0::2], positions[1::2] = starts, ends
+    values = np.empty(2 * len(raw), dtype=dtype)
+    values[0::2], values[1::2] = special.bos_id, special.eos_id
+    return np.insert(content, positions, values), raw + 2
 
 
 def export_shard(job: ShardJob, dest: str | os.PathLike[str], opts: ExportOptions, progress: Progress | None = None) -> dict[str, Any]:

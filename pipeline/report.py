@@ -78,6 +78,11 @@ def build(stats: dict[str, Any]) -> tuple[list[Block], list[Section]]:
         b.variants(stats),
         b.references(settings),
     ]
+    from pipeline.report_tokenizers import tokenizers
+
+    compared = tokenizers(stats, settings)
+    if compared is not None:  # after the sizes: a run that lists several tokenizers
+        sections.insert(2, compared)
     return intro, sections
 
 

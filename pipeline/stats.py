@@ -197,6 +197,8 @@ class RunStats:
     variants: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
     hist: dict[tuple[str, str, str], Counter[int]] = field(default_factory=dict)
     vocab: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
+    #: (source, lang, staged column n_tokens_<name>) -> kept documents' tokens of the further tokenizers
+    tokenizer_tokens: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
     def stage(self, stage: str, source: str) -> StageStats:
         key = (stage, source)
@@ -221,6 +223,7 @@ class RunStats:
             variants=_add_counts(self.variants, other.variants),
             hist=_add_maps(self.hist, other.hist),
             vocab=_max_maps(self.vocab, other.vocab),
+            tokenizer_tokens=self.tokenizer_tokens + other.tokenizer_tokens,
         )
 
     def __radd__(self, other: object) -> RunStats:
@@ -282,6 +285,7 @@ class RunStats:
             "variants": self._variants_dict(),
             "histograms": {unit: self._hist_dict(unit) for unit in HIST_UNITS},
             "vocab": self._vocab_dict(),
+            "tokenizers": self._tokenizers_dict(),
         }
 
     @classmethod
@@ -321,7 +325,20 @@ class RunStats:
             for lang, sketches in langs.items():
                 for case, reg in sketches.items():
                     rs.vocab[(src, lang, case)] = decode_registers(reg)
+        for src, langs in d.get("tokenizers", {}).get("by_source", {}).items():
+            for lang, cols in langs.items():
+                for col, n in cols.items():
+                    rs.tokenizer_tokens[(src, lang, col)] = n
         return rs
+
+    def _tokenizers_dict(self) -> dict[str, Any]:
+        """Kept tokens per further tokenizer (tokens.tokenizer[1:]), by source x language and by language."""
+        by_source: dict[str, dict[str, dict[str, int]]] = {}
+        by_lang: dict[str, Counter[str]] = {}
+        for (src, lang, col), n in sorted(self.tokenizer_tokens.items()):
+            by_source.setdefault(src, {}).setdefault(lang, {})[col] = n
+            by_lang.setdefault(lang, Counter())[col] += n
+        return {"by_source": by_source, "by_lang": {lang: dict(sorted(c.items())) for lang, c in sorted(by_lang.items())}}
 
     def _duplicates_dict(self) -> dict[str, Any]:
         pairs: dict[str, dict[str, dict[str, int]]] = {}

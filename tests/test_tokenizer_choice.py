@@ -139,3 +139,21 @@ def test_tag_key_follows_the_tokenizer_file(bpe: Path, tmp_path: Path) -> None:
     assert tag_key(shard, cfg.sources[0], parse_config(_config(str(folder)))) == before
     train_tokenizer(folder, vocab_size=2000)  # same path, another tokenizer
     assert tag_key(shard, cfg.sources[0], parse_config(_config(str(folder)))) != before
+
+
+def test_report_compares_the_tokenizers_per_language(bpe: Path, bpe_out: Path) -> None:
+    import orjson
+
+    enc = get_encoding("cl100k_base")
+    independent = Tokenizer.from_file(str(bpe))
+    stats = orjson.loads((bpe_out / "stats" / "stats.json").read_bytes())
+    report = (bpe_out / "stats" / "report.md").read_text(encoding="utf-8")
+    assert "## Tokenizers compared" in report or "Tokenizers compared" in report
+    for lang in ("en", "zh"):
+        texts = [t for f in sorted((bpe_out / "data").rglob(f"{lang}/*.parquet")) for t in pq.read_table(f, columns=["text"]).column("text").to_pylist()]
+        n_bytes = sum(len(t.encode("utf-8")) for t in texts)
+        ours = sum(len(independent.encode(t).ids) for t in texts)
+        theirs = sum(len(enc.encode_ordinary(t)) for t in texts)
+        assert stats["tokenizers"]["by_lang"][lang] == {"n_tokens_cl100k_base": theirs}
+        row = f"| `{lang}` | {n_bytes:,} | {ours:,} | {n_bytes / ours:.4f} | {theirs:,} | {n_bytes / theirs:.4f} |"
+        assert row in report, row
