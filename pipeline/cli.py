@@ -342,7 +342,7 @@ def report(out: Path) -> None:
 @click.argument("out")
 @click.option("--tokenizer", required=True, help="tiktoken encoding (offline: o200k_base, cl100k_base), a local Hugging Face tokenizer.json, or a directory holding one.")
 @click.option("--format", "fmt", default="megatron", show_default=True, type=click.Choice(["megatron", "npy"]), help="megatron: Megatron-LM indexed dataset (.bin + .idx, MMIDIDX); npy: <stem>.tokens.npy (flat ids) + <stem>.offsets.npy (int64 document starts, one more than documents).")
-@click.option("--out", "dest", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory for the token files and manifest.json (created if missing; files of an earlier export there that this one does not write are removed).")
+@click.option("--out", "dest", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory for the token files and manifest.json (created if missing; files that an earlier export's manifest there named and this one does not write are removed; nothing else is touched).")
 @click.option("--bos", is_flag=True, help="Put the tokenizer's BOS token before each document (fails if it defines none).")
 @click.option("--eos", default=None, metavar="TOKEN", help="Text of the EOS token appended to each document (default: the tokenizer's own, from tokenizer_config.json or the usual names).")
 @click.option("--workers", default=0, show_default=True, type=int, help="0: export shard after shard in this process; N > 0: one Prefect task per shard on a local Dask cluster of N workers.")

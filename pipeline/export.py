@@ -301,6 +301,7 @@ def write_manifest(dest: str | os.PathLike[str], out: str | os.PathLike[str], op
     dest = Path(dest)
     tok = get_tokenizer(opts.tokenizer)
     special = resolve_special(tok, opts)
+    previous = _previous_files(dest)
     entries = sorted(({k: v for k, v in e.items() if k != "skipped"} for e in entries), key=lambda e: e["input"])
     manifest = {
         "format": opts.format,
@@ -317,15 +318,22 @@ def write_manifest(dest: str | os.PathLike[str], out: str | os.PathLike[str], op
     tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
     os.replace(tmp, dest / "manifest.json")
     named = {f["path"] for e in entries for f in e["files"]}
-    for path in sorted(dest.rglob("*")):
-        rel = path.relative_to(dest).as_posix()
-        if path.is_file() and not rel.startswith(".export/") and rel not in named and (path.suffix in (".bin", ".idx", ".npy") or ".tmp-" in path.name):
-            path.unlink()
+    for rel in sorted(previous - named):  # only files an earlier export's manifest named: DIR may hold the user's own
+        (dest / rel).unlink(missing_ok=True)
     keep_markers = {_marker(dest, ShardJob("", e["input"], "", 0)).name for e in entries}
     for m in sorted((dest / ".export").glob("*.json")):
         if m.name not in keep_markers:
             m.unlink()
     return manifest
+
+
+def _previous_files(dest: Path) -> set[str]:
+    """Files the manifest of an earlier export into DIR named (empty when there is none)."""
+    try:
+        old = orjson.loads((dest / "manifest.json").read_bytes())
+        return {f["path"] for e in old.get("shards", []) for f in e.get("files", []) if ".." not in f["path"]}
+    except (OSError, orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
+        return set()
 
 
 def check_dest(out: str | os.PathLike[str], dest: str | os.PathLike[str]) -> None:

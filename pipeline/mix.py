@@ -42,6 +42,10 @@ from pipeline.export import data_files, open_parquet, read_manifest
 _SUFFIXES = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
 
 
+#: Documents after the prefix that the gap filling looks at, at most (bounds its Python loop).
+FILL_SCAN = 100_000
+
+
 class MixError(ValueError):
     """A mixture that cannot be made; one line naming the option or file at fault."""
 
@@ -146,7 +150,7 @@ def _fill(tokens: np.ndarray, target: float) -> np.ndarray:
     under = int(np.searchsorted(cum, target, side="right"))  # cum[:under] <= target
     picked = list(range(under))
     gap = target - (int(cum[under - 1]) if under else 0)
-    for i in range(under, len(tokens)):  # only documents after the prefix, until the gap closes
+    for i in range(under, min(len(tokens), under + FILL_SCAN)):  # documents after the prefix, until the gap closes
         if gap < 1:
             break
         n = int(tokens[i])

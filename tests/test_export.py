@@ -147,8 +147,11 @@ def test_deterministic_and_resumable(out: Path, bpe: Path, tmp_path: Path) -> No
     ]
     assert again["shards"] == a["shards"]
     # another format into the same folder replaces the old files
+    mine = tmp_path / "a" / "c4" / "my-own.npy"  # not the export's: never removed
+    np.save(mine, np.arange(3))
     run_export(out, tmp_path / "a", ExportOptions(str(bpe), "npy"))
-    assert not list((tmp_path / "a").rglob("*.bin")) and len(list((tmp_path / "a").rglob("*.npy"))) == 4
+    assert not list((tmp_path / "a").rglob("*.bin")) and len(list((tmp_path / "a").rglob("*.npy"))) == 5
+    assert np.load(mine).tolist() == [0, 1, 2]
 
 
 def test_cli_export_and_errors(out: Path, bpe: Path, tmp_path: Path) -> None:
