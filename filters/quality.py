@@ -19,6 +19,7 @@ one) uses the "en" table. `QualityConfig.thresholds[lang][rule]` overrides one v
 under "en" applies to every language that falls back to "en" as well; a new language listed there
 starts from the (overridden) "en" table. A threshold of None switches the rule off for the language.
 A signal that is NaN (the mean length of space-delimited words in a text without any) passes.
+Line-structure rules (`RuleSpec.lines`) pass every document with fewer than two lines (q_lines).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from filters.quality_rules import (
     DEFAULT_THRESHOLDS,
     EN_THRESHOLDS,
     FAMILIES,
+    LINES_COLUMN,
     PROFILES,
     RULE_SPECS,
     RULES,
@@ -103,6 +105,9 @@ def quality_verdict(
     if cfg is not None and not cfg.enabled:
         return []
     active = set(PROFILES[profile])
+    lines = values.get(LINES_COLUMN)
+    if lines is not None and lines == lines and lines < 2:  # one line: no line structure to judge
+        active -= {s.name for s in RULE_SPECS if s.lines}
     table = thresholds_for(lang, cfg)
     return [s.name for s in RULE_SPECS if s.name in active and _fails(s, values.get(s.column), table[s.name])]
 
@@ -170,11 +175,16 @@ def quality_verdicts(
         in_profile = np.array([[r in set(PROFILES[p]) for r in RULES] for p in names], dtype=bool)
         present = np.zeros(len(names), dtype=bool)
         present[np.unique(prof_idx)] = True
+        # one-line documents pass the line-structure rules; a null (or absent) line count is judged
+        has_lines = LINES_COLUMN in table.schema.names
+        multi_line = ~(_signal(table, LINES_COLUMN) < 2) if has_lines else np.ones(n, dtype=bool)
         for r, spec in enumerate(RULE_SPECS):
             if not in_profile[present, r].any():
                 continue
             thr_lang = np.array([np.nan if t[spec.name] is None else t[spec.name] for t in tables], dtype=np.float64)
             active = in_profile[prof_idx, r] & ~np.isnan(thr_lang[lang_idx])
+            if spec.lines:
+                active &= multi_line
             if not active.any():
                 continue
             values = _signal(table, spec.column)

@@ -23,6 +23,11 @@ Units, one definition for every script (so a mixed document's signals follow its
   closing quotes/brackets after it ("……。」", 'said "yes."'). Ellipses (... … 。。。) never end a
   sentence for C4; FineWeb's set (datatrove TERMINAL_PUNCTUATION: . ! ? and the sentence enders of
   other scripts, but not quotes) is extended with … ; ； here.
+- **Chinese-aware clause ends** (q_zh_clauses, q_zh_terminated; `_zh_clauses`): what informal
+  Chinese ends a clause with ("，", "～", "……", "!!" typed without a space, a space between Han
+  characters), for the zh variants of C4's sentence count and terminal-punctuation share; and
+  q_zh_ellipsis_lines counts lines ending in a truncation mark ("..." or "…") but not the
+  ellipses people type in Chinese ("……", "。。。", "......").
 - **Stop words** are Gopher's eight English words plus Chinese function characters (Simplified and
   Traditional forms), counted in every document: English ones can only occur in Latin runs and
   Chinese ones in Han runs, so a mixed text counts both and `langs` is not needed for it. Signals
@@ -104,6 +109,9 @@ QUALITY_FIELDS: list[pa.Field] = [
     pa.field("q_stop_word_frac", _F32),
     pa.field("q_garbage_frac", _F32),
     pa.field("q_dup_short_lines", _F32),
+    pa.field("q_zh_clauses", _I32),  # Chinese-aware C4 sentence count: sentence and clause ends
+    pa.field("q_zh_terminated", _F32),  # Chinese-aware c4_terminal_punct share
+    pa.field("q_zh_ellipsis_lines", _F32),  # share of lines ending in a truncation mark ("..." or "…")
 ]
 SIGNAL_COLUMNS: tuple[str, ...] = tuple(f.name for f in QUALITY_FIELDS)
 _INT_COLUMNS = frozenset(f.name for f in QUALITY_FIELDS if f.type == _I32)
@@ -173,6 +181,9 @@ _CJK_STOP = 1 << 9  # full-width sentence-final mark: ends a sentence without a 
 _CLOSER = 1 << 10
 _END_QUOTE = 1 << 11  # a closing quote that ends a line the way C4's '"' does
 _DOT = 1 << 12  # . 。 ．: repeated, they are an ellipsis ("...", "。。。"), which ends no sentence
+_CLAUSE = 1 << 13  # ， , ； ;: Chinese clause separators (zh sentence count only)
+_TILDE = 1 << 14  # ～ ~ (and the wave dash 〜): an informal Chinese clause or sentence end
+_HELLIP = 1 << 15  # … (U+2026)
 
 _WORDCH = _LETTER | _DIGIT | _MARK | _CJK
 _ALPHA = _LETTER | _CJK
@@ -184,6 +195,8 @@ _CJK_SENTENCE_END = "。！？｡"
 _DOTS = ".。．"
 #: Closing quotes that end a line the way C4's '"' does.
 _END_QUOTES = "\"”」』＂"
+_CLAUSE_MARKS = "，,；;"
+_TILDES = "～~〜"
 
 _TABLE_LIMIT = 0x40000  # above: unassigned planes 4-13, tags, private use (garbage by default)
 
@@ -223,6 +236,11 @@ def _flags() -> np.ndarray:
         flags[ord(ch)] |= _END_QUOTE
     for ch in _DOTS:
         flags[ord(ch)] |= _DOT
+    for ch in _CLAUSE_MARKS:
+        flags[ord(ch)] |= _CLAUSE
+    for ch in _TILDES:
+        flags[ord(ch)] |= _TILDE
+    flags[ord("…")] |= _HELLIP
     full = np.full(0x110000, _GARBAGE, dtype=np.uint16)
     full[:_TABLE_LIMIT] = flags
     full[0xE0100:0xE01F0] = _MARK  # variation selectors supplement
@@ -481,6 +499,7 @@ def _batch_arrays(texts: Sequence[str], low: str) -> dict[str, np.ndarray]:
     sentences, terminated, spans = _sentences(cps, f, starts, ends, owner)
     out["sentences"] = sentences
     out["terminated"] = terminated
+    out["zh_clauses"], out["zh_terminated"] = _zh_clauses(cps, f, starts, ends, spans)
     out.update(_short_lines(f, *spans, t, n_docs))
     out.update(_char_classes(f, starts, ends))
     out.update(_ngram_signals(t["wh"], t["wl"], t["wdoc"], n_docs))
@@ -561,6 +580,66 @@ def _sentences(
     return sentences, share, (ls, le, ldoc)
 
 
+def _zh_clauses(
+    cps: np.ndarray, f: np.ndarray, starts: np.ndarray, ends: np.ndarray, spans: tuple[np.ndarray, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Chinese-aware C4 sentence count and terminated share (issue #23), for the zh thresholds.
+
+    Informal Chinese (reviews, forum posts, comments) strings clauses with "，" and often ends a
+    paragraph with "，", "～", "!!", "……" or nothing, so C4's sentence count sees one sentence in a
+    200-character review. Here a *clause end* is, at the last mark of a run:
+    - a sentence-final mark (。！？ . ! ? ．, so ASCII "!!" and "." typed in Chinese text too)
+      followed, after up to two closing quotes/brackets, by a space, a line end, a Han/kana
+      character or the end of the text (full-width 。！？ end one anywhere, as in C4's count);
+    - an ellipsis ("……", "…", "。。。", "......") or a tilde ("～", "~") followed likewise;
+    - a clause separator ("，" "；", and "," ";" followed likewise);
+    - a space between two Han/kana characters (informal writing separates clauses with spaces).
+    "3.5", "1,000", "www.jd.com" and English prose between Han runs contribute nothing new.
+
+    The terminated share is C4's (characters of each line up to its last end, over the line
+    characters), with these clause ends as ends, plus a closing quote at the line end: a line that
+    ends mid-clause ("...官方网站", a menu item) still loses its tail."""
+    ls, le, _ = spans
+    n = cps.size
+    n_docs = starts.size
+    # only candidate positions (punctuation marks, a few % of the text) are looked at
+    idx = np.flatnonzero((f & (_STERM | _HELLIP | _TILDE | _CLAUSE | _END_QUOTE)) != 0)
+    padf = np.full(n + 4, _SPACE, dtype=np.uint16)  # past the end: like a space (the text ends)
+    padf[1 : n + 1] = f  # padf[i + 1] is f[i]; padf[0] (before the start) is a space too
+    padc = np.full(n + 4, -1, dtype=np.int64)  # code points, -1 outside (never equal to a character)
+    padc[1 : n + 1] = cps
+    j = idx + 1
+    f0, f1, f2, f3 = padf[j], padf[j + 1], padf[j + 2], padf[j + 3]
+    c_prev, c0, c1, c2 = padc[j - 1], padc[j], padc[j + 1], padc[j + 2]
+    ok1, ok2, ok3 = ((x & (_SPACE | _CJK)) != 0 for x in (f1, f2, f3))
+    followed = ok1 | (((f1 & _CLOSER) != 0) & (ok2 | (((f2 & _CLOSER) != 0) & ok3)))
+    ell = ((f0 & _HELLIP) != 0) | (((f0 & _DOT) != 0) & ((c0 == c_prev) | (c0 == c1)))  # "…", runs of a dot
+    ell_next = ((f1 & _HELLIP) != 0) | (((f1 & _DOT) != 0) & ((c1 == c0) | (c1 == c2)))
+    run_end = (
+        (((f0 & _STERM) != 0) & ~ell & ((f1 & _STERM) == 0))
+        | (ell & ~ell_next)
+        | (((f0 & _TILDE) != 0) & ((f1 & _TILDE) == 0))
+        | (((f0 & _CLAUSE) != 0) & ((f1 & _CLAUSE) == 0))
+    )
+    full_width = ((f0 & _WIDE) != 0) & ~ell  # ，；～！？。: no space is needed after them
+    mark_end = run_end & (followed | full_width)
+    spaces = np.flatnonzero(cps == 32)
+    gaps = spaces[((padf[spaces] & _CJK) != 0) & ((padf[spaces + 2] & _CJK) != 0)]  # CJK on both sides
+    counted = np.concatenate((idx[mark_end], gaps))
+    clauses = np.bincount(np.searchsorted(starts, counted, side="right") - 1, minlength=n_docs)
+
+    line_end_quote = ((f0 & _END_QUOTE) != 0) & ((c1 == 10) | (j == n))
+    marks = np.sort(np.concatenate((idx[mark_end | line_end_quote], gaps)))
+    k = np.searchsorted(marks, le, side="left") - 1  # the line's last mark before its end
+    last = marks[np.maximum(k, 0)] if marks.size else np.zeros(le.size, dtype=np.int64)
+    done = np.where((k >= 0) & (last >= ls), last + 1 - ls, 0)
+    terminated = np.bincount(np.searchsorted(starts, ls, side="right") - 1, weights=done, minlength=n_docs)
+    line_chars = (ends - starts) - _per_doc(cps == 10, starts, ends)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(line_chars > 0, terminated / np.maximum(line_chars, 1), 0.0)
+    return clauses, share
+
+
 def _char_classes(f: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[str, np.ndarray]:
     """Chinese-aware: Han share of letters, garbage share of non-space characters."""
     letters = _per_doc((f & _ALPHA) != 0, starts, ends)
@@ -621,6 +700,10 @@ def _short_lines(
 
 _startswith_bullet = methodcaller("startswith", _BULLETS)
 _endswith_ellipsis = methodcaller("endswith", _ELLIPSIS_END)
+#: Truncation marks ("Read more...", "标题…") versus the ellipses people type in Chinese ("……",
+#: "。。。", "......"): lines ending in a longer run are not counted by q_zh_ellipsis_lines.
+_endswith_truncation = methodcaller("endswith", ("...", "…"))
+_endswith_long_ellipsis = methodcaller("endswith", ("....", "……"))
 _endswith_fw = methodcaller("endswith", _FW_TERMINAL)
 _strip_closers = methodcaller("rstrip", _CLOSERS)
 _contains_js = methodcaller("__contains__", "javascript")
@@ -638,10 +721,11 @@ def _line_stats(text: str, low: str) -> tuple[float, ...]:
         dup_line_chars = sum(map(len, lines)) - sum(map(len, uniq)) if dup_lines else 0
         bullets = sum(map(_startswith_bullet, lines))
         ellipsis = sum(map(_endswith_ellipsis, lines))
+        truncated = sum(map(_endswith_truncation, lines)) - sum(map(_endswith_long_ellipsis, lines)) if ellipsis else 0
         core = list(map(_strip_closers, lines))
         fw_punct = sum(map(_endswith_fw, core))
     else:
-        dup_lines = dup_line_chars = bullets = ellipsis = fw_punct = 0
+        dup_lines = dup_line_chars = bullets = ellipsis = fw_punct = truncated = 0
 
     if "\n\n" in text:
         paras = _PARA_SPLIT_RE.split(text.strip())
@@ -691,6 +775,7 @@ def _line_stats(text: str, low: str) -> tuple[float, ...]:
         fw_punct * inv_lines,
         dup_line_chars / non_nl if non_nl > 0 else 0.0,
         newlines,
+        truncated * inv_lines,
     )
 
 
@@ -741,7 +826,7 @@ def _fill(chunk: Sequence[str], cols: dict[str, np.ndarray], offset: int) -> Non
     arr = _batch_arrays(chunk, low)
     lows = low.split("\n") if joined.count("\n") == n - 1 else _split_lows(chunk, low)
     rows = list(map(_line_stats, chunk, lows))
-    stats = np.array(rows, dtype=np.float64).reshape(n, 16)
+    stats = np.array(rows, dtype=np.float64).reshape(n, 17)
     (
         n_lines,
         hashes,
@@ -759,6 +844,7 @@ def _fill(chunk: Sequence[str], cols: dict[str, np.ndarray], offset: int) -> Non
         fw_punct,
         fw_char_dup,
         newlines,
+        zh_ellipsis_lines,
     ) = stats.T
     words = arr["words"]
     per_word = 1.0 / np.maximum(words, 1)
@@ -793,6 +879,9 @@ def _fill(chunk: Sequence[str], cols: dict[str, np.ndarray], offset: int) -> Non
     cols["q_stop_word_frac"][sl] = arr["stop_word_frac"]
     cols["q_garbage_frac"][sl] = arr["garbage_frac"]
     cols["q_dup_short_lines"][sl] = arr["dup_short_lines"]
+    cols["q_zh_clauses"][sl] = arr["zh_clauses"]
+    cols["q_zh_terminated"][sl] = arr["zh_terminated"]
+    cols["q_zh_ellipsis_lines"][sl] = zh_ellipsis_lines
 
 
 def _split_lows(chunk: Sequence[str], low: str) -> list[str]:

@@ -26,6 +26,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import Task, exponential_backoff
 
 from pipeline.config import RunConfig, SourceConfig, load_config
+from pipeline.layout import Layout
+from pipeline.lock import OutLock
 from pipeline.runner import RunSummary, cluster_step, finish, plan, reset_select
 from pipeline.select import SelectResult, select_shard
 from pipeline.sources import InputShard
@@ -77,11 +79,11 @@ class _LogProgress:
 
 
 @task(name="tag", task_run_name="tag {shard.source}/{shard.name}", cache_policy=NO_CACHE, **_io_retries)
-def tag_task(shard: InputShard, src: SourceConfig, cfg: RunConfig, out: str) -> TagResult:
+def tag_task(shard: InputShard, src: SourceConfig, cfg: RunConfig, out: Layout) -> TagResult:
     """One input shard -> staged tags under OUT/.staging (skipped when staged with the same key)."""
     logger = get_run_logger()
     start = time.perf_counter()
-    res = tag_shard(shard, src, cfg, Path(out), progress=_LogProgress(shard.name, logger.info))
+    res = tag_shard(shard, src, cfg, out, progress=_LogProgress(shard.name, logger.info))
     if res.skipped:
         logger.info("skipped %s: already tagged with the same config and input (key %s)", shard.name, res.key[:12])
     else:
@@ -101,22 +103,22 @@ def tag_task(shard: InputShard, src: SourceConfig, cfg: RunConfig, out: str) -> 
 
 
 @task(name="cluster", cache_policy=NO_CACHE)
-def cluster_task(cfg: RunConfig, out: str, tagged: list[TagResult]) -> dict[str, Any]:
+def cluster_task(cfg: RunConfig, out: Layout, tagged: list[TagResult]) -> dict[str, Any]:
     """Global: duplicate clusters over every staged shard and one keeper per cluster (reused when
     every shard's tags were reused). Drops what an earlier select derived first."""
     start = time.perf_counter()
-    reset_select(Path(out))
-    summary = cluster_step(cfg, Path(out), tagged, reuse=all(t.skipped for t in tagged))
+    reset_select(out)
+    summary = cluster_step(cfg, out, tagged, reuse=all(t.skipped for t in tagged))
     scalars = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
     get_run_logger().info("clustered duplicates in %.1fs: %s", time.perf_counter() - start, scalars)
     return summary
 
 
 @task(name="select", task_run_name="select {tagged.source}/{tagged.shard}", cache_policy=NO_CACHE, **_io_retries)
-def select_task(tagged: TagResult, cfg: RunConfig, out: str) -> SelectResult:
+def select_task(tagged: TagResult, cfg: RunConfig, out: Layout) -> SelectResult:
     """One tagged shard -> kept parts per source/lang + rejects (thresholds, keepers, words)."""
     start = time.perf_counter()
-    res = select_shard(tagged.shard, tagged.staged, cfg, Path(out))
+    res = select_shard(tagged.shard, tagged.staged, cfg, out)
     secs = time.perf_counter() - start
     entered = res.stats.stage_total("language")
     kept = sum(s.docs for s in res.stats.sizes.values())
@@ -134,12 +136,12 @@ def select_task(tagged: TagResult, cfg: RunConfig, out: str) -> SelectResult:
 
 @task(name="finish", cache_policy=NO_CACHE)
 def finish_task(
-    cfg: RunConfig, out: str, tagged: list[TagResult], selected: list[SelectResult], dedup: dict[str, Any]
+    cfg: RunConfig, out: Layout, tagged: list[TagResult], selected: list[SelectResult], dedup: dict[str, Any]
 ) -> RunSummary:
     """Final shard names, rejects, stats, manifest (and whatever else finish writes). Not retried:
     publishing moves the selected parts, so a second attempt would not find them."""
     start = time.perf_counter()
-    summary = finish(cfg, Path(out), tagged, selected, dedup)
+    summary = finish(cfg, out, tagged, selected, dedup)
     total = summary.stats.to_dict()["sizes"]["total"]
     get_run_logger().info(
         "finished in %.1fs: %d documents, %.2f MB, %d tokens in %d files",
@@ -201,15 +203,22 @@ def summary_markdown(outcome: CurateOutcome, config_path: str) -> str:
 # Default: one task at a time in this process. The work is CPU-bound Python, so threads would only
 # interleave under the GIL (and blur the per-shard MB/s); parallelism comes from Dask processes.
 @flow(name="curate", task_runner=ThreadPoolTaskRunner(max_workers=1))
-def curate_flow(config_path: str, out: str) -> CurateOutcome:
-    """One curation run of CONFIG into OUT: tag (per shard) -> cluster -> select (per shard) -> finish."""
+def curate_flow(config_path: str, out: str, staging: str | None = None, wait: bool = False) -> CurateOutcome:
+    """One curation run of CONFIG into OUT (a folder or a store URL), holding OUT's lock:
+    tag (per shard) -> cluster -> select (per shard) -> finish. `wait`: wait for another run's
+    lock instead of failing."""
     logger = get_run_logger()
     cfg = load_config(config_path)
-    root = Path(out).resolve()  # tasks may run in processes with another working directory
-    root.mkdir(parents=True, exist_ok=True)
-    out_s = str(root)
+    lay = Layout(out, staging)  # local paths become absolute: tasks may run with another working directory
+    with OutLock(lay, wait=wait, log=logger.info):
+        return _run(cfg, config_path, lay)
+
+
+def _run(cfg: RunConfig, config_path: str, lay: Layout) -> CurateOutcome:
+    logger = get_run_logger()
+    out_s = lay
     shards: list[tuple[InputShard, SourceConfig]] = plan(cfg)
-    logger.info("%d input shards from %d sources -> %s", len(shards), len(cfg.sources), out_s)
+    logger.info("%d input shards from %d sources -> %s", len(shards), len(cfg.sources), lay.out.display(lay.out.root))
     seconds: dict[str, float] = {}
 
     start = phase = time.perf_counter()
@@ -236,6 +245,6 @@ def curate_flow(config_path: str, out: str) -> CurateOutcome:
 
     outcome = CurateOutcome(summary=summary, seconds=seconds, shards=len(shards), flow_run_id=str(prefect_flow_run.id))
     create_markdown_artifact(
-        summary_markdown(outcome, config_path), key=ARTIFACT_KEY, description=f"curate run of {config_path} into {out_s}"
+        summary_markdown(outcome, config_path), key=ARTIFACT_KEY, description=f"curate run of {config_path} into {lay.out.display(lay.out.root)}"
     )
     return outcome

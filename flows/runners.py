@@ -60,7 +60,9 @@ def check_remote_api(address: str | None) -> None:
         )
 
 
-def run_curation(config: str, out: str, workers: int | None = None, address: str | None = None) -> CurateOutcome:
+def run_curation(
+    config: str, out: str, workers: int | None = None, address: str | None = None, staging: str | None = None, wait: bool = False
+) -> CurateOutcome:
     """One flow run. With Dask and no configured PREFECT_API_URL, a temporary local Prefect server
     serves the flow and every worker for the run (instead of one ephemeral server per worker); a
     cluster on another machine needs a configured API (check_remote_api)."""
@@ -69,5 +71,5 @@ def run_curation(config: str, out: str, workers: int | None = None, address: str
     flow_obj = curate_flow if runner is None else curate_flow.with_options(task_runner=runner)
     api = temporary_api() if runner is not None else contextlib.nullcontext()
     with api:
-        outcome: CurateOutcome = flow_obj(config_path=config, out=out)
+        outcome: CurateOutcome = flow_obj(config_path=config, out=out, staging=staging, wait=wait)
     return outcome

@@ -14,6 +14,7 @@ from prefect.types.entrypoint import EntrypointType
 
 from flows.runners import configured_flow
 from flows.server import configured_api_url
+from pipeline.layout import is_url
 
 
 class NoServerError(RuntimeError):
@@ -27,7 +28,7 @@ def deployment_name(config: Path, name: str | None) -> str:
 
 def serve_curation(
     config: Path,
-    out: Path,
+    out: str,
     cron: str | None = None,
     interval: float | None = None,
     name: str | None = None,
@@ -36,7 +37,8 @@ def serve_curation(
 ) -> None:
     """Registers the deployment `curate/<name>` with the schedule and serves it until stopped
     (SIGTERM or Ctrl-C; the schedule is paused then). One run at a time: runs of one deployment
-    write the same OUT."""
+    write the same OUT; each run waits for OUT's lock, so a scheduled run never overlaps a manual
+    one (or a run served by another process)."""
     if (cron is None) == (interval is None):
         raise ValueError("give exactly one schedule: --cron or --interval")
     if not configured_api_url():
@@ -50,7 +52,7 @@ def serve_curation(
         cron=cron,
         interval=interval,
         # absolute: runs start in subprocesses of this process, which may change directory
-        parameters={"config_path": str(config.resolve()), "out": str(out.resolve())},
+        parameters={"config_path": str(config.resolve()), "out": out if is_url(out) else str(Path(out).resolve()), "wait": True},
         description=f"curate run {config} --out {out}",
         tags=["curate"],
         limit=1,

@@ -1,3 +1,3 @@
 """curate: dataset curation for mixed English/Chinese LM training data (tag -> cluster -> select)."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

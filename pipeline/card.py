@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from pipeline.layout import Layout, Store, as_layout
 from pipeline.shards import file_sha256
 
 CARD_NAME = "README.md"
@@ -132,15 +133,15 @@ def hub_languages(codes: Iterable[str]) -> tuple[list[str], list[str]]:
     return valid, dropped
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise CardError(f"{path}: not found (a card is made from the outputs of `curate run`, `curate shard` or `curate refilter`)")
+def _read_json(store: Store, path: str) -> dict[str, Any]:
+    if not store.isfile(path):
+        raise CardError(f"{store.display(path)}: not found (a card is made from the outputs of `curate run`, `curate shard` or `curate refilter`)")
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(store.read_bytes(path))
     except ValueError as e:
-        raise CardError(f"{path}: not valid JSON ({e})") from e
+        raise CardError(f"{store.display(path)}: not valid JSON ({e})") from e
     if not isinstance(data, dict):
-        raise CardError(f"{path}: expected a JSON object")
+        raise CardError(f"{store.display(path)}: expected a JSON object")
     return data
 
 
@@ -193,11 +194,12 @@ def _source_input(src: dict[str, Any]) -> str:
     return ", ".join(f"`{p}`" for p in paths) or "-"
 
 
-def read_inputs(out: Path) -> CardInputs:
+def read_inputs(out: Layout | str | Path) -> CardInputs:
     """Reads stats.json and manifest.json and checks that they describe the same data: the rows of
     the manifest's files under data/<source>/<lang>/ equal the kept documents in stats.json."""
-    stats_path, manifest_path = out / "stats" / "stats.json", out / "manifest.json"
-    stats, manifest = _read_json(stats_path), _read_json(manifest_path)
+    lay = as_layout(out)
+    stats, manifest = _read_json(lay.out, lay.stats_json()), _read_json(lay.out, lay.manifest())
+    stats_path, manifest_path = lay.out.display(lay.stats_json()), lay.out.display(lay.manifest())
     by_source: dict[str, dict[str, Any]] = _field(stats, "sizes.by_source", stats_path)
     _field(stats, "sizes.total.docs", stats_path)
     config_sources = _field(manifest, "config.sources", manifest_path)
@@ -288,6 +290,17 @@ def _pretty_name(langs: list[str], inputs: CardInputs) -> str:
     return f"Curated {'/'.join(langs) or 'text'} corpus ({n} source{'s' if n != 1 else ''})"
 
 
+def source_revisions(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Hub repos the inputs came from: repo -> {commits, files} (from the manifest's fingerprints)."""
+    out: dict[str, dict[str, Any]] = {}
+    for fp in (manifest.get("inputs") or {}).values():
+        if isinstance(fp, dict) and fp.get("kind") == "hub" and fp.get("repo"):
+            entry = out.setdefault(str(fp["repo"]), {"commits": set(), "files": 0})
+            entry["commits"].add(str(fp.get("commit")))
+            entry["files"] += 1
+    return out
+
+
 def card_data(inputs: CardInputs) -> DatasetCardData:
     """The YAML header, through huggingface_hub's DatasetCardData (what the Hub parses)."""
     by_lang = inputs.stats["sizes"].get("by_lang", {})
@@ -301,6 +314,9 @@ def card_data(inputs: CardInputs) -> DatasetCardData:
     configs = card_configs(inputs)
     if configs:
         extra["configs"] = configs
+    revisions = source_revisions(inputs.manifest)
+    if revisions:
+        extra["source_datasets"] = sorted(revisions)
     return DatasetCardData(
         language=langs or None,
         license=_licences(inputs),
@@ -387,6 +403,14 @@ def _body(inputs: CardInputs, data: DatasetCardData) -> str:
     if notes:
         out += ["", "Licences the card header cannot name exactly (`unknown` / `other`): " + "; ".join(notes) + "."]
     out += ["", "Licences are as stated in the run config; check each source's own terms before use."]
+    revisions = source_revisions(inputs.manifest)
+    if revisions:
+        out += ["", "Source datasets on the Hub, at the commits this run read (`manifest.json` lists every input file with its blob id):", ""]
+        out += _table(
+            ["dataset", "revision", "files"],
+            ([f"`{repo}`", ", ".join(f"`{c}`" for c in sorted(e["commits"])), str(e["files"])] for repo, e in sorted(revisions.items())),
+            numbers=range(2, 3),
+        )
 
     out += ["", "## Processing", "", "Every document that enters a stage is kept or rejected with a reason; rejected records are under `rejected/<stage>/` with `drop_reason`.", ""]
     stage_rows = []
@@ -446,22 +470,19 @@ def _body(inputs: CardInputs, data: DatasetCardData) -> str:
     return "\n".join(out) + "\n"
 
 
-def build_card(out: Path) -> DatasetCard:
+def build_card(out: Layout | str | Path) -> DatasetCard:
     """The card of OUT as a huggingface_hub DatasetCard (header parsed back by the card class)."""
     inputs = read_inputs(out)
     data = card_data(inputs)
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{_body(inputs, data)}")
 
 
-def write_card(out: Path) -> Path:
+def write_card(out: Layout | str | Path) -> Path | str:
     """Writes OUT/README.md atomically and returns its path. Same stats.json + manifest.json -> same bytes."""
-    out = Path(out)
-    text = str(build_card(out))
-    path = out / CARD_NAME
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(text.encode("utf-8"))
-    os.replace(tmp, path)
-    return path
+    lay = as_layout(out)
+    text = str(build_card(lay))
+    lay.out.write_bytes(lay.card(), text.encode("utf-8"))
+    return Path(lay.card()) if lay.out.local else lay.out.display(lay.card())
 
 
 #: Top-level folders of OUT that a push owns on the Hub: files there that this OUT does not hold
@@ -516,7 +537,10 @@ def push_to_hub(
     `upload_folder` splits large folders into several commits."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants, get_token
 
-    out = Path(out)
+    lay = as_layout(out)
+    if not lay.out.local:
+        raise PushError(f"{lay.out.display(lay.out.root)}: push from a local copy of OUT (e.g. `aws s3 sync`); pushing straight from a store is not supported")
+    out = lay.root
     if constants.HF_HUB_OFFLINE:
         raise PushError("HF_HUB_OFFLINE is set (the Makefile sets it for its targets): unset it to push to the Hub")
     token = token or get_token()

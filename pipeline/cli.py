@@ -12,6 +12,7 @@ import click
 from tqdm import tqdm
 
 from pipeline.config import Casing, ConfigError, InputFormat, RunConfig, SourceType, load_config, parse_config
+from pipeline.lock import LockHeld
 from pipeline.runner import RunSummary, run_local
 from pipeline.sources import InputShard
 from pipeline.tag import Progress
@@ -61,22 +62,46 @@ def _progress_factory(enabled: bool):  # type: ignore[no-untyped-def]
     return make, close_all
 
 
-def _summary_lines(summary: RunSummary) -> list[str]:
+def _quality_lines(d: dict[str, object], cfg: RunConfig) -> list[str]:
+    """Per source: the quality profile it got and why, and how many documents each rule dropped
+    (a `generic` source silently getting the full `web` rules surprised users: issue #19, item 5)."""
+    from filters.quality_rules import default_profile
+
+    block = d["stages"].get("quality", {}).get("by_source", {})  # type: ignore[attr-defined]
+    lines = []
+    for src in cfg.sources:
+        if not cfg.quality.enabled:
+            lines.append(f"  quality {src.name}: off (quality.enabled: false)")
+            continue
+        if src.name in cfg.quality.profiles:
+            profile, why = cfg.quality.profiles[src.name], "set in quality.profiles / --quality-profile"
+        else:
+            profile = default_profile(src.type, src.subset)
+            why = f"default for source type {src.type}" + (f", subset {src.subset}" if src.subset else "")
+        reasons = block.get(src.name, {}).get("rejected_by_reason", {})
+        drops = ", ".join(f"{k.removeprefix('quality:')}={v}" for k, v in reasons.items()) or "none"
+        lines.append(f"  quality {src.name}: profile {profile} ({why}); dropped by rule: {drops}")
+    return lines
+
+
+def _summary_lines(summary: RunSummary, cfg: RunConfig | None = None) -> list[str]:
     d = summary.stats.to_dict()
     lines = []
     for stage, block in d["stages"].items():
         t = block["total"]
         reasons = ", ".join(f"{k}={v}" for k, v in t["rejected_by_reason"].items()) or "-"
         lines.append(f"  {stage:<10} in {t['docs_in']:>8}  kept {t['docs_kept']:>8}  rejected {t['docs_rejected']:>6} ({reasons})")
+    if cfg is not None:
+        lines += _quality_lines(d, cfg)
     for src, langs in d["sizes"]["by_source"].items():
         for lang, s in langs.items():
             lines.append(f"  {src}/{lang}: {s['docs']} docs, {s['bytes'] / 1e6:.2f} MB, {s['chars']} chars, {s['tokens']} tokens")
     return lines
 
 
-def _report(summary: RunSummary) -> None:
+def _report(summary: RunSummary, cfg: RunConfig | None = None) -> None:
     click.echo(f"wrote {summary.out} ({len(summary.files)} Parquet files)")
-    for line in _summary_lines(summary):
+    for line in _summary_lines(summary, cfg):
         click.echo(line)
 
 
@@ -100,6 +125,13 @@ def main(verbose: bool) -> None:
     )
 
 
+_OUT_HELP = "Output directory, or an object store URL (s3://bucket/run, gs://bucket/run); created if missing."
+_STAGING_HELP = (
+    "Where intermediates go (default OUT/.staging): a local scratch folder or a store URL. Dask workers on "
+    "other machines need it on a store they all reach."
+)
+_WAIT_HELP = "If another run holds OUT's lock, wait for it instead of failing."
+
 _WORKERS_HELP = (
     "Run shard tasks on a local Dask cluster of N worker processes (one thread each); "
     "default: one task at a time in this process."
@@ -117,10 +149,12 @@ def _check_dask_options(workers: int | None, dask_address: str | None) -> None:
 
 @main.command()
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory (created if missing).")
+@click.option("--out", "out", required=True, help=_OUT_HELP)
 @click.option("--workers", type=click.IntRange(min=1), default=None, help=_WORKERS_HELP)
 @click.option("--dask-address", "dask_address", default=None, metavar="tcp://HOST:PORT", help=_DASK_ADDRESS_HELP)
-def run(config: Path, out: Path, workers: int | None, dask_address: str | None) -> None:
+@click.option("--staging", default=None, help=_STAGING_HELP)
+@click.option("--wait", is_flag=True, help=_WAIT_HELP)
+def run(config: Path, out: str, workers: int | None, dask_address: str | None, staging: str | None, wait: bool) -> None:
     """Run the pipeline described by CONFIG (YAML) as one Prefect flow run: tag tasks over input
     shards, cluster, select tasks over tagged shards, finish.
 
@@ -129,32 +163,33 @@ def run(config: Path, out: Path, workers: int | None, dask_address: str | None) 
     already tagged with the same config and inputs are skipped (see OUT/.staging)."""
     _check_dask_options(workers, dask_address)
     try:
-        load_config(config)  # fail fast, with the key at fault, before Prefect starts
+        cfg = load_config(config)  # fail fast, with the key at fault, before Prefect starts
     except ConfigError as e:
         raise _fail(e) from e
     from flows.runners import run_curation  # Prefect is imported only for run and serve
     from flows.server import ServerStartError
+    from pipeline.lock import LockHeld
 
     try:
-        outcome = run_curation(str(config), str(out), workers=workers, address=dask_address)
-    except (FileNotFoundError, ValueError, ServerStartError) as e:
+        outcome = run_curation(str(config), out, workers=workers, address=dask_address, staging=staging, wait=wait)
+    except (FileNotFoundError, ValueError, ServerStartError, LockHeld) as e:
         raise _fail(e) from e
     summary = outcome.summary
     click.echo(f"flow run: {outcome.flow_run_id}")
     click.echo(f"tag: {outcome.shards - len(summary.skipped_shards)} shards tagged, {len(summary.skipped_shards)} skipped (done, same key)")
     click.echo("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.seconds.items()))
-    _report(summary)
+    _report(summary, cfg)
 
 
 @main.command()
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory of every scheduled run.")
+@click.option("--out", "out", required=True, help="Output directory or store URL of every scheduled run (each run waits for OUT's lock).")
 @click.option("--cron", default=None, help='Cron schedule of the runs, e.g. "0 3 * * *" (03:00 UTC every day).')
 @click.option("--interval", type=click.FloatRange(min=1), default=None, help="Run every this many seconds instead of a cron schedule.")
 @click.option("--name", default=None, help="Deployment name (default: the config's file stem); the deployment is curate/NAME.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help=_WORKERS_HELP)
 @click.option("--dask-address", "dask_address", default=None, metavar="tcp://HOST:PORT", help=_DASK_ADDRESS_HELP)
-def serve(config: Path, out: Path, cron: str | None, interval: float | None, name: str | None, workers: int | None, dask_address: str | None) -> None:
+def serve(config: Path, out: str, cron: str | None, interval: float | None, name: str | None, workers: int | None, dask_address: str | None) -> None:
     """Register CONFIG as a scheduled Prefect deployment and serve it until stopped (Ctrl-C, SIGTERM).
 
     The Prefect server's scheduler creates the runs and this process executes them, one at a time.
@@ -178,19 +213,25 @@ def serve(config: Path, out: Path, cron: str | None, interval: float | None, nam
 
 
 _INPUT_OPTIONS = [
-    click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False)),
+    click.argument("inputs", nargs=-1, required=True),
     click.option("--source-type", "source_type", required=True, type=click.Choice(get_args(SourceType)), help="Adapter that reads the inputs."),
-    click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory (created if missing)."),
+    click.option("--out", "out", required=True, help=_OUT_HELP),
+    click.option("--staging", default=None, help=_STAGING_HELP),
+    click.option("--wait", is_flag=True, help=_WAIT_HELP),
     click.option("--name", default=None, help="Source name, the folder under OUT/data/ (default: the source type)."),
     click.option("--lang", default=None, help="Language hint for records that carry none (e.g. en, zh); compared with the tagged language in stats."),
     click.option("--subset", default=None, help="Subset label (RedPajama: arxiv, book, c4, common_crawl, github, stackexchange, wikipedia)."),
-    click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(get_args(InputFormat)), help="Input format; auto decides from the file extension."),
+    click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(get_args(InputFormat)), help="Input format; auto decides from the file extension (.jsonl .json .parquet .txt .csv .tsv .xml). csv: header row, RFC 4180 quoting; tsv: header row, no quoting; xml: one record per <row/> element (Stack Exchange dumps)."),
     click.option("--casing", default="preserve", show_default=True, type=click.Choice(get_args(Casing)), help="Casing policy of the stored text."),
     click.option("--whitespace", default="collapse", show_default=True, type=click.Choice(["collapse", "code"]), help="collapse whitespace (``` code fences keep theirs), or keep indentation everywhere (source code)."),
     click.option("--unit", default="thread", show_default=True, type=click.Choice(["thread", "message", "top_path"]), help="oasst: one document per thread, per message, or the best-ranked path of each tree."),
     click.option("--txt-unit", default="paragraph", show_default=True, type=click.Choice(["file", "line", "paragraph"]), help="Plain text: one document per file, per line, or per blank-line-separated block."),
     click.option("--text-field", "text_fields", multiple=True, help="generic: field(s) holding the text (repeat to join several with a blank line)."),
-    click.option("--id-field", default=None, help="generic: field holding the record's own id."),
+    click.option("--id-field", default=None, help="generic: field holding the record's own id (default: a field named `id`, while unique within its file)."),
+    click.option("--title-field", default=None, help="generic: field holding a title, prepended to the text as its first paragraph and kept in meta."),
+    click.option("--meta-field", "meta_fields", multiple=True, help="generic: field to copy into meta (repeat; dotted paths reach nested fields). Default: every other top-level scalar field."),
+    click.option("--input-encoding", default="utf-8", show_default=True, help="Character set of inputs without a UTF-16/32 byte order mark, e.g. cp1252, gb18030, big5 (any Python codec)."),
+    click.option("--html", "html", default="keep", show_default=True, type=click.Choice(["keep", "strip"]), help="strip: the text is HTML; convert it to text (code blocks kept as ``` fences) before normalizing."),
     click.option("--invalid-utf8", default="reject", show_default=True, type=click.Choice(["reject", "repair"]), help="Invalid UTF-8 lines: reject them, or repair with U+FFFD (counted)."),
     click.option("--tokenizer", "tokenizers", multiple=True, help="Tokenizer for token counts: a tiktoken encoding (offline: o200k_base, cl100k_base), a local Hugging Face tokenizer.json, or a directory holding one. Repeat to compare several: the first gives n_tokens. [default: o200k_base]"),
     click.option("--encoding", "encoding", default=None, hidden=True, help="Deprecated name of --tokenizer."),
@@ -233,9 +274,14 @@ def _one_source_config(opts: dict[str, object], select: dict[str, object], quali
         "unit": opts["unit"],
         "txt_unit": opts["txt_unit"],
     }
-    if text_fields or opts["id_field"]:
+    if opts["input_encoding"] != "utf-8":
+        source["encoding"] = opts["input_encoding"]
+    if opts["html"] != "keep":
+        source["html"] = opts["html"]
+    meta_fields: tuple[str, ...] = opts["meta_fields"]  # type: ignore[assignment]
+    if text_fields or opts["id_field"] or opts["title_field"] or meta_fields:
         text: str | list[str] = list(text_fields) if len(text_fields) > 1 else (text_fields[0] if text_fields else "text")
-        source["fields"] = {"text": text, "id": opts["id_field"]}
+        source["fields"] = {"text": text, "id": opts["id_field"], "title": opts["title_field"], "meta": list(meta_fields)}
     raw = {
         "sources": [source],
         "normalize": {"invalid_utf8": opts["invalid_utf8"]},
@@ -252,10 +298,12 @@ def _one_off(opts: dict[str, object], select: dict[str, object], quality: dict[s
     try:
         cfg = _one_source_config(opts, select, quality)
         progress = not opts["no_progress"] and sys.stderr.isatty()
-        summary = _run_in_process(cfg, opts["out"], progress=progress, force=bool(opts["force"]))  # type: ignore[arg-type]
-    except (ConfigError, FileNotFoundError, ValueError) as e:  # DuplicateIdError is a ValueError
+        summary = _run_in_process(
+            cfg, opts["out"], progress=progress, force=bool(opts["force"]), staging=opts["staging"], wait=bool(opts["wait"])  # type: ignore[arg-type]
+        )
+    except (ConfigError, FileNotFoundError, ValueError, LockHeld) as e:  # DuplicateIdError is a ValueError
         raise _fail(e) from e
-    _report(summary)
+    _report(summary, cfg)
 
 
 @main.command()
@@ -282,19 +330,23 @@ def dedup(**opts: object) -> None:
 
 
 @main.command()
-@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out")
 @click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The run config with the new thresholds (same sources and tag settings as the run that made OUT).")
-def refilter(out: Path, config: Path) -> None:
+@click.option("--staging", default=None, help="The staging area of the run that made OUT, if it was not OUT/.staging.")
+@click.option("--wait", is_flag=True, help=_WAIT_HELP)
+def refilter(out: str, config: Path, staging: str | None, wait: bool) -> None:
     """Re-select OUT with new thresholds in seconds: select and finish run again from the staged tags in
     OUT/.staging (nothing is re-tagged; duplicate clusters are reused and their keepers re-chosen
     among the documents that now pass)."""
+    from pipeline.layout import Layout
     from pipeline.runner import RefilterError, refilter as run_refilter
 
     try:
-        summary = run_refilter(load_config(config), out, log=log.info)
-    except (ConfigError, RefilterError, FileNotFoundError) as e:
+        cfg = load_config(config)
+        summary = run_refilter(cfg, Layout(out, staging), log=log.info, wait=wait)
+    except (ConfigError, RefilterError, FileNotFoundError, LockHeld) as e:
         raise _fail(e) from e
-    _report(summary)
+    _report(summary, cfg)
 
 
 @main.command()
@@ -321,8 +373,8 @@ def card(out: Path, repo_id: str | None, private: bool, token: str | None) -> No
 
 
 @main.command()
-@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def report(out: Path) -> None:
+@click.argument("out")
+def report(out: str) -> None:
     """Regenerate the corpus-size report from OUT/stats/stats.json alone: OUT/stats/report.md, a
     self-contained OUT/stats/report.html (plots embedded) and the PNG plots next to them. Needs
     no data files (works with OUT/data deleted); the same stats.json gives the same files byte
@@ -431,14 +483,15 @@ def mix_cmd(out: str, budget: str | None, model_params: str | None, tokens_per_p
         raise _fail(e) from e
 
 
-def _run_in_process(cfg: RunConfig, out: Path, progress: bool, force: bool = False) -> RunSummary:
-    make, close_all = _progress_factory(progress)
-    if force:
-        import shutil
+def _run_in_process(cfg: RunConfig, out: str, progress: bool, force: bool = False, staging: str | None = None, wait: bool = False) -> RunSummary:
+    from pipeline.layout import Layout
 
-        shutil.rmtree(out / ".staging" / "tagged", ignore_errors=True)
+    make, close_all = _progress_factory(progress)
+    lay = Layout(out, staging)
+    if force:
+        lay.stage.rm_tree(lay.stage.path("tagged"))
     try:
-        return run_local(cfg, out, progress=make, log=log.info)
+        return run_local(cfg, lay, progress=make, log=log.info, wait=wait)
     finally:
         close_all()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 import yaml
@@ -25,11 +25,12 @@ SourceType = Literal[
     "chinese_poetry",  # chinese-poetry: author, paragraphs[], title or rhythmic
     "squad",  # SQuAD-style (cmrc2018): each paragraph context once
     "alpaca",  # alpaca-style instruction data: instruction, input, output
+    "stackexchange",  # Stack Exchange dump Posts.xml: questions and answers, HTML bodies as text
     "generic",  # anything else through `fields`
 ]
 
 Casing = Literal["preserve", "lower", "fix_shouting"]
-InputFormat = Literal["auto", "jsonl", "json", "parquet", "txt"]
+InputFormat = Literal["auto", "jsonl", "json", "parquet", "txt", "csv", "tsv", "xml"]
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -39,12 +40,13 @@ class Strict(BaseModel):
 
 
 class HubSpec(Strict):
-    """A data set served by the Hub (or any `datasets` builder), read with `streaming=True`."""
+    """A Hub dataset repo (its data files at the commit `revision` names when the run starts, one
+    input shard each), or a list of data files / a URL list (`path: json` or `parquet`)."""
 
-    path: str = Field(description="Hub id (e.g. OpenAssistant/oasst1) or builder name (json, parquet)")
+    path: str = Field(description="Hub id (e.g. OpenAssistant/oasst1), or json/parquet with data_files or data_files_from")
     name: str | None = Field(None, description="Hub config name, e.g. 20231101.zh for wikimedia/wikipedia")
-    split: str = Field("train", description="split to stream")
-    revision: str | None = Field(None, description="git revision of the Hub repo")
+    split: str = Field("train", description="split to read")
+    revision: str | None = Field(None, description="branch, tag or commit of the Hub repo (default: main), pinned to its commit sha per run")
     data_files: list[str] = Field(default_factory=list, description="explicit data files / URLs")
     data_files_from: str | None = Field(
         None, description="a URL list (one URL per line, local path or http URL), e.g. RedPajama's urls.txt"
@@ -56,24 +58,41 @@ class HubSpec(Strict):
     data_files_filter: str | None = Field(
         None, description="keep only URLs containing this substring (e.g. /arxiv/ for one RedPajama subset)"
     )
-    limit: int | None = Field(None, ge=1, description="stop after this many records (samples, smoke tests)")
+    limit: int | None = Field(None, ge=1, description="stop each file after this many records (samples, smoke tests)")
 
 
 class FieldMap(Strict):
     """How the generic adapter finds its fields (dotted paths reach into nested objects)."""
 
     text: str | list[str] = Field("text", description="text field, or fields joined by a blank line")
-    id: str | None = Field(None, description="field holding the source's own id")
+    id: str | None = Field(
+        None,
+        description="field holding the source's own id (ids <source>/<id>); unset: a field named `id` is used "
+        "when present, as <source>/<file stem>/<id>, while unique within the file",
+    )
+    auto_id: bool = Field(True, description="unset `id`: use a field named `id` as the document id (false: line-based ids)")
     title: str | None = Field(None, description="optional title prepended as the first paragraph")
     lang: str | None = Field(None, description="field holding a language code")
-    meta: list[str] = Field(default_factory=list, description="fields copied into meta")
+    meta: list[str] = Field(
+        default_factory=list,
+        description="fields copied into meta; empty: every other top-level scalar field (str, number, bool)",
+    )
 
 
 class SourceConfig(Strict):
     name: str = Field(pattern=_NAME_PATTERN, description="source name: output folder data/<name>/<lang>/")
     type: SourceType
-    paths: list[str] = Field(default_factory=list, description="local files or globs (sorted)")
-    hub: HubSpec | None = Field(None, description="read through datasets.load_dataset(streaming=True)")
+    paths: list[str] = Field(
+        default_factory=list,
+        description="files, globs or URLs (http(s)://, s3://, gs://, hf://datasets/<repo>@<rev>/...; globs where the store lists)",
+    )
+    hub: HubSpec | None = Field(None, description="a Hub dataset repo (one shard per data file at a pinned commit), or a URL list")
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        exclude=True,  # credentials: never in the config hash, the manifest or the card
+        description="fsspec options for this source's remote files (e.g. {anon: true}, endpoint_url); credentials "
+        "otherwise come from the standard places (AWS env/profiles, HF_TOKEN)",
+    )
     format: InputFormat = Field("auto", description="local file format; auto = from the file extension")
     lang: str | None = Field(None, description="language hint when the records do not carry one")
     subset: str | None = Field(None, description="subset label (RedPajama: arxiv, book, c4, ...)")
@@ -93,6 +112,29 @@ class SourceConfig(Strict):
         "paragraph", description="plain text: one document per file, per line, or per blank-line block"
     )
     fields: FieldMap | None = Field(None, description="generic adapter field mapping")
+    encoding: str = Field(
+        "utf-8",
+        description="character set of local files without a UTF-16/32 byte order mark: utf-8, or a legacy one "
+        "such as cp1252, gb18030, big5, shift_jis (any Python codec)",
+    )
+    html: Literal["keep", "strip"] = Field(
+        "keep", description="strip: the text is HTML; convert it to text (code blocks kept) before normalizing"
+    )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, encoding: str) -> str:
+        import codecs
+
+        try:
+            info = codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(
+                f"unknown encoding {encoding!r}; use a Python codec name such as utf-8, utf-16, cp1252, gb18030, big5"
+            ) from None
+        if not getattr(info, "_is_text_encoding", True):
+            raise ValueError(f"{encoding!r} is not a character set (a bytes-to-bytes codec)")
+        return info.name
 
     @model_validator(mode="after")
     def _one_input(self) -> SourceConfig:

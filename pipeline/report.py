@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.layout import Layout, Store, as_layout
 from pipeline.report_render import Block, Para, Plot, Section, code, to_html, to_markdown
 
 TITLE = "Corpus size report"
@@ -25,12 +26,13 @@ TITLE = "Corpus size report"
 PLOT_NAMES = ("sizes", "ratios", "bytes_to_tokens", "funnel", "duplicates", "epochs", "vocab", "lengths", "variants")
 
 
-def load_stats(out: Path) -> dict[str, Any]:
-    path = out / "stats" / "stats.json"
-    if not path.exists():
+def load_stats(out: Layout | str | Path) -> dict[str, Any]:
+    lay = as_layout(out)
+    path = lay.out.display(lay.stats_json())
+    if not lay.out.exists(lay.stats_json()):
         raise FileNotFoundError(f"{path}: no stats.json (run `curate run` or `curate shard` into {out} first)")
     try:
-        data = orjson.loads(path.read_bytes())
+        data = orjson.loads(lay.out.read_bytes(lay.stats_json()))
     except orjson.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON ({e}); rerun `curate run` or `curate refilter` to rewrite it") from e
     if not isinstance(data, dict):
@@ -86,37 +88,37 @@ def build(stats: dict[str, Any]) -> tuple[list[Block], list[Section]]:
     return intro, sections
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(store: Store, path: str, data: bytes) -> None:
     """Atomic write that leaves an identical file untouched (same bytes, same mtime)."""
-    if path.exists() and path.read_bytes() == data:
+    if store.exists(path) and store.read_bytes(path) == data:
         return
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    store.write_bytes(path, data)
 
 
-def write_report(out: Path) -> list[Path]:
+def write_report(out: Layout | str | Path) -> list[Path] | list[str]:
     """Reads OUT/stats/stats.json, writes report.md, report.html and the PNG plots next to it;
     returns the written paths (plots first, sorted by name, then report.md and report.html)."""
     import matplotlib
 
     if "matplotlib.pyplot" not in sys.modules:  # pyplot would switch a user's live backend; our canvas is Agg anyway
         matplotlib.use("Agg")
-    out = Path(out)
-    stats = load_stats(out)
+    lay = as_layout(out)
+    store = lay.out
+    stats = load_stats(lay)
     intro, sections = build(stats)
-    dest = out / "stats"
+    dest = lay.stats_dir()
     plots = sorted((b for s in sections for b in s.blocks if isinstance(b, Plot)), key=lambda p: p.name)
-    written: list[Path] = []
+    written: list[str] = []
     for plot in plots:
-        path = dest / f"{plot.name}.png"
-        _write(path, plot.png)
+        path = f"{dest}/{plot.name}.png"
+        _write(store, path, plot.png)
         written.append(path)
     for name in PLOT_NAMES:
-        stale = dest / f"{name}.png"
-        if stale.exists() and stale not in written:
-            stale.unlink()
-    md, page = dest / "report.md", dest / "report.html"
-    _write(md, to_markdown(TITLE, intro, sections).encode("utf-8"))
-    _write(page, to_html(TITLE, intro, sections).encode("utf-8"))
-    return [*written, md, page]
+        stale = f"{dest}/{name}.png"
+        if stale not in written and store.exists(stale):
+            store.rm(stale)
+    md, page = f"{dest}/report.md", f"{dest}/report.html"
+    _write(store, md, to_markdown(TITLE, intro, sections).encode("utf-8"))
+    _write(store, page, to_html(TITLE, intro, sections).encode("utf-8"))
+    paths = [*written, md, page]
+    return [Path(p) for p in paths] if store.local else [store.display(p) for p in paths]

@@ -1,15 +1,24 @@
 """Plain-Python orchestration: plan the shards, tag, select, finish. No Prefect here.
 
 `run_local` runs everything in this process (the `curate shard` path); the Prefect flow in `flows/`
-maps the same three functions over shards, so both produce byte-identical outputs.
+maps the same three functions over shards, so both produce byte-identical outputs. Every path goes
+through a `Layout` (pipeline/layout.py), so OUT may be a local folder or an object store.
+
+The commit protocol of finish (the same on a local disk and on a store, which has no atomic rename):
+1. final files are written under content-addressed names (`train-00000-of-00002-<sha256[:12]>.parquet`),
+   each complete before it appears, never over a file the current manifest names;
+2. `manifest.json` is written in one step: the commit point. Before it, the previous manifest and
+   the files it names are untouched and valid; after it, the new ones are;
+3. stats.json, the report and the card are rewritten from the committed state;
+4. files under data/ and rejected/ that the new manifest does not name are removed.
+A run killed anywhere leaves one valid manifest whose files all exist; the next run sweeps the rest.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+import logging
 import platform
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
@@ -18,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pyarrow.parquet as pq
 import xxhash
 
 from pipeline import __version__
@@ -27,12 +35,16 @@ from pipeline.card import write_card
 from pipeline.config import RunConfig, SourceConfig
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
 from pipeline.dedup.cluster import cluster as cluster_signatures
+from pipeline.layout import Layout, as_layout
+from pipeline.lock import OutLock
 from pipeline.report import write_report
-from pipeline.select import SELECT_STAGES, SelectResult, choose_cluster_keepers, clusters_path, select_shard
-from pipeline.shards import RotatingWriter, describe, publish, remove_stale_dirs
+from pipeline.select import SELECT_STAGES, SelectResult, choose_cluster_keepers, select_shard
+from pipeline.shards import RotatingWriter, describe, publish
 from pipeline.sources import InputShard, expand_inputs
 from pipeline.stats import STAGES, RunStats
-from pipeline.tag import Progress, TagResult, load_done, staging, tag_key, tag_shard
+from pipeline.tag import Progress, TagResult, load_done, read_marker, tag_key, tag_shard
+
+log = logging.getLogger("curate.runner")
 
 #: Packages whose versions go into the manifest (what decides the bytes of the outputs).
 TRACKED_PACKAGES = ("curate", "pyarrow", "tiktoken", "datasets", "orjson", "zstandard", "xxhash", "numpy")
@@ -47,13 +59,14 @@ def plan(cfg: RunConfig) -> list[tuple[InputShard, SourceConfig]]:
     return [(shard, src) for src in cfg.sources for shard in expand_inputs(src)]
 
 
-def reset_select(out: Path) -> None:
+def reset_select(out: Layout | str | Path) -> None:
     """Select always starts from the staged shards: drop what an earlier select derived (clusters
     are kept: `cluster_step` decides by their key whether they still hold)."""
-    for sub in ("selected", "keepers"):
-        shutil.rmtree(staging(out) / sub, ignore_errors=True)
+    lay = as_layout(out)
+    lay.stage.rm_tree(lay.selected_dir())
+    lay.stage.rm_tree(lay.keepers_dir())
     for stage in SELECT_STAGES:
-        shutil.rmtree(staging(out) / "rejected" / stage, ignore_errors=True)
+        lay.stage.rm_tree(lay.staged_rejects_dir(stage))
 
 
 def _cluster_key(cfg: RunConfig, tagged: list[TagResult]) -> str:
@@ -69,13 +82,14 @@ class DuplicateIdError(ValueError):
     """Two staged documents share an id: clusters, keepers and rejects are keyed by id."""
 
 
-def check_unique_ids(out: Path, tagged: list[TagResult]) -> None:
+def check_unique_ids(out: Layout | str | Path, tagged: list[TagResult]) -> None:
     """Ids must be unique across the run. A source's own ids can repeat across its files (the same
     URL in two crawl snapshots): fail loudly, naming them, instead of mixing up keepers."""
+    lay = as_layout(out)
     hashes: list[np.ndarray] = []
     for t in tagged:
         for rel in t.staged:
-            ids = pq.read_table(out / rel, columns=["id"]).column("id").to_pylist()
+            ids = lay.stage.read_table(lay.staged(rel), columns=["id"]).column("id").to_pylist()
             hashes.append(np.fromiter((xxhash.xxh3_64_intdigest(i.encode()) for i in ids), dtype=np.uint64, count=len(ids)))
     if not hashes:
         return
@@ -87,7 +101,7 @@ def check_unique_ids(out: Path, tagged: list[TagResult]) -> None:
     examples: list[str] = []
     for t in tagged:
         for rel in t.staged:
-            for i in pq.read_table(out / rel, columns=["id"]).column("id").to_pylist():
+            for i in lay.stage.read_table(lay.staged(rel), columns=["id"]).column("id").to_pylist():
                 if xxhash.xxh3_64_intdigest(i.encode()) in dup and len(examples) < 5:
                     examples.append(f"{i} ({t.shard})")
     raise DuplicateIdError(
@@ -96,23 +110,25 @@ def check_unique_ids(out: Path, tagged: list[TagResult]) -> None:
     )
 
 
-def cluster_step(cfg: RunConfig, out: Path, tagged: list[TagResult], reuse: bool = False) -> dict[str, Any]:
+def cluster_step(cfg: RunConfig, out: Layout | str | Path, tagged: list[TagResult], reuse: bool = False) -> dict[str, Any]:
     """Global: duplicate clusters over every staged shard, then one keeper per cluster among the
     documents that pass the other rules. `reuse`: keep clusters computed for the same key."""
-    check_unique_ids(out, tagged)
+    lay = as_layout(out)
+    check_unique_ids(lay, tagged)
     if not cfg.dedup.enabled:
         return {"enabled": False}
     ordered = sorted(tagged, key=lambda r: r.shard)
-    work = clusters_path(out).parent
+    work = lay.dedup_dir()
     key = _cluster_key(cfg, ordered)
-    key_file = work / "cluster_key.txt"
-    if not (reuse and key_file.exists() and key_file.read_text() == key and (work / "cluster_stats.json").exists()):
-        shutil.rmtree(work, ignore_errors=True)
-        cluster_signatures([out / p for t in ordered for p in t.staged], work, cfg.dedup)
-        key_file.write_text(key)
+    key_file, stats_file = f"{work}/cluster_key.txt", f"{work}/cluster_stats.json"
+    st = lay.stage
+    if not (reuse and st.exists(key_file) and st.read_bytes(key_file).decode() == key and st.exists(stats_file)):
+        st.rm_tree(work)
+        cluster_signatures([lay.staged(p) for t in ordered for p in t.staged], work, cfg.dedup, store=st)
+        st.write_bytes(key_file, key.encode())
     # one source of truth for the summary, whether the clusters are new or reused
-    summary: dict[str, Any] = orjson.loads((work / "cluster_stats.json").read_bytes())
-    choose_cluster_keepers(cfg, out, [(t.shard, t.staged) for t in ordered])
+    summary: dict[str, Any] = orjson.loads(st.read_bytes(stats_file))
+    choose_cluster_keepers(cfg, lay, [(t.shard, t.staged) for t in ordered])
     return {"enabled": True, **summary}
 
 
@@ -154,13 +170,11 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _write_json(path: Path, data: Any, sort_keys: bool = True) -> None:
-    """Deterministic JSON, atomically. stats.json keeps its built order (stages in pipeline order)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+def _json_bytes(data: Any, sort_keys: bool = True) -> bytes:
+    """Deterministic JSON. stats.json keeps its built order (stages in pipeline order)."""
     option = orjson.OPT_INDENT_2 | (orjson.OPT_SORT_KEYS if sort_keys else 0)
-    tmp.write_bytes(orjson.dumps(data, option=option) + b"\n")
-    os.replace(tmp, path)
+    return orjson.dumps(data, option=option) + b"\n"
 
 
 @dataclass
@@ -168,41 +182,67 @@ class RunSummary:
     stats: RunStats
     files: list[dict[str, Any]]
     skipped_shards: list[str]
-    out: Path
+    out: Path | str
 
 
-def _publish_rejects(out: Path, stage: str, paths: Iterable[str], cfg: RunConfig) -> list[Path]:
-    dest = out / "rejected" / stage
-    dest.mkdir(parents=True, exist_ok=True)
-    writer = RotatingWriter(dest / "part", REJECT_SCHEMA, cfg.output)
-    for rel in paths:
-        writer.write(pq.read_table(out / rel, schema=REJECT_SCHEMA))
-    # an empty stage still gets its (empty) file: the layout does not depend on the data
-    written = writer.close(ensure_file=True)
-    for old in dest.glob("*.parquet"):
-        if old not in written:
-            old.unlink()
-    return written
+def _publish_rejects(lay: Layout, stage: str, paths: Iterable[str], cfg: RunConfig) -> list[str]:
+    """One stage's rejects of every shard, packed into content-addressed final files (an empty
+    stage still gets its empty file: the layout does not depend on the data)."""
+    writer = RotatingWriter(lay.stage.path("_rejects", stage, "part"), REJECT_SCHEMA, cfg.output, lay.stage)
+    try:
+        for rel in paths:
+            writer.write(lay.stage.read_table(lay.staged(rel), schema=REJECT_SCHEMA))
+        parts = writer.close(ensure_file=True)
+    except BaseException:
+        writer.abort()
+        raise
+    return publish(lay.stage, parts, lay.out, lay.rejected_dir(stage), "part", REJECT_SCHEMA, cfg.output)
+
+
+def _remove_unlisted(lay: Layout, keep: set[str]) -> None:
+    """After the commit: files under data/ and rejected/ that the manifest does not name (an
+    earlier run's, or left by a run killed before its commit), and temporary files."""
+    for folder in (lay.data_dir(), lay.rejected_dir()):
+        for path in lay.out.files(folder):
+            if path not in keep:
+                lay.out.rm(path)
+        if lay.out.local:
+            _remove_empty_dirs(Path(folder))
+
+
+def _remove_empty_dirs(root: Path) -> None:
+    if not root.exists():
+        return
+    for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(d.iterdir()):
+            d.rmdir()
+
+
+def input_records(tagged: list[TagResult]) -> dict[str, Any]:
+    """The manifest's inputs: each shard's location and fingerprint (no secrets: URLs are redacted)."""
+    return {t.shard: t.inputs for t in sorted(tagged, key=lambda r: r.shard)}
 
 
 def finish(
-    cfg: RunConfig, out: Path, tagged: list[TagResult], selected: list[SelectResult], dedup: dict[str, Any] | None = None
+    cfg: RunConfig, out: Layout | str | Path, tagged: list[TagResult], selected: list[SelectResult], dedup: dict[str, Any] | None = None
 ) -> RunSummary:
-    """Merges stats, names the final shards, collects rejects, writes stats.json and manifest.json."""
+    """Merges stats, writes the final shards and rejects, commits manifest.json, then stats.json,
+    the report and the card, and removes what the new manifest does not name (module doc)."""
+    lay = as_layout(out)
     stats: RunStats = sum((t.stats for t in tagged), RunStats()) + sum((s.stats for s in selected), RunStats())
     check_accounting(stats)
+    lay.out.sweep_tmp(lay.data_dir())
+    lay.out.sweep_tmp(lay.rejected_dir())
 
     groups: dict[str, list[str]] = {}
     for res in sorted(selected, key=lambda r: r.shard):
         for group, parts in res.parts.items():
             groups.setdefault(group, []).extend(parts)
-    data_dirs: list[Path] = []
+    final: list[str] = []
     for group in sorted(groups):
         src, lang = group.split("/")
-        dest = out / "data" / src / lang
-        publish([out / p for p in sorted(groups[group])], dest, "train", FINAL_SCHEMA, cfg.output)
-        data_dirs.append(dest)
-    remove_stale_dirs(out / "data", data_dirs)
+        parts = [lay.staged(p) for p in sorted(groups[group])]
+        final += publish(lay.stage, parts, lay.out, lay.data_dir(src, lang), "train", FINAL_SCHEMA, cfg.output)
 
     reject_sources: dict[str, list[str]] = {}
     for res in sorted(tagged, key=lambda r: r.shard):
@@ -212,76 +252,102 @@ def finish(
         for stage, rel in res.rejects.items():
             reject_sources.setdefault(stage, []).append(rel)
     for stage in STAGES:
-        _publish_rejects(out, stage, reject_sources.get(stage, []), cfg)
-    remove_stale_dirs(out / "rejected", [out / "rejected" / s for s in STAGES])
+        final += _publish_rejects(lay, stage, reject_sources.get(stage, []), cfg)
 
+    files = [describe(p, lay.out).to_dict() for p in sorted(final)]
     dedup = dedup or {"enabled": False}
     stats_doc = {"config_hash": cfg.hash(), "version": __version__, **stats.to_dict(), "dedup": dedup, "casing": casing_summary(dedup)}
     # the report is rebuilt from stats.json alone (`curate report OUT`), so its settings travel in it
     stats_doc["report_settings"] = {**cfg.report.model_dump(mode="json"), "encoding": cfg.tokens.encoding, "tokenizers": tokenizer_settings(cfg.tokens.tokenizer)}
-    _write_json(out / "stats" / "stats.json", stats_doc, sort_keys=False)
-
-    files = [
-        describe(p, out).to_dict()
-        for p in sorted(list((out / "data").rglob("*.parquet")) + list((out / "rejected").rglob("*.parquet")))
-    ]
+    stats_bytes = _json_bytes(stats_doc, sort_keys=False)
     manifest = {
         "config_hash": cfg.hash(),
         "config": cfg.model_dump(mode="json"),
         "packages": package_versions(),
-        "inputs": {t.shard: t.inputs for t in sorted(tagged, key=lambda r: r.shard)},
+        "inputs": input_records(tagged),
         "files": files,
+        "stats_sha256": hashlib.sha256(stats_bytes).hexdigest(),
         "totals": {
             "data_rows": sum(f["rows"] for f in files if f["path"].startswith("data/")),
             "rejected_rows": sum(f["rows"] for f in files if f["path"].startswith("rejected/")),
         },
     }
-    _write_json(out / "manifest.json", manifest)
-    write_report(out)  # OUT/stats/report.md, report.html, *.png from stats.json (not listed in the manifest)
-    write_card(out)  # OUT/README.md from stats.json + manifest.json (not listed in the manifest)
-    return RunSummary(stats=stats, files=files, skipped_shards=[t.shard for t in tagged if t.skipped], out=out)
+    lay.out.write_bytes(lay.manifest(), _json_bytes(manifest))  # the commit point
+    lay.out.write_bytes(lay.stats_json(), stats_bytes)
+    write_report(lay)  # OUT/stats/report.md, report.html, *.png from stats.json (not listed in the manifest)
+    write_card(lay)  # OUT/README.md from stats.json + manifest.json (not listed in the manifest)
+    _remove_unlisted(lay, set(final))
+    lay.stage.rm_tree(lay.stage.path("_rejects"))
+    out_ref: Path | str = Path(lay.out.root) if lay.out.local else lay.out.url
+    return RunSummary(stats=stats, files=files, skipped_shards=[t.shard for t in tagged if t.skipped], out=out_ref)
 
 
 def run_local(
     cfg: RunConfig,
-    out: Path,
+    out: Layout | str | Path,
     progress: Callable[[InputShard], Progress | None] | None = None,
     log: Callable[[str], None] | None = None,
+    wait: bool = False,
 ) -> RunSummary:
-    """The whole run in this process: tag every shard, select every shard, finish."""
-    out.mkdir(parents=True, exist_ok=True)
-    tagged: list[TagResult] = []
-    for shard, src in plan(cfg):
-        res = tag_shard(shard, src, cfg, out, progress(shard) if progress else None)
-        if log:
-            log(f"tag {shard.name}: {'skipped (done, same key)' if res.skipped else 'done'}")
-        tagged.append(res)
-    reset_select(out)
-    dedup = cluster_step(cfg, out, tagged, reuse=all(t.skipped for t in tagged))
-    selected = [select_shard(t.shard, t.staged, cfg, out) for t in tagged]
-    return finish(cfg, out, tagged, selected, dedup)
+    """The whole run in this process, holding OUT's lock: tag every shard, cluster, select, finish."""
+    lay = as_layout(out)
+    with OutLock(lay, wait=wait, log=log):
+        shards = plan(cfg)
+        tagged: list[TagResult] = []
+        for shard, src in shards:
+            res = tag_shard(shard, src, cfg, lay, progress(shard) if progress else None)
+            if log:
+                log(f"tag {shard.name}: {'skipped (done, same key)' if res.skipped else 'done'}")
+            tagged.append(res)
+        reset_select(lay)
+        dedup = cluster_step(cfg, lay, tagged, reuse=all(t.skipped for t in tagged))
+        selected = [select_shard(t.shard, t.staged, cfg, lay) for t in tagged]
+        return finish(cfg, lay, tagged, selected, dedup)
 
 
 class RefilterError(ValueError):
     """The staged data cannot serve this config (its tag settings or inputs differ)."""
 
 
-def refilter(cfg: RunConfig, out: Path, log: Callable[[str], None] | None = None) -> RunSummary:
-    """Select + finish again from the staged shards with new thresholds, without re-tagging:
-    keepers of duplicate clusters are re-chosen among the documents that now pass."""
-    tagged: list[TagResult] = []
-    for shard, src in plan(cfg):
-        res = load_done(out, shard, tag_key(shard, src, cfg))
-        if res is None:
-            raise RefilterError(
-                f"{out}: no staged tags for shard {shard.name} under this config (its source, normalize, "
-                "language, tokens or dedup-signature settings, the input file, or the curate version differ "
-                "from the run that staged it); run `curate run` with this config instead"
-            )
-        tagged.append(res)
-    reset_select(out)
-    dedup = cluster_step(cfg, out, tagged, reuse=True)
-    if log:
-        log(f"refilter: {len(tagged)} staged shards, clusters {'reused' if dedup.get('enabled') else 'off'}")
-    selected = [select_shard(t.shard, t.staged, cfg, out) for t in tagged]
-    return finish(cfg, out, tagged, selected, dedup)
+def staged_shards(lay: Layout) -> list[str]:
+    """Shards of the run that made OUT, from its manifest (what refilter re-selects)."""
+    if not lay.out.exists(lay.manifest()):
+        raise RefilterError(f"{lay.out.display(lay.manifest())}: not found; refilter re-selects an existing output (run `curate run` first)")
+    manifest = orjson.loads(lay.out.read_bytes(lay.manifest()))
+    return sorted(manifest.get("inputs", {}))
+
+
+def refilter(cfg: RunConfig, out: Layout | str | Path, log: Callable[[str], None] | None = None, wait: bool = False) -> RunSummary:
+    """Select + finish again from the staged shards with new thresholds, without re-tagging and
+    without reading the inputs: the shards are those of the run that made OUT (its manifest), each
+    checked against this config's tag settings with the fingerprint staged for it, so an input
+    moved or deleted since does not shrink the output. Keepers of duplicate clusters are re-chosen
+    among the documents that now pass."""
+    lay = as_layout(out)
+    with OutLock(lay, wait=wait, log=log):
+        sources = {s.name: s for s in cfg.sources}
+        tagged: list[TagResult] = []
+        for name in staged_shards(lay):
+            marker = read_marker(lay, name)
+            if marker is None:
+                raise RefilterError(f"{lay.stage.display(lay.tagged_marker(name))}: staged tags of shard {name} are missing; run `curate run` instead")
+            src = sources.get(marker.source)
+            if src is None:
+                raise RefilterError(
+                    f"{out}: shard {name} belongs to source {marker.source!r}, which this config does not have "
+                    "(refilter keeps the sources of the run that made OUT); run `curate run` with this config instead"
+                )
+            res = load_done(lay, name, tag_key(name, src, cfg, marker.inputs))
+            if res is None:
+                raise RefilterError(
+                    f"{out}: no staged tags for shard {name} under this config (its source, normalize, language, tokens or "
+                    "dedup-signature settings, or the curate version differ from the run that staged it); run `curate run` "
+                    "with this config instead"
+                )
+            tagged.append(res)
+        reset_select(lay)
+        dedup = cluster_step(cfg, lay, tagged, reuse=True)
+        if log:
+            log(f"refilter: {len(tagged)} staged shards, clusters {'reused' if dedup.get('enabled') else 'off'}")
+        selected = [select_shard(t.shard, t.staged, cfg, lay) for t in tagged]
+        return finish(cfg, lay, tagged, selected, dedup)

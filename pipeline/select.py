@@ -26,10 +26,10 @@ from filters.quality import SIGNAL_COLUMNS, quality_verdicts, resolve_profile
 from pipeline.config import RunConfig
 from pipeline.dedup.cluster import choose_keepers
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
+from pipeline.layout import Layout, Store, as_layout
 from pipeline.shards import RotatingWriter, staging_output, write_table_atomic
 from pipeline.sketches import log_buckets, vocab_registers
 from pipeline.stats import RunStats
-from pipeline.tag import staging
 from pipeline.tokens import count_words
 
 #: A rule's verdict on one batch: reject mask, drop_reason and drop_value per row, and the list of
@@ -77,14 +77,6 @@ SELECT_STAGES: tuple[str, ...] = ("language", "quality", "dedup")
 KEEPER_COLUMNS = ["id", "cluster", "cluster_size", "keeper_id", "keeper_source", "is_keeper", "exact"]
 
 
-def keepers_path(out: Path, shard: str) -> Path:
-    return staging(out) / "keepers" / f"{shard}.parquet"
-
-
-def clusters_path(out: Path) -> Path:
-    return staging(out) / "dedup" / "clusters.parquet"
-
-
 def passing(batch: pa.Table, cfg: RunConfig) -> pa.Table:
     """Rows that pass every rule before the duplicate rule."""
     for _, rule in RULES:
@@ -93,19 +85,20 @@ def passing(batch: pa.Table, cfg: RunConfig) -> pa.Table:
     return batch
 
 
-def choose_cluster_keepers(cfg: RunConfig, out: Path, shards: list[tuple[str, list[str]]]) -> None:
+def choose_cluster_keepers(cfg: RunConfig, out: Layout | str | Path, shards: list[tuple[str, list[str]]]) -> None:
     """Global: one keeper per duplicate cluster among members that pass the other rules; writes the
     member rows of each shard to `.staging/keepers/<shard>.parquet`.
 
     Reads only cluster members' columns (never texts), so memory follows the number of duplicates."""
-    clusters = pq.read_table(clusters_path(out), columns=["id", "cluster", "cluster_size"])
+    lay = as_layout(out)
+    clusters = lay.stage.read_table(lay.clusters(), columns=["id", "cluster", "cluster_size"])
     member_ids = clusters.column("id")
     parts: list[pa.Table] = []
     shard_of: list[pa.Table] = []
     cols = ["id", "source", "n_chars", "key_hash", "lang", "lang_score", *SIGNAL_COLUMNS]
     for shard, staged in shards:
         for rel in staged:
-            t = pq.read_table(out / rel, columns=cols)
+            t = lay.stage.read_table(lay.staged(rel), columns=cols)
             t = t.filter(pc.is_in(t.column("id"), value_set=member_ids))
             if t.num_rows == 0:
                 continue
@@ -127,22 +120,21 @@ def choose_cluster_keepers(cfg: RunConfig, out: Path, shards: list[tuple[str, li
     full = full.join(owners, "id")
     for shard, _ in shards:
         rows = full.filter(pc.equal(full.column("shard"), shard)).select(KEEPER_COLUMNS).sort_by("id")
-        write_table_atomic(rows, keepers_path(out, shard), staging_output(cfg.output))
+        write_table_atomic(rows, lay.keepers(shard), staging_output(cfg.output), lay.stage)
 
 
 @dataclass
 class SelectResult:
     shard: str
-    parts: dict[str, list[str]]  # "source/lang" -> part paths relative to OUT
-    rejects: dict[str, str]  # stage -> path relative to OUT
+    parts: dict[str, list[str]]  # "source/lang" -> part paths relative to the staging root
+    rejects: dict[str, str]  # stage -> path relative to the staging root
     stats: RunStats = field(default_factory=RunStats)
 
 
-def _group_writer(out: Path, writers: dict[tuple[str, str], RotatingWriter], shard: str, src: str, lang: str, cfg: RunConfig) -> RotatingWriter:
+def _group_writer(lay: Layout, writers: dict[tuple[str, str], RotatingWriter], shard: str, src: str, lang: str, cfg: RunConfig) -> RotatingWriter:
     key = (src, lang)
     if key not in writers:
-        prefix = staging(out) / "selected" / src / lang / shard
-        writers[key] = RotatingWriter(prefix, FINAL_SCHEMA, cfg.output)
+        writers[key] = RotatingWriter(lay.selected_prefix(src, lang, shard), FINAL_SCHEMA, cfg.output, lay.stage)
     return writers[key]
 
 
@@ -300,18 +292,19 @@ def dedup_rule(batch: pa.Table) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]
     return mask, reasons, values, batch.column("keeper_id")
 
 
-def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Path) -> SelectResult:
+def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Layout | str | Path) -> SelectResult:
     """Applies every rule to one tagged shard and writes kept rows per source/lang group."""
+    lay = as_layout(out)
     stats = RunStats()
     writers: dict[tuple[str, str], RotatingWriter] = {}
     rejected: dict[str, list[pa.Table]] = {stage: [] for stage in SELECT_STAGES}
-    kpath = keepers_path(out, shard)
-    keepers = pq.read_table(kpath) if cfg.dedup.enabled and kpath.exists() else None
-    staged_cols = [c for c in pq.read_schema(out / staged[0]).names if c != "minhash"] if staged else []
-    words = _WordCounts(words_cache_path(out, shard))
+    kpath = lay.keepers(shard)
+    keepers = lay.stage.read_table(kpath) if cfg.dedup.enabled and lay.stage.exists(kpath) else None
+    staged_cols = [c for c in lay.stage.read_schema(lay.staged(staged[0])).names if c != "minhash"] if staged else []
+    words = _WordCounts(lay.stage, lay.words_cache(shard))
     try:
         for rel in staged:
-            pf = pq.ParquetFile(out / rel)
+            pf = lay.stage.parquet_file(lay.staged(rel))
             for rb in pf.iter_batches(batch_size=8192, columns=staged_cols):
                 batch = pa.Table.from_batches([rb])
                 langs = pc.fill_null(batch.column("lang"), UNKNOWN_LANG)
@@ -328,7 +321,7 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Path) -> Se
                 keys = batch.group_by(["source", "lang"]).aggregate([]).sort_by([("source", "ascending"), ("lang", "ascending")])
                 for src, lang in zip(keys.column("source").to_pylist(), keys.column("lang").to_pylist()):
                     part = batch.filter(pc.and_(pc.equal(batch.column("source"), src), pc.equal(batch.column("lang"), lang)))
-                    _group_writer(out, writers, shard, src, lang, cfg).write(part.select(FINAL_SCHEMA.names))
+                    _group_writer(lay, writers, shard, src, lang, cfg).write(part.select(FINAL_SCHEMA.names))
                     stats.size(src, lang).add(
                         _sum(part.column("n_bytes")),
                         _sum(part.column("n_chars")),
@@ -339,7 +332,7 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Path) -> Se
                     _account_kept(stats, src, lang, part)
                     for col in (c for c in part.column_names if c.startswith("n_tokens_")):  # further tokenizers
                         stats.tokenizer_tokens[(src, lang, col)] += _sum(part.column(col))
-        parts = {f"{s}/{lang}": [p.relative_to(out).as_posix() for p in w.close()] for (s, lang), w in sorted(writers.items())}
+        parts = {f"{s}/{lang}": [lay.staged_rel(p) for p in w.close()] for (s, lang), w in sorted(writers.items())}
         words.save(cfg)
     except BaseException:
         for w in writers.values():
@@ -347,16 +340,11 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Path) -> Se
         raise
     reject_paths: dict[str, str] = {}
     for stage, tables in rejected.items():
-        path = staging(out) / "rejected" / stage / f"{shard}.parquet"
+        path = lay.staged_rejects(stage, shard)
         table = pa.concat_tables(tables) if tables else REJECT_SCHEMA.empty_table()
-        write_table_atomic(table, path, staging_output(cfg.output))
-        reject_paths[stage] = path.relative_to(out).as_posix()
+        write_table_atomic(table, path, staging_output(cfg.output), lay.stage)
+        reject_paths[stage] = lay.staged_rel(path)
     return SelectResult(shard=shard, parts=parts, rejects=reject_paths, stats=stats)
-
-
-def words_cache_path(out: Path, shard: str) -> Path:
-    """Word counts of documents an earlier select kept (tag drops it when it re-tags the shard)."""
-    return staging(out) / "words" / f"{shard}.parquet"
 
 
 class _WordCounts:
@@ -364,9 +352,10 @@ class _WordCounts:
     only once: counts from earlier selects of the shard are reused, so a refilter pays only for the
     documents it newly keeps."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, store: Store, path: str) -> None:
+        self.store = store
         self.path = path
-        self.known = pq.read_table(path) if path.exists() else None
+        self.known = store.read_table(path) if store.exists(path) else None
         self.new: list[pa.Table] = []
 
     def counts(self, batch: pa.Table) -> pa.Array:
@@ -388,7 +377,7 @@ class _WordCounts:
         if not self.new:
             return
         tables = ([self.known] if self.known is not None else []) + self.new
-        write_table_atomic(pa.concat_tables(tables).sort_by("id"), self.path, staging_output(cfg.output))
+        write_table_atomic(pa.concat_tables(tables).sort_by("id"), self.path, staging_output(cfg.output), self.store)
 
 
 def _finalize(batch: pa.Table, words: _WordCounts) -> pa.Table:

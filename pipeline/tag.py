@@ -33,9 +33,11 @@ from pipeline.document import (
     rejects_to_table,
     staged_schema,
 )
+from pipeline.layout import Layout, as_layout
+from pipeline.html_text import html_to_text, looks_like_html
 from pipeline.normalize import key_hash, normalize_key, normalize_text
 from pipeline.shards import RotatingWriter, staging_output, write_table_atomic
-from pipeline.sources import InputShard, iter_shard
+from pipeline.sources import InputShard, input_fingerprint, iter_shard
 from pipeline.stats import RunStats
 from pipeline.tokens import count_tokens, extra_token_counts, extra_token_fields, tokenizer_identities
 
@@ -46,18 +48,14 @@ BATCH_CHARS = 16 * 1024 * 1024
 Progress = Callable[[int, int], None]  # (documents, bytes) since the last call
 
 
-def staging(out: Path) -> Path:
-    return out / ".staging"
-
-
 @dataclass
 class TagResult:
     """What a tag task hands on: paths and stats, never documents (tasks may run on other machines)."""
 
     shard: str
     source: str
-    staged: list[str]
-    rejects: dict[str, str]
+    staged: list[str]  # relative to the staging root
+    rejects: dict[str, str]  # stage -> path relative to the staging root
     stats: RunStats
     key: str
     skipped: bool = False
@@ -91,16 +89,14 @@ class TagResult:
         )
 
 
-def input_fingerprint(shard: InputShard) -> dict[str, Any]:
-    """Path, size and mtime: a new dump under the same file name is a different input."""
-    if shard.kind != "file":
-        return {"location": shard.location, "kind": shard.kind}
-    st = os.stat(shard.location)
-    return {"location": shard.location, "kind": shard.kind, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def tag_key(shard: InputShard, src: SourceConfig, cfg: RunConfig) -> str:
-    """Resume key of a tag task: only what tagging depends on, so re-tuning `select` keeps the tags."""
+def tag_key(shard: InputShard | str, src: SourceConfig, cfg: RunConfig, fingerprint: dict[str, Any] | None = None) -> str:
+    """Resume key of a tag task: only what tagging depends on, so re-tuning `select` keeps the tags.
+    `fingerprint`: the input's, when known (refilter passes the staged one: the input may be gone),
+    and then `shard` may be just the shard's name."""
+    if fingerprint is None:
+        assert isinstance(shard, InputShard)
+        fingerprint = input_fingerprint(shard, src)
+    name = shard if isinstance(shard, str) else shard.name
     blob = orjson.dumps(
         {
             "source": src.model_dump(mode="json"),
@@ -110,9 +106,11 @@ def tag_key(shard: InputShard, src: SourceConfig, cfg: RunConfig) -> str:
             "dedup": cfg.dedup.model_dump(mode="json", include={"enabled", "num_perm", "word_ngram", "char_ngram", "seed"}),
             # staged files depend on the sizes only (their codec is fixed: shards.staging_output)
             "output": cfg.output.model_dump(mode="json", include={"shard_size_mb", "row_group_mb"}),
-            "input": input_fingerprint(shard),
-            "shard": shard.name,
+            "input": _key_fingerprint(fingerprint),
+            "shard": name,
             "version": __version__,
+            # the staged q_* columns: a release that adds a signal re-tags instead of missing a column
+            "signals": [f.name for f in QUALITY_FIELDS],
             # keys and NFC depend on the Python build's Unicode tables
             "unicode": unicodedata.unidata_version,
         },
@@ -121,21 +119,32 @@ def tag_key(shard: InputShard, src: SourceConfig, cfg: RunConfig) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def _marker(out: Path, shard: InputShard) -> Path:
-    return staging(out) / "tagged" / f"{shard.name}.json"
+def _key_fingerprint(fp: dict[str, Any]) -> dict[str, Any]:
+    """What of a fingerprint decides a re-tag: not the Hub commit (a new commit that leaves a file
+    alone keeps its blob id, so its tags stay valid), only the file's own identity."""
+    drop = ("commit", "location") if fp.get("kind") == "hub" else ()  # a Hub location names the commit
+    return {k: v for k, v in fp.items() if k not in drop}
 
 
-def load_done(out: Path, shard: InputShard, key: str) -> TagResult | None:
-    """The earlier result of this shard if it finished with the same key and its files exist."""
-    marker = _marker(out, shard)
-    if not marker.exists():
+def read_marker(lay: Layout, shard_name: str) -> TagResult | None:
+    """The staged result of a shard (None: none, or unreadable)."""
+    path = lay.tagged_marker(shard_name)
+    if not lay.stage.exists(path):
         return None
     try:
-        res = TagResult.from_json(marker.read_bytes())
-    except (orjson.JSONDecodeError, KeyError):
+        return TagResult.from_json(lay.stage.read_bytes(path))
+    except (orjson.JSONDecodeError, KeyError, TypeError):
         return None
-    files = [out / p for p in res.staged] + [out / p for p in res.rejects.values()]
-    if res.key != key or not all(f.exists() for f in files):
+
+
+def load_done(out: Layout | str | Path, shard: InputShard | str, key: str) -> TagResult | None:
+    """The earlier result of this shard if it finished with the same key and its files exist."""
+    lay = as_layout(out)
+    res = read_marker(lay, shard if isinstance(shard, str) else shard.name)
+    if res is None:
+        return None
+    files = [lay.staged(p) for p in res.staged] + [lay.staged(p) for p in res.rejects.values()]
+    if res.key != key or not all(lay.stage.exists(f) for f in files):
         return None
     res.skipped = True
     return res
@@ -234,14 +243,16 @@ def tag_shard(
     shard: InputShard,
     src: SourceConfig,
     cfg: RunConfig,
-    out: Path,
+    out: Layout | str | Path,
     progress: Progress | None = None,
     force: bool = False,
 ) -> TagResult:
     """Tags one input shard; skipped (result loaded) when its output exists for the same key."""
-    key = tag_key(shard, src, cfg)
+    lay = as_layout(out)
+    fingerprint = input_fingerprint(shard, src)
+    key = tag_key(shard, src, cfg, fingerprint)
     if not force:
-        done = load_done(out, shard, key)
+        done = load_done(lay, shard, key)
         if done is not None:
             return done
 
@@ -249,12 +260,11 @@ def tag_shard(
     # an earlier marker must not vouch for the files this run is about to overwrite (a kill between
     # the parts and the new marker would otherwise leave an old key over new content), and word
     # counts cached by select belong to the old staged texts
-    _marker(out, shard).unlink(missing_ok=True)
-    (staging(out) / "words" / f"{shard.name}.parquet").unlink(missing_ok=True)
+    lay.stage.rm(lay.tagged_marker(shard.name))
+    lay.stage.rm(lay.words_cache(shard.name))
     rejects: dict[str, list[Reject]] = {"read": [], "normalize": []}
-    base = staging(out) / "tagged" / shard.name
     schema = staged_schema(cfg.dedup.num_perm if cfg.dedup.enabled else None, QUALITY_FIELDS + extra_token_fields(cfg.tokens.tokenizer))
-    writer = RotatingWriter(base, schema, staging_output(cfg.output))
+    writer = RotatingWriter(lay.tagged_prefix(shard.name), schema, staging_output(cfg.output), lay.stage)
     batch = _Batch()
     norm = cfg.normalize
     try:
@@ -270,10 +280,14 @@ def tag_shard(
             stats.stage("read", item.source).keep(raw_bytes)
             if progress:
                 progress(1, raw_bytes)
+            text = item.text
+            stripped = src.html == "strip" and looks_like_html(text)
+            if stripped:  # opt-in: HTML to text before normalizing (pipeline/html_text.py)
+                text = html_to_text(text)
             text, changes = normalize_text(
-                item.text, casing=src.casing, fullwidth_alnum=norm.fullwidth_alnum, whitespace=src.whitespace
+                text, casing=src.casing, fullwidth_alnum=norm.fullwidth_alnum, whitespace=src.whitespace
             )
-            names = changes.names()
+            names = ["html_stripped", *changes.names()] if stripped else changes.names()
             if src.c4_line_filter:
                 text, removed = c4_line_filter(text)
                 if removed:
@@ -329,21 +343,18 @@ def tag_shard(
 
     reject_paths: dict[str, str] = {}
     for stage, items in rejects.items():
-        path = staging(out) / "rejected" / stage / f"{shard.name}.parquet"
-        write_table_atomic(rejects_to_table(items), path, staging_output(cfg.output))
-        reject_paths[stage] = path.relative_to(out).as_posix()
+        path = lay.staged_rejects(stage, shard.name)
+        write_table_atomic(rejects_to_table(items), path, staging_output(cfg.output), lay.stage)
+        reject_paths[stage] = lay.staged_rel(path)
     result = TagResult(
         shard=shard.name,
         source=src.name,
-        staged=[p.relative_to(out).as_posix() for p in staged],
+        staged=[lay.staged_rel(p) for p in staged],
         rejects=reject_paths,
         stats=stats,
         key=key,
-        inputs=input_fingerprint(shard),
+        inputs=fingerprint,
     )
-    marker = _marker(out, shard)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    tmp = marker.with_name(marker.name + f".tmp-{os.getpid()}")
-    tmp.write_bytes(result.to_json())
-    os.replace(tmp, marker)  # written last: the shard counts as done only once everything is on disk
+    # written last: the shard counts as done only once everything is stored
+    lay.stage.write_bytes(lay.tagged_marker(shard.name), result.to_json())
     return result

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from outfiles import only_part
 
 GOOD = [
     "The quick brown fox jumps over the lazy dog.",
@@ -37,7 +38,7 @@ def _bad_jsonl(path: Path) -> None:
 
 
 def _rejects(out: Path) -> list[dict[str, object]]:
-    return pq.read_table(out / "rejected" / "read" / "part-00000.parquet").to_pylist()
+    return pq.read_table(only_part(out / "rejected" / "read")).to_pylist()
 
 
 def _texts(out: Path) -> list[str]:
@@ -151,11 +152,11 @@ def test_dedup_command_removes_duplicates_only(tmp_path: Path) -> None:
     out = tmp_path / "out"
     res = CliRunner().invoke(main, ["dedup", str(src), "--source-type", "generic", "--out", str(out), "--threshold", "0.5"])
     assert res.exit_code == 0, res.output
-    dups = pq.read_table(out / "rejected" / "dedup" / "part-00000.parquet").to_pylist()
+    dups = pq.read_table(only_part(out / "rejected" / "dedup")).to_pylist()
     ids = {r["id"]: r for r in dups}
     assert ids["generic/dups/1"]["drop_reason"] == "exact_duplicate"
     assert ids["generic/dups/1"]["duplicate_of"] == "generic/dups/0"
-    assert pq.read_table(out / "rejected" / "language" / "part-00000.parquet").num_rows == 0
+    assert pq.read_table(only_part(out / "rejected" / "language")).num_rows == 0
     kept = sorted(_texts(out))
     assert lines[3]["text"] in kept and lines[4]["text"] in kept and base in kept
 

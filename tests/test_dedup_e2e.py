@@ -14,6 +14,7 @@ from pipeline.config import parse_config
 from pipeline.dedup.shingles import shingles
 from pipeline.normalize import normalize_text
 from pipeline.runner import RunSummary, run_local
+from outfiles import only_part
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
@@ -74,7 +75,7 @@ def test_planted_duplicates_are_removed_with_reason_and_keeper(planted: tuple[Pa
     out, _, facts = planted
     zh_j = _jaccard(normalize_text(facts["context"])[0], normalize_text(facts["edited"])[0])
     assert zh_j >= 0.85  # the planted edit is a near-duplicate under the default shingling
-    dups = {r["id"]: r for r in pq.read_table(out / "rejected" / "dedup" / "part-00000.parquet").to_pylist()}
+    dups = {r["id"]: r for r in pq.read_table(only_part(out / "rejected" / "dedup")).to_pylist()}
     page = dups["c4/c4_demo/0"]
     assert page["drop_reason"] == "near_duplicate"
     assert page["duplicate_of"] == "planted-answer"  # the longer document (the oasst thread) is kept

@@ -16,6 +16,7 @@ from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
 from pipeline.runner import RunSummary, run_local
 from pipeline.shards import file_sha256
 from pipeline.stats import STAGES
+from outfiles import only_part
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data" / "samples"
@@ -51,12 +52,12 @@ def test_layout_and_exact_counts(sample_run: tuple[Path, RunSummary]) -> None:
     groups = {}
     for f in _data_files(out):
         rel = f.relative_to(out / "data")
-        assert re.fullmatch(r"train-\d{5}-of-\d{5}\.parquet", rel.name)
+        assert re.fullmatch(r"train-\d{5}-of-\d{5}-[0-9a-f]{12}\.parquet", rel.name)
         key = (rel.parts[0], rel.parts[1])
         groups[key] = groups.get(key, 0) + pq.ParquetFile(f).metadata.num_rows
     assert groups == EXPECTED_DOCS
     for stage in STAGES:
-        assert (out / "rejected" / stage / "part-00000.parquet").exists()
+        assert only_part(out / "rejected" / stage).exists()
     assert (out / "stats" / "stats.json").exists()
     assert (out / "manifest.json").exists()
     assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
@@ -123,7 +124,7 @@ def _all_texts(out: Path, source: str) -> list[str]:
     """Every document of a source after normalization: kept ones and those select rejected."""
     texts = [t for f in sorted((out / "data" / source).rglob("*.parquet")) for t in pq.read_table(f).column("text").to_pylist()]
     for stage in ("language", "quality", "dedup"):
-        rej = pq.read_table(out / "rejected" / stage / "part-00000.parquet")
+        rej = pq.read_table(only_part(out / "rejected" / stage))
         texts += [r["text"] for r in rej.to_pylist() if r["source"] == source]
     return texts
 
@@ -165,15 +166,15 @@ def test_rerun_skips_tagging_and_is_byte_identical(sample_run: tuple[Path, RunSu
 
 def test_rejects_say_why_and_of_what(sample_run: tuple[Path, RunSummary]) -> None:
     out, _ = sample_run
-    lang = pq.read_table(out / "rejected" / "language" / "part-00000.parquet").to_pylist()
+    lang = pq.read_table(only_part(out / "rejected" / "language")).to_pylist()
     assert sorted((r["source"], r["drop_value"]) for r in lang) == [("alpaca_zh", "es"), ("alpaca_zh", "hu"), ("redpajama_c4", "fr")]
     assert all(r["lang"] == r["drop_value"] and 0 < r["lang_score"] <= 1 for r in lang)
-    quality = pq.read_table(out / "rejected" / "quality" / "part-00000.parquet").to_pylist()
+    quality = pq.read_table(only_part(out / "rejected" / "quality")).to_pylist()
     assert len(quality) == 63
     for r in quality:
         rule = r["drop_reason"].removeprefix("quality:")
         assert r["drop_reason"].startswith("quality:") and rule in r["q_failed"] and r["drop_value"] is not None
-    dups = pq.read_table(out / "rejected" / "dedup" / "part-00000.parquet").to_pylist()
+    dups = pq.read_table(only_part(out / "rejected" / "dedup")).to_pylist()
     assert Counter(r["drop_reason"] for r in dups) == {"exact_duplicate": 8, "near_duplicate": 9}
     kept_ids = {i for f in _data_files(out) for i in pq.read_table(f, columns=["id"]).column("id").to_pylist()}
     for r in dups:

@@ -113,11 +113,17 @@ def test_npy_layout_bos_and_int32_for_large_vocab(out: Path, tmp_path: Path) -> 
             assert tokens[offsets[i] : offsets[i + 1]].tolist() == enc.encode_ordinary(text) + [enc.eot_token]
 
 
+def _stem(out: Path, prefix: str) -> str:
+    """The final shard stem under data/ (names carry a content hash): e.g. c4/en/train-00000-of-00001-<hash>."""
+    (rel,) = [k for k in _kept(out) if k.startswith(f"data/{prefix}/")]
+    return rel.removeprefix("data/").removesuffix(".parquet")
+
+
 def test_bos_is_prepended_when_asked(out: Path, bpe: Path, tmp_path: Path) -> None:
     run_export(out, tmp_path / "bos", ExportOptions(str(bpe), "megatron", bos=True))
     tok = Tokenizer.from_file(str(bpe))
-    texts = _kept(out)["data/c4/en/train-00000-of-00001.parquet"]
-    docs = read_mmidx(tmp_path / "bos" / "c4" / "en" / "train-00000-of-00001")
+    texts = _kept(out)[f"data/{_stem(out, 'c4/en')}.parquet"]
+    docs = read_mmidx(tmp_path / "bos" / _stem(out, "c4/en"))
     assert docs[0].tolist() == [tok.token_to_id("<s>")] + tok.encode(texts[0]).ids + [tok.token_to_id("</s>")]
     with pytest.raises(ExportError, match="defines no BOS token"):
         run_export(out, tmp_path / "nobos", ExportOptions("o200k_base", "megatron", bos=True))
@@ -133,17 +139,17 @@ def test_deterministic_and_resumable(out: Path, bpe: Path, tmp_path: Path) -> No
             assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
     assert a["shards"] == b["shards"]
     # a kill after one shard: its files are gone; the rerun redoes that shard only, same bytes
-    lost = tmp_path / "a" / "tang" / "zh" / "train-00000-of-00001.bin"
-    keep = tmp_path / "a" / "c4" / "en" / "train-00000-of-00001.bin"
+    lost = tmp_path / "a" / f"{_stem(out, 'tang/zh')}.bin"
+    keep = tmp_path / "a" / f"{_stem(out, 'c4/en')}.bin"
     lost.unlink()
     mtime = keep.stat().st_mtime_ns
     logs: list[str] = []
     again = run_export(out, tmp_path / "a", ExportOptions(str(bpe), "megatron"), log=logs.append)
     assert keep.stat().st_mtime_ns == mtime and lost.read_bytes() == (tmp_path / "b" / lost.relative_to(tmp_path / "a")).read_bytes()
     assert sorted(logs) == [
-        "data/c4/en/train-00000-of-00001.parquet: skipped (exported already): "
+        f"data/{_stem(out, 'c4/en')}.parquet: skipped (exported already): "
         f"{a['shards'][0]['documents']} documents, {a['shards'][0]['tokens']} tokens",
-        f"data/tang/zh/train-00000-of-00001.parquet: exported: {a['shards'][1]['documents']} documents, {a['shards'][1]['tokens']} tokens",
+        f"data/{_stem(out, 'tang/zh')}.parquet: exported: {a['shards'][1]['documents']} documents, {a['shards'][1]['tokens']} tokens",
     ]
     assert again["shards"] == a["shards"]
     # another format into the same folder replaces the old files

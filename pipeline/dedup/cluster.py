@@ -46,6 +46,7 @@ import math
 import mmap
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -58,6 +59,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from pipeline.config import DedupConfig
+from pipeline.layout import Store, url_to_fs
 from pipeline.dedup.keepers import choose_keepers
 from pipeline.dedup.keys import EMPTY_KEY_HASH, KEY_HASH_CS
 from pipeline.dedup.minhash import EMPTY_VALUE
@@ -566,9 +568,9 @@ def _exact_dup_count(path: Path) -> int:
 _REQUIRED = ("id", "source", "key_hash", "minhash", "n_chars")
 
 
-def _check_schema(path: Path, num_perm: int) -> pa.Schema:
+def _check_schema(store: Store, path: str, num_perm: int) -> pa.Schema:
     """Fails early, naming the file, on a shard cluster() cannot read."""
-    schema = pq.read_schema(path)
+    schema = store.read_schema(path)
     missing = [c for c in _REQUIRED if c not in schema.names]
     if missing:
         raise ValueError(f"{path}: staged shard lacks column(s) {', '.join(missing)}")
@@ -581,17 +583,15 @@ def _check_schema(path: Path, num_perm: int) -> pa.Schema:
     return schema
 
 
-def _batches(paths: Sequence[Path], columns: list[str]) -> Iterator[pa.RecordBatch]:
+def _batches(store: Store, paths: Sequence[str], columns: list[str]) -> Iterator[pa.RecordBatch]:
     for p in paths:
-        pf = pq.ParquetFile(p, pre_buffer=False, buffer_size=1 << 20)
+        pf = store.parquet_file(p, pre_buffer=False, buffer_size=1 << 20)
         have = set(pf.schema_arrow.names)
         yield from pf.iter_batches(batch_size=_BATCH_ROWS, columns=[c for c in columns if c in have])
 
 
-def _write_atomic(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, compression="zstd", compression_level=3)
-    os.replace(tmp, path)
+def _write_atomic(store: Store, table: pa.Table, path: str) -> None:
+    store.write_table(table, path, compression="zstd", compression_level=3)
 
 
 _DOCS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("n_chars", pa.int64()), ("key_hash", pa.string())])
@@ -615,21 +615,28 @@ def cluster(
     *,
     partitions: int | None = None,
     keep_intermediate: bool = False,
+    store: Store | None = None,
 ) -> ClusterResult:
     """Clusters the documents of the staged shards `paths` (columns `id`, `source`, `key_hash`,
     `minhash` (fixed_size_list<uint32>[num_perm] or list<uint32>), `n_chars`, optional
     `dedup_group`, optional `key_hash_cs`) and writes work_dir/clusters.parquet, edges.parquet and
     cluster_stats.json (module doc). Paths are read in sorted order, so the outputs do not depend
-    on the order given. `partitions`: band partitions (default: ~4M band rows each)."""
-    work = Path(work_dir)
-    tmp = work / "_tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    res = ClusterResult(work_dir=work)
+    on the order given. `partitions`: band partitions (default: ~4M band rows each). `store`: where
+    the shards and work_dir live (default: local paths); the intermediates (_tmp) are always on a
+    local disk, since they are memory-mapped."""
+    store = store or Store(*url_to_fs("/"), "/")
+    work = os.fspath(work_dir)
+    if store.local:
+        tmp = Path(work) / "_tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="curate-cluster-"))
+    res = ClusterResult(work_dir=Path(work) if store.local else work)  # type: ignore[arg-type]
 
     clock = time.perf_counter()
-    staged = _ingest(sorted((Path(p) for p in paths), key=str), cfg, tmp, partitions, res)
+    staged = _ingest(store, sorted((os.fspath(p) for p in paths)), cfg, tmp, partitions, res)
     res.seconds["ingest"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -640,28 +647,26 @@ def cluster(
     nodes, root = connected_components(a, b)
     clustered = _read_rows(tmp / "docs.parquet", nodes) if len(nodes) else _DOCS_SCHEMA.empty_table()
     table = _clusters_table(clustered, root)
-    _write_atomic(table, work / "clusters.parquet")
-    _write_atomic(_edges_table(nodes, clustered, a, b, kind, sim, cfg.num_perm), work / "edges.parquet")
+    _write_atomic(store, table, f"{work}/clusters.parquet")
+    _write_atomic(store, _edges_table(nodes, clustered, a, b, kind, sim, cfg.num_perm), f"{work}/edges.parquet")
     res.n_clusters = len(np.unique(root))
     res.n_clustered_docs = len(nodes)
     res.n_duplicates = res.n_clustered_docs - res.n_clusters
     res.source_pairs, res.source_docs = _source_matrix(table)
-    tmp_json = work / f".cluster_stats.json.tmp-{os.getpid()}"
-    tmp_json.write_text(json.dumps(res.stats(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp_json, work / "cluster_stats.json")
-    if not keep_intermediate:
+    store.write_bytes(f"{work}/cluster_stats.json", (json.dumps(res.stats(), indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    if not keep_intermediate or not store.local:
         shutil.rmtree(tmp)
     res.seconds["outputs"] = time.perf_counter() - clock
     return res
 
 
-def _ingest(paths: list[Path], cfg: DedupConfig, tmp: Path, partitions: int | None, res: ClusterResult) -> _Staged:
+def _ingest(store: Store, paths: list[str], cfg: DedupConfig, tmp: Path, partitions: int | None, res: ClusterResult) -> _Staged:
     """Pass 1, streaming over the shards: signatures and dedup-group hashes appended to flat files,
     band keys and exact keys routed to their partitions, (id, source, n_chars, key_hash) to
     docs.parquet (row i = document i)."""
     P = cfg.num_perm
-    schemas = [_check_schema(p, P) for p in paths]
-    n_total = sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
+    schemas = [_check_schema(store, p, P) for p in paths]
+    n_total = sum(store.parquet_file(p).metadata.num_rows for p in paths)
     has_cs = bool(paths) and all(KEY_HASH_CS in s.names for s in schemas)
     n_band_parts = partitions or max(1, math.ceil(n_total * cfg.bands / _ROWS_PER_PARTITION))
     n_exact_parts = max(1, math.ceil(n_total / _ROWS_PER_PARTITION))
@@ -676,7 +681,7 @@ def _ingest(paths: list[Path], cfg: DedupConfig, tmp: Path, partitions: int | No
         open(tmp / "groups.u64", "wb") as fgrp,
         pq.ParquetWriter(tmp / "docs.parquet", _DOCS_SCHEMA, compression="none") as docs,
     ):
-        for batch in _batches(paths, cols):
+        for batch in _batches(store, paths, cols):
             m = batch.num_rows
             if m == 0:
                 continue

@@ -31,6 +31,7 @@ __all__ = [
     "keep_orig_id",
     "per_record",
     "iter_generic",
+    "IdPicker",
 ]
 
 
@@ -223,12 +224,64 @@ def per_record(
         yield doc
 
 
+#: Scalar types copied into meta by default (nested objects and lists need `fields.meta` paths).
+_SCALARS = (str, int, float, bool)
+
+
+class IdPicker:
+    """Own ids that stay unique within one input file, checked cheaply as records stream by.
+
+    The ids of one file are remembered as 64-bit hashes, not the strings (~70 bytes per record in a
+    Python set: 70 MB per million records), which is enough because ids only have to be unique
+    within the file: the file stem in
+    `<source>/<stem>/<id>` keeps files apart (two splits that both number from 0 do not collide).
+    A repeated own id, or a record without one, gets the line-based default id; a default id that an
+    earlier own id already took gets `#<n>` appended. So no two documents of a file share an id,
+    whatever the data, and the first occurrence of an id keeps it."""
+
+    def __init__(self) -> None:
+        import xxhash
+
+        self._hash = xxhash.xxh3_64_intdigest
+        self._seen: set[int] = set()
+
+    def _claim(self, doc_id: str) -> bool:
+        h = self._hash(doc_id.encode())
+        if h in self._seen:
+            return False
+        self._seen.add(h)
+        return True
+
+    def pick(self, rec: RawRecord, src: SourceConfig, own: str | None) -> str:
+        if own is not None:
+            doc_id = f"{src.name}/{rec.stem}/{own}"
+            if self._claim(doc_id):
+                return doc_id
+        doc_id = default_id(rec, src)
+        n = 0
+        candidate = doc_id
+        while not self._claim(candidate):
+            n += 1
+            candidate = f"{doc_id}#{n}"
+        return candidate
+
+
 def iter_generic(records: Iterable[RawRecord | Reject], src: SourceConfig) -> Iterator[Document | Reject]:
     """Any record shape, through `src.fields` (default: `text`). Every text field is required;
-    title, id, lang and meta fields are optional. Own id (when `fields.id` is set and present):
-    `<source>/<id>`, kept as `orig_id` in meta."""
+    title, id, lang and meta fields are optional.
+
+    Ids: with `fields.id` set, `<source>/<id>` (the source promises uniqueness, checked run-wide).
+    Unset, a top-level field named `id` is used as `<source>/<file stem>/<id>` while it is unique
+    within the file (`IdPicker`); either way the raw value is kept as `orig_id` in meta.
+    Meta: the `fields.meta` paths, or (none given) every other top-level scalar field, so a record's
+    url, title and timestamp are not thrown away."""
     fm = src.fields or FieldMap()
     text_fields = [fm.text] if isinstance(fm.text, str) else list(fm.text)
+    auto_id = fm.id is None and fm.auto_id
+    picker = IdPicker() if auto_id else None
+    used = {*text_fields, *(f for f in (fm.title, fm.lang, fm.id) if f)}
+    if auto_id:
+        used.add("id")
 
     def build(rec: RawRecord, src: SourceConfig) -> Document:
         v = rec.value
@@ -236,14 +289,24 @@ def iter_generic(records: Iterable[RawRecord | Reject], src: SourceConfig) -> It
         title = optional_str(v, fm.title) if fm.title else None
         lang = optional_str(v, fm.lang) if fm.lang else None
         meta: dict[str, Any] = {}
-        oid = keep_orig_id(meta, get_path(v, fm.id)) if fm.id else None
+        doc_id: str | None = None
+        if fm.id:
+            oid = keep_orig_id(meta, get_path(v, fm.id))
+            doc_id = own_id(src, oid) if oid else None
+        elif picker is not None:
+            doc_id = picker.pick(rec, src, keep_orig_id(meta, v.get("id")))
         if title:
             meta["title"] = title
-        for path in fm.meta:
-            mv = get_path(v, path)
-            if mv is not MISSING:
-                meta[path] = mv
+        if fm.meta:
+            for path in fm.meta:
+                mv = get_path(v, path)
+                if mv is not MISSING:
+                    meta[path] = mv
+        else:
+            for key, mv in v.items():
+                if key not in used and key not in meta and isinstance(mv, _SCALARS):
+                    meta[key] = mv
         text = join_paragraphs([title or "", *parts]) if title else (parts[0] if len(parts) == 1 else join_paragraphs(parts))
-        return make_doc(rec, src, text, id=own_id(src, oid) if oid else None, lang=lang or src.lang, subset=src.subset, meta=meta)
+        return make_doc(rec, src, text, id=doc_id, lang=lang or src.lang, subset=src.subset, meta=meta)
 
     yield from per_record(records, src, build)

@@ -4,8 +4,16 @@
 read here: every line or record becomes exactly one outcome, a `RawRecord` or a `Reject` with the
 file, the 1-based line, the raw bytes and a detail string whose prefix says what was wrong:
 
-``invalid_json: <orjson msg>``, ``invalid_utf8: <byte position>``, ``nul_byte``, ``empty_line``,
-``not_an_object``, ``truncated_file: <msg>`` (and ``invalid_parquet: <msg>`` for unreadable Parquet).
+``invalid_json: <orjson msg>``, ``invalid_utf8: invalid UTF-8 at byte <n>``, ``invalid_encoding:
+invalid <codec> at byte <n>`` (a legacy `encoding`), ``nul_byte``, ``empty_line``, ``not_an_object``,
+``truncated_file: <msg>``, ``csv_fields: expected <n> fields, got <m>`` and ``invalid_csv: <msg>``
+(CSV/TSV rows), ``invalid_xml: <msg>`` (XML), ``invalid_parquet: <msg>`` (unreadable Parquet).
+Byte offsets are 0-based within the line (within the file for whole-JSON).
+
+Character sets are a layer on top of the byte chunks (`_stream`): a UTF-16/UTF-32 BOM (or an
+explicit `encoding: utf-16...`) transcodes the stream to UTF-8 before lines are split, because those
+encodings are not ASCII-compatible; legacy ASCII-compatible encodings (cp1252, GB18030, Big5, ...)
+are decoded line by line (`_Codec`), so an undecodable line is one reject that names its byte.
 
 Line formats stream: compressed input is inflated in bounded chunks (gzip members and zstd frames
 one after the other), lines are split in C (`bytes.split`) and parsed by orjson on bytes, so memory
@@ -15,15 +23,20 @@ does not grow with the file and a cut-off file still yields every complete line 
 
 from __future__ import annotations
 
+import contextlib
+import codecs
+import csv
 import os
+import threading
 import zlib
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import orjson
 
 from pipeline.document import RAW_LIMIT, Reject
+from pipeline.layout import is_url
 
 __all__ = [
     "RawRecord",
@@ -36,7 +49,7 @@ __all__ = [
     "read_file",
 ]
 
-Format = Literal["jsonl", "json", "parquet", "txt"]
+Format = Literal["jsonl", "json", "parquet", "txt", "csv", "tsv", "xml"]
 Compression = Literal["gzip", "zstd"] | None
 InvalidUtf8 = Literal["reject", "repair"]
 TxtUnit = Literal["file", "line", "paragraph"]
@@ -62,7 +75,20 @@ _FORMAT_EXT: dict[str, str] = {
     ".json": "json?",  # a JSON document or JSON lines: decided by the content
     ".parquet": "parquet",
     ".txt": "txt",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".xml": "xml",
 }
+#: Byte order marks, longest first (the UTF-32-LE mark starts with the UTF-16-LE one).
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+#: Longest CSV/TSV field (the csv module's default, 128 KiB, is shorter than many documents). An
+#: unterminated quote swallows the lines after it until this limit stops it with one reject.
+CSV_FIELD_LIMIT = 16 << 20
 
 
 @dataclass(slots=True)
@@ -152,17 +178,49 @@ def unique_stems(locations: list[str]) -> list[str]:
     return stems
 
 
+def _open_binary(path: str) -> BinaryIO:
+    """The one place input bytes come from: a local file, or a URL through fsspec with retries
+    from the byte reached (`remote.open_input`; storage options of the source being read)."""
+    if not is_url(path):
+        return open(path, "rb")  # noqa: SIM115 (callers close it)
+    from pipeline.sources.remote import open_input
+
+    return open_input(path, current_storage_options())
+
+
+_OPTIONS = threading.local()
+
+
+def current_storage_options() -> dict[str, Any]:
+    return getattr(_OPTIONS, "value", None) or {}
+
+
+@contextlib.contextmanager
+def storage_options(options: dict[str, Any] | None) -> Iterator[None]:
+    """fsspec options (credentials, endpoints) for the files read in this block, in this thread."""
+    old = getattr(_OPTIONS, "value", None)
+    _OPTIONS.value = options or {}
+    try:
+        yield
+    finally:
+        _OPTIONS.value = old
+
+
+def _basename(path: str) -> str:
+    return path.replace("\\", "/").split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
 def detect_compression(path: str) -> Compression:
     """Compression from the magic bytes (a `.gz` that is really plain text reads as plain text);
     the extension decides only for files too short to carry magic bytes."""
-    with open(path, "rb") as fh:
+    with _open_binary(path) as fh:
         head = fh.read(4)
     if head.startswith(GZIP_MAGIC):
         return "gzip"
     if head.startswith(ZSTD_MAGIC):
         return "zstd"
     if len(head) < 4:
-        comp = _split_ext(os.path.basename(path))[2]
+        comp = _split_ext(_basename(path))[2]
         if comp and head:
             return _COMPRESSED_EXT[comp]  # type: ignore[return-value]
     return None
@@ -188,20 +246,26 @@ def _looks_like_json_lines(head: bytes) -> bool:
     return False
 
 
-def _peek(path: str, compression: Compression) -> bytes:
+def _peek(path: str, compression: Compression, limit: int = SNIFF_BYTES, transcode: bool = True) -> bytes:
+    """The first `limit` decompressed bytes without a UTF-8 BOM; a UTF-16/32 file (BOM) is sniffed
+    as the UTF-8 it is transcoded to, so format detection sees the same bytes as the readers."""
     out = bytearray()
-    gen = _chunks(path, compression)
+    gen: Iterator[bytes] = _chunks(path, compression)
+    if transcode:
+        bom = _bom_codec(_peek(path, compression, 4, transcode=False))
+        if bom:
+            gen = _transcoded(gen, bom)
     try:
         for chunk in gen:
             out += chunk
-            if len(out) >= SNIFF_BYTES:
+            if len(out) >= limit:
                 break
     except TruncatedStream:
         pass
     finally:
-        gen.close()
-    data = bytes(out[:SNIFF_BYTES])
-    return data[3:] if data.startswith(BOM) else data
+        gen.close()  # type: ignore[attr-defined]
+    data = bytes(out[:limit])
+    return data[3:] if transcode and data.startswith(BOM) else data
 
 
 def detect_format(path: str, fmt: str = "auto") -> tuple[Format, Compression]:
@@ -211,10 +275,10 @@ def detect_format(path: str, fmt: str = "auto") -> tuple[Format, Compression]:
     if fmt == "parquet":
         return "parquet", None
     compression = detect_compression(path)
-    if fmt in ("jsonl", "json", "txt"):
+    if fmt in ("jsonl", "json", "txt", "csv", "tsv", "xml"):
         return fmt, compression  # type: ignore[return-value]
-    ext = _FORMAT_EXT.get(_split_ext(os.path.basename(path))[1] or "")
-    if ext in ("jsonl", "txt"):
+    ext = _FORMAT_EXT.get(_split_ext(_basename(path))[1] or "")
+    if ext in ("jsonl", "txt", "csv", "tsv", "xml"):
         return ext, compression  # type: ignore[return-value]
     if ext == "parquet" or (compression is None and _has_magic(path, PARQUET_MAGIC)):
         return "parquet", None
@@ -229,12 +293,12 @@ def detect_format(path: str, fmt: str = "auto") -> tuple[Format, Compression]:
 
 
 def _has_magic(path: str, magic: bytes) -> bool:
-    with open(path, "rb") as fh:
+    with _open_binary(path) as fh:
         return fh.read(len(magic)) == magic
 
 
 # --------------------------------------------------------------------------------------------------
-# Byte streams and lines
+# Byte streams
 # --------------------------------------------------------------------------------------------------
 
 
@@ -242,7 +306,7 @@ def _chunks(path: str, compression: Compression) -> Generator[bytes, None, None]
     """Decompressed bytes in bounded chunks; raises TruncatedStream at a cut-off or corrupt stream
     after everything decodable has been yielded. Concatenated gzip members / zstd frames are read
     one after the other (pigz, `cat a.gz b.gz`), zero padding after a gzip member is ignored."""
-    with open(path, "rb") as fh:
+    with _open_binary(path) as fh:
         if compression is None:
             while chunk := fh.read(READ_CHUNK):
                 yield chunk
@@ -250,7 +314,7 @@ def _chunks(path: str, compression: Compression) -> Generator[bytes, None, None]
         if compression == "gzip":
             yield from _gunzip(fh)
         else:
-            yield from _unzstd(fh)
+            yield from _unzstd(fh, check_truncation=not is_url(path))
 
 
 def _gunzip(fh: Any) -> Iterator[bytes]:
@@ -328,12 +392,14 @@ def _zstd_truncation(fh: Any) -> str | None:
     return cut if pos > size else None
 
 
-def _unzstd(fh: Any) -> Iterator[bytes]:
+def _unzstd(fh: Any, check_truncation: bool = True) -> Iterator[bytes]:
     """Bounded reads across frames (each read returns at most READ_CHUNK bytes, however
-    compressible the input), then TruncatedStream if the header walk found the file cut off."""
+    compressible the input), then TruncatedStream if the header walk found the file cut off.
+    Remote files skip the walk (it would read the file twice; a store serves complete objects and
+    a dropped connection is resumed by the remote reader)."""
     import zstandard
 
-    cut = _zstd_truncation(fh)
+    cut = _zstd_truncation(fh) if check_truncation else None
     fh.seek(0)
     reader = zstandard.ZstdDecompressor().stream_reader(fh, read_size=1 << 17, read_across_frames=True, closefd=False)
     try:
@@ -345,6 +411,123 @@ def _unzstd(fh: Any) -> Iterator[bytes]:
         raise TruncatedStream(f"corrupt zstd stream: {e}") from None
     if cut:
         raise TruncatedStream(cut)
+
+
+# --------------------------------------------------------------------------------------------------
+# Character sets: a layer on top of the byte chunks
+# --------------------------------------------------------------------------------------------------
+
+
+def _bom_codec(head: bytes) -> str | None:
+    """The UTF-16/32 codec a byte order mark announces (None for none or a UTF-8 BOM)."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    return None
+
+
+def _ascii_compatible(codec: str) -> bool:
+    """True when every ASCII byte decodes to itself in `codec` (cp1252, GB18030, Big5, Shift-JIS,
+    ...): lines can then be split on raw bytes and decoded one by one."""
+    try:
+        return bytes(range(128)).decode(codec) == "".join(map(chr, range(128)))
+    except (UnicodeDecodeError, LookupError):
+        return False
+
+
+def codec_name(encoding: str) -> str:
+    """Python's canonical name of a character set (`CP1252` -> `cp1252`, `gbk` -> `gbk`); raises
+    LookupError for an unknown one."""
+    return codecs.lookup(encoding).name
+
+
+@dataclass(frozen=True, slots=True)
+class _Codec:
+    """How the bytes of one file become text. `stream`: the UTF-16/32 codec the whole byte stream is
+    transcoded from to UTF-8 (None: no transcoding); `name`: the codec of the lines after that
+    (utf-8, or an ASCII-compatible legacy codec decoded line by line); `repair`: invalid bytes
+    become U+FFFD (counted) instead of rejecting the record."""
+
+    name: str = "utf-8"
+    stream: str | None = None
+    repair: bool = False
+
+    @property
+    def utf8(self) -> bool:
+        return self.name == "utf-8"
+
+    def decode(self, data: bytes) -> tuple[str, int] | BadBytes:
+        """(text, U+FFFD inserted) of a unit in this codec, or where and why it does not decode."""
+        if self.utf8:
+            try:
+                return data.decode("utf-8"), 0
+            except UnicodeDecodeError as e:
+                if not self.repair:
+                    return BadBytes(f"invalid_utf8: invalid UTF-8 at byte {e.start}", e.start)
+                return _repair(data)
+        try:
+            return data.decode(self.name), 0
+        except UnicodeDecodeError as e:
+            if not self.repair:
+                return BadBytes(f"invalid_encoding: invalid {self.name} at byte {e.start}", e.start)
+            text = data.decode(self.name, errors="replace")
+            return text, text.count(REPLACEMENT)
+
+
+@dataclass(frozen=True, slots=True)
+class BadBytes:
+    """A unit that does not decode: the reject detail and the 0-based offset of the first bad byte."""
+
+    detail: str
+    pos: int
+
+
+def _file_codec(path: str, compression: Compression, encoding: str, repair: bool) -> _Codec:
+    """The codec of one file: a UTF-16/32 BOM wins (it cannot be mistaken), then `encoding`."""
+    bom = _bom_codec(_peek(path, compression, 4, transcode=False))
+    if bom:
+        return _Codec("utf-8", bom, repair)
+    name = codec_name(encoding)
+    if name in ("utf-8", "utf-8-sig"):
+        return _Codec("utf-8", None, repair)
+    if _ascii_compatible(name):
+        return _Codec(name, None, repair)
+    return _Codec("utf-8", name, repair)  # utf-16, utf-32 without a BOM, or another wide codec
+
+
+def _transcoded(chunks: Iterator[bytes], codec: str) -> Generator[bytes, None, None]:
+    """UTF-8 chunks of a UTF-16/32 byte stream (an incremental decoder: a character split across
+    chunks is fine). A lone surrogate passes through (`surrogatepass`) and then reads as invalid
+    UTF-8 in its own line, so one bad character rejects one record, not the file."""
+    dec = codecs.getincrementaldecoder(codec)(errors="surrogatepass")
+    try:
+        for chunk in chunks:
+            if text := dec.decode(chunk):
+                yield text.encode("utf-8", "surrogatepass")
+        if text := dec.decode(b"", final=True):
+            yield text.encode("utf-8", "surrogatepass")
+    except UnicodeDecodeError as e:
+        raise TruncatedStream(f"invalid {codec} stream: {e.reason}") from None
+    finally:
+        chunks.close()  # type: ignore[attr-defined]
+
+
+def _text_chunks(path: str, compression: Compression, codec: _Codec) -> Iterator[bytes]:
+    """The file's bytes as the readers split them: transcoded to UTF-8 when `codec.stream` says."""
+    chunks = _chunks(path, compression)
+    return _transcoded(chunks, codec.stream) if codec.stream else chunks
+
+
+def _nul_detail(data: bytes) -> str:
+    """`nul_byte`, with a hint when the NULs look like UTF-16/32 text without a byte order mark."""
+    if len(data) >= 4 and data.count(b"\x00") * 4 >= len(data):
+        return "nul_byte: looks like UTF-16 or UTF-32 without a byte order mark; set `encoding` (e.g. utf-16-le)"
+    return "nul_byte"
+
+
+# --------------------------------------------------------------------------------------------------
+# Lines
+# --------------------------------------------------------------------------------------------------
 
 
 def _line_batches(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
@@ -424,22 +607,30 @@ def _repair(data: bytes) -> tuple[str, int]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _read_jsonl(path: str, compression: Compression, source: str, repair: bool, stem: str) -> Iterator[RawRecord | Reject]:
+def _read_jsonl(path: str, compression: Compression, source: str, codec: _Codec, stem: str) -> Iterator[RawRecord | Reject]:
     loads = orjson.loads
+    legacy = not codec.utf8
     lineno = 0
     try:
-        for batch in _line_batches(_chunks(path, compression)):
+        for batch in _line_batches(_text_chunks(path, compression, codec)):
             for line in batch:
                 lineno += 1
                 if lineno == 1 and line.startswith(BOM):
                     line = line[3:]
+                data, repaired = line, 0
+                if legacy:  # decoded line by line; orjson then reads the UTF-8 re-encoding
+                    got = codec.decode(line)
+                    if isinstance(got, BadBytes):
+                        yield _reject(source, got.detail, path, lineno, lineno - 1, line, stem)
+                        continue
+                    data, repaired = got[0].encode("utf-8"), got[1]
                 try:
-                    value = loads(line)
+                    value = loads(data)
                 except orjson.JSONDecodeError as e:
-                    yield _bad_json_line(line, e, path, lineno, source, repair, stem)
+                    yield _bad_json_line(data, e, path, lineno, source, codec.repair, stem, line)
                     continue
                 if type(value) is dict:
-                    yield RawRecord(value, path, lineno, lineno - 1, line, 0, stem)
+                    yield RawRecord(value, path, lineno, lineno - 1, line, repaired, stem)
                 else:
                     yield _reject(source, "not_an_object", path, lineno, lineno - 1, line, stem)
     except TruncatedStream as e:
@@ -448,19 +639,28 @@ def _read_jsonl(path: str, compression: Compression, source: str, repair: bool, 
 
 
 def _bad_json_line(
-    line: bytes, err: orjson.JSONDecodeError, path: str, lineno: int, source: str, repair: bool, stem: str
+    line: bytes,
+    err: orjson.JSONDecodeError,
+    path: str,
+    lineno: int,
+    source: str,
+    repair: bool,
+    stem: str,
+    raw_line: bytes | None = None,
 ) -> RawRecord | Reject:
-    """Classifies a line orjson refused (the slow path; good lines never come here)."""
-    raw = line[:-1] if line.endswith(b"\r") else line
+    """Classifies a line orjson refused (the slow path; good lines never come here). `line` is
+    UTF-8 (or invalid bytes); `raw_line` the line as read, when a legacy codec decoded it."""
+    raw_line = line if raw_line is None else raw_line
+    raw = raw_line[:-1] if raw_line.endswith(b"\r") else raw_line
     if not line.strip():
         return _reject(source, "empty_line", path, lineno, lineno - 1, raw, stem)
     if b"\x00" in line:
-        return _reject(source, "nul_byte", path, lineno, lineno - 1, raw, stem)
+        return _reject(source, _nul_detail(line), path, lineno, lineno - 1, raw, stem)
     try:
         line.decode("utf-8")
     except UnicodeDecodeError as ue:
         if not repair:
-            return _reject(source, f"invalid_utf8: {ue.start}", path, lineno, lineno - 1, raw, stem)
+            return _reject(source, f"invalid_utf8: invalid UTF-8 at byte {ue.start}", path, lineno, lineno - 1, raw, stem)
         text, n = _repair(line)
         try:
             value = orjson.loads(text)
@@ -468,15 +668,15 @@ def _bad_json_line(
             return _reject(source, f"invalid_json: {e2}", path, lineno, lineno - 1, raw, stem)
         if type(value) is not dict:
             return _reject(source, "not_an_object", path, lineno, lineno - 1, raw, stem)
-        return RawRecord(value, path, lineno, lineno - 1, line, n, stem)
+        return RawRecord(value, path, lineno, lineno - 1, raw_line, n, stem)
     return _reject(source, f"invalid_json: {err}", path, lineno, lineno - 1, raw, stem)
 
 
-def _read_all(path: str, compression: Compression) -> bytes:
-    """Whole (decompressed) file; TruncatedStream carries what was decoded in `partial`."""
+def _read_all(path: str, compression: Compression, codec: _Codec) -> bytes:
+    """Whole (decompressed, transcoded) file; TruncatedStream carries what was decoded in `partial`."""
     out: list[bytes] = []
     try:
-        for chunk in _chunks(path, compression):
+        for chunk in _text_chunks(path, compression, codec):
             out.append(chunk)
     except TruncatedStream as e:
         e.partial = b"".join(out)
@@ -492,11 +692,12 @@ def _line_at(data: bytes, pos: int) -> tuple[int, bytes]:
     return data.count(b"\n", 0, pos) + 1, data[start : end if end >= 0 else len(data)]
 
 
-def _read_json(path: str, compression: Compression, source: str, repair: bool, stem: str) -> Iterator[RawRecord | Reject]:
+def _read_json(path: str, compression: Compression, source: str, codec: _Codec, stem: str) -> Iterator[RawRecord | Reject]:
     """A whole JSON document: an array of objects (one record each) or one object (one record).
     An unparseable file is one reject for the file, at the line of the error."""
+    repair = codec.repair
     try:
-        data = _read_all(path, compression)
+        data = _read_all(path, compression, codec)
     except TruncatedStream as e:
         lineno, last = _line_at(e.partial, len(e.partial))
         yield _reject(source, f"truncated_file: {e.msg}", path, lineno, None, last, stem)
@@ -504,20 +705,27 @@ def _read_json(path: str, compression: Compression, source: str, repair: bool, s
     if data.startswith(BOM):
         data = data[3:]
     repaired = 0
+    if not codec.utf8:
+        got = codec.decode(data)
+        if isinstance(got, BadBytes):
+            lineno, line = _line_at(data, got.pos)
+            yield _reject(source, got.detail, path, lineno, None, line, stem)
+            return
+        data, repaired = got[0].encode("utf-8"), got[1]
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as e:
         nul = data.find(b"\x00")
         if nul >= 0:
             lineno, line = _line_at(data, nul)
-            yield _reject(source, "nul_byte", path, lineno, None, line, stem)
+            yield _reject(source, _nul_detail(line), path, lineno, None, line, stem)
             return
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as ue:
             if not repair:
                 lineno, line = _line_at(data, ue.start)
-                yield _reject(source, f"invalid_utf8: {ue.start}", path, lineno, None, line, stem)
+                yield _reject(source, f"invalid_utf8: invalid UTF-8 at byte {ue.start}", path, lineno, None, line, stem)
                 return
             text, repaired = _repair(data)
             try:
@@ -553,35 +761,32 @@ def _read_json(path: str, compression: Compression, source: str, repair: bool, s
 
 
 def _decode_unit(
-    data: bytes, path: str, lineno: int, record: int, source: str, repair: bool, stem: str
+    data: bytes, path: str, lineno: int, record: int, source: str, codec: _Codec, stem: str
 ) -> RawRecord | Reject:
     if b"\x00" in data:
-        return _reject(source, "nul_byte", path, lineno, record, data, stem)
-    try:
-        return RawRecord({"text": data.decode("utf-8")}, path, lineno, record, data, 0, stem)
-    except UnicodeDecodeError as ue:
-        if not repair:
-            return _reject(source, f"invalid_utf8: {ue.start}", path, lineno, record, data, stem)
-        text, n = _repair(data)
-        return RawRecord({"text": text}, path, lineno, record, data, n, stem)
+        return _reject(source, _nul_detail(data), path, lineno, record, data, stem)
+    got = codec.decode(data)
+    if isinstance(got, BadBytes):
+        return _reject(source, got.detail, path, lineno, record, data, stem)
+    return RawRecord({"text": got[0]}, path, lineno, record, data, got[1], stem)
 
 
 def _read_txt(
-    path: str, compression: Compression, source: str, repair: bool, stem: str, unit: TxtUnit
+    path: str, compression: Compression, source: str, codec: _Codec, stem: str, unit: TxtUnit
 ) -> Iterator[RawRecord | Reject]:
     """Plain text as {"text": ...} records: the whole file, each non-blank line, or each block of
     lines between blank lines (blank lines only separate here; they are not rejects). CRLF reads as
     LF. A raw NUL byte rejects the unit (`nul_byte`): it means binary junk, not text."""
     if unit == "file":
         try:
-            data = _read_all(path, compression)
+            data = _read_all(path, compression, codec)
         except TruncatedStream as e:
             lineno = e.partial.count(b"\n") + 1
             yield _reject(source, f"truncated_file: {e.msg}", path, lineno, 0, e.partial, stem)
             return
         if data.startswith(BOM):
             data = data[3:]
-        yield _decode_unit(data.replace(b"\r\n", b"\n"), path, 1, 0, source, repair, stem)
+        yield _decode_unit(data.replace(b"\r\n", b"\n"), path, 1, 0, source, codec, stem)
         return
 
     lineno = 0
@@ -589,7 +794,7 @@ def _read_txt(
     block: list[bytes] = []
     block_start = 0
     try:
-        for batch in _line_batches(_chunks(path, compression)):
+        for batch in _line_batches(_text_chunks(path, compression, codec)):
             for line in batch:
                 lineno += 1
                 if lineno == 1 and line.startswith(BOM):
@@ -599,12 +804,12 @@ def _read_txt(
                 blank = not line.strip()
                 if unit == "line":
                     if not blank:
-                        yield _decode_unit(line, path, lineno, record, source, repair, stem)
+                        yield _decode_unit(line, path, lineno, record, source, codec, stem)
                         record += 1
                     continue
                 if blank:
                     if block:
-                        yield _decode_unit(b"\n".join(block), path, block_start, record, source, repair, stem)
+                        yield _decode_unit(b"\n".join(block), path, block_start, record, source, codec, stem)
                         record += 1
                         block = []
                     continue
@@ -617,7 +822,149 @@ def _read_txt(
         yield _reject(source, f"truncated_file: {e.msg}", path, lineno, record, raw, stem)
         return
     if block:
-        yield _decode_unit(b"\n".join(block), path, block_start, record, source, repair, stem)
+        yield _decode_unit(b"\n".join(block), path, block_start, record, source, codec, stem)
+
+
+def _header_names(row: list[str]) -> list[str]:
+    """Column names as pandas and `datasets` name them: an empty name is `Unnamed: <i>` (the index
+    column pandas writes), a repeated one gets `.1`, `.2`, ..."""
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for i, name in enumerate(row):
+        name = name.strip() or f"Unnamed: {i}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        else:
+            seen[name] = 0
+        names.append(name)
+    return names
+
+
+def _read_csv(
+    path: str, compression: Compression, source: str, codec: _Codec, stem: str, delimiter: str
+) -> Iterator[RawRecord | Reject]:
+    """A header row, then one record per row ({column: str}), `line` = the row's first line and
+    `record` = line - 1 (as JSONL). CSV follows RFC 4180 (quoted fields may hold delimiters, quotes
+    and newlines); TSV has no quoting (IANA text/tab-separated-values), so a quote is an ordinary
+    character, as in MRPC or CLUE's TSV files. Lines are decoded one by one (`_Codec`) before the
+    csv module sees them, so an undecodable line rejects its row with the byte that broke it."""
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+    bad: dict[int, str] = {}  # line -> reject detail
+    fixed: dict[int, int] = {}  # line -> U+FFFD inserted by repair
+    pending: list[bytes] = []  # raw lines of the row being parsed
+    cut: list[TruncatedStream] = []
+    lineno = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal lineno
+        try:
+            for batch in _line_batches(_text_chunks(path, compression, codec)):
+                for line in batch:
+                    lineno += 1
+                    if lineno == 1 and line.startswith(BOM):
+                        line = line[3:]
+                    pending.append(line)
+                    if b"\x00" in line:
+                        bad[lineno] = _nul_detail(line)
+                        line = line.replace(b"\x00", b"")
+                    got = codec.decode(line)
+                    if isinstance(got, BadBytes):
+                        bad[lineno] = got.detail
+                        text = line.decode(codec.name, errors="replace")
+                    else:
+                        text = got[0]
+                        if got[1]:
+                            fixed[lineno] = got[1]
+                    yield text + "\n"
+        except TruncatedStream as e:
+            cut.append(e)
+
+    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+    # strict: a quote left open at the end of the file is an error, not a field that silently
+    # swallowed every row after it
+    reader = csv.reader(lines(), delimiter=delimiter, quoting=quoting, strict=True)
+    header: list[str] | None = None
+    prev = 0
+    while True:
+        try:
+            row = next(reader)
+            error = None
+        except StopIteration:
+            break
+        except csv.Error as e:
+            row, error = [], f"invalid_csv: {e}"
+        start, end = prev + 1, reader.line_num
+        prev = end
+        if error is not None and "unexpected end of data" in error:
+            error = f"invalid_csv: the quoted field opened on line {start} is never closed (lines {start}-{end})"
+        raw = b"\n".join(pending)
+        pending.clear()
+        flaw = next((bad[n] for n in range(start, end + 1) if n in bad), None)
+        flaw_line = next((n for n in range(start, end + 1) if n in bad), start)
+        blank = not row or (len(row) == 1 and not row[0].strip())
+        if header is None and error is None and not blank:
+            # the header is not a record: undecodable bytes in it show as U+FFFD in the names,
+            # rather than the first data row silently becoming the header
+            header = _header_names(row)
+            continue
+        if error is not None or flaw is not None:
+            yield _reject(source, error or flaw or "", path, flaw_line if error is None else start, start - 1, raw, stem)
+            continue
+        if blank:
+            yield _reject(source, "empty_line", path, start, start - 1, raw, stem)
+            continue
+        assert header is not None
+        if len(row) != len(header):
+            yield _reject(source, f"csv_fields: expected {len(header)} fields, got {len(row)}", path, start, start - 1, raw, stem)
+            continue
+        repaired = sum(fixed.get(n, 0) for n in range(start, end + 1)) if fixed else 0
+        yield RawRecord(dict(zip(header, row)), path, start, start - 1, raw, repaired, stem)
+    if cut:
+        lineno += 1
+        yield _reject(source, f"truncated_file: {cut[0].msg}", path, lineno, lineno - 1, cut[0].partial, stem)
+
+
+def _read_xml(path: str, compression: Compression, source: str, codec: _Codec, stem: str) -> Iterator[RawRecord | Reject]:
+    """One record per `<row .../>` element, its attributes as the value (Stack Exchange dumps:
+    Posts.xml, Comments.xml, ...), streamed through expat (memory does not grow with the file) with
+    the element's line. XML cannot be resynchronised after a syntax error: the rest of the file is
+    one `invalid_xml` reject at the line of the error. An empty file has no records."""
+    from xml.parsers import expat
+
+    if not codec.utf8:
+        raise ValueError(f"{path}: XML input takes its character set from the XML declaration; remove `encoding`")
+    # a transcoded UTF-16/32 file is UTF-8 now, whatever its declaration says
+    parser = expat.ParserCreate(encoding="UTF-8" if codec.stream else None)
+    parser.buffer_text = True
+    got: list[RawRecord] = []
+    count = 0
+    seen = 0
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal count
+        if name == "row":
+            got.append(RawRecord(attrs, path, parser.CurrentLineNumber, count, None, 0, stem))
+            count += 1
+
+    parser.StartElementHandler = start
+    try:
+        for chunk in _text_chunks(path, compression, codec):
+            seen += len(chunk)
+            parser.Parse(chunk, False)
+            yield from got
+            got.clear()
+        if seen:
+            parser.Parse(b"", True)
+    except expat.ExpatError as e:
+        yield from got
+        yield _reject(source, f"invalid_xml: {expat.errors.messages[e.code]}", path, e.lineno, None, None, stem)
+        return
+    except TruncatedStream as e:
+        yield from got
+        yield _reject(source, f"truncated_file: {e.msg}", path, parser.CurrentLineNumber, None, None, stem)
+        return
+    yield from got
 
 
 def _read_parquet(path: str, source: str, stem: str) -> Iterator[RawRecord | Reject]:
@@ -628,7 +975,7 @@ def _read_parquet(path: str, source: str, stem: str) -> Iterator[RawRecord | Rej
 
     row = 0
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(_open_binary(path) if is_url(path) else path)
         for batch in pf.iter_batches(batch_size=1024):
             for item in batch.to_pylist():
                 yield RawRecord(item, path, None, row, None, 0, stem)
@@ -645,16 +992,22 @@ def read_file(
     invalid_utf8: InvalidUtf8 = "reject",
     txt_unit: TxtUnit = "paragraph",
     stem: str | None = None,
+    encoding: str = "utf-8",
 ) -> Iterator[RawRecord | Reject]:
     """Every record of one local file as a RawRecord, every bad one as a `malformed` Reject (stage
-    "read"), in file order; never raises for bad content (missing files and unknown formats do)."""
+    "read"), in file order; never raises for bad content (missing files and unknown formats do).
+    `encoding`: the character set when the file has no UTF-16/32 byte order mark."""
     stem = stem if stem is not None else file_stem(path)
     kind, compression = detect_format(path, fmt)
-    repair = invalid_utf8 == "repair"
+    if kind == "parquet":
+        return _read_parquet(path, source, stem)
+    codec = _file_codec(path, compression, encoding, invalid_utf8 == "repair")
     if kind == "jsonl":
-        return _read_jsonl(path, compression, source, repair, stem)
+        return _read_jsonl(path, compression, source, codec, stem)
     if kind == "json":
-        return _read_json(path, compression, source, repair, stem)
+        return _read_json(path, compression, source, codec, stem)
     if kind == "txt":
-        return _read_txt(path, compression, source, repair, stem, txt_unit)
-    return _read_parquet(path, source, stem)
+        return _read_txt(path, compression, source, codec, stem, txt_unit)
+    if kind in ("csv", "tsv"):
+        return _read_csv(path, compression, source, codec, stem, "," if kind == "csv" else "\t")
+    return _read_xml(path, compression, source, codec, stem)

@@ -1,4 +1,6 @@
-"""The Hub path (`datasets.load_dataset(..., streaming=True)`), exercised offline on local files."""
+"""`hub:` sources with explicit data files or a URL list: one input shard per file, each read by our
+own line reader (line numbers, per-line rejects), exercised offline on local files. Remote files and
+Hub repos: tests/test_remote_inputs.py."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ import orjson
 import pytest
 from srchelpers import FIXTURES, docs, read_source, rejects
 
-from pipeline.config import HubSpec
-from pipeline.sources import HubReadError
+from pipeline.config import HubSpec, SourceConfig
+from pipeline.sources import HubReadError, expand_inputs
 from pipeline.sources.hub import hub_data_files, read_listing
 
 pytestmark = pytest.mark.usefixtures("hf_offline")
@@ -28,7 +30,7 @@ def test_json_builder_with_data_files(tmp_path: Path) -> None:
     items = read_source(type="redpajama", hub=HubSpec(path="json", data_files=[str(a), str(b)], split="validation"))
     got = docs(items)
     assert [d.text for d in got] == ["one", "two", "three"]
-    assert [(d.file, d.record, d.line) for d in got] == [(str(a), 0, None), (str(a), 1, None), (str(b), 0, None)]
+    assert [(d.file, d.record, d.line) for d in got] == [(str(a), 0, 1), (str(a), 1, 2), (str(b), 0, 1)]
     assert [d.id for d in got] == ["src/a/part/0", "src/a/part/1", "src/b/part/0"]  # same names: folder kept
     assert {d.lang for d in got} == {"en"}
 
@@ -50,8 +52,11 @@ def test_data_files_from_listing_filter_and_limit(tmp_path: Path) -> None:
     items = docs(read_source(type="redpajama", hub=spec))
     assert [d.text for d in items] == [f"arxiv {i} {j}" for i in range(2) for j in range(3)]
     assert {d.subset for d in items} == {"arxiv"}  # from the data file's path
-    limited = docs(read_source(type="redpajama", hub=spec.model_copy(update={"limit": 4})))
-    assert [d.text for d in limited] == ["arxiv 0 0", "arxiv 0 1", "arxiv 0 2", "arxiv 1 0"]
+    # the limit applies per file: each file is its own shard (task)
+    limited = docs(read_source(type="redpajama", hub=spec.model_copy(update={"limit": 2})))
+    assert [d.text for d in limited] == ["arxiv 0 0", "arxiv 0 1", "arxiv 1 0", "arxiv 1 1"]
+    shards = expand_inputs(SourceConfig(name="rp", type="redpajama", hub=spec))
+    assert [s.location for s in shards] == [str(f) for f in files[:2]]
 
 
 def test_listing_prefix_suffix(tmp_path: Path) -> None:
@@ -64,15 +69,15 @@ def test_listing_prefix_suffix(tmp_path: Path) -> None:
     assert [(d.text, d.id) for d in got] == [("x", "src/0000/en_head/0"), ("y", "src/0001/en_head/0")]
 
 
-def test_errors_name_the_hub_id(tmp_path: Path) -> None:
-    with pytest.raises(HubReadError, match=r"hub source 'json'.*missing\.jsonl"):
+def test_errors_name_the_file_and_bad_lines_are_rejects(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"missing\.jsonl"):
         read_source(type="generic", hub=HubSpec(path="json", data_files=[str(tmp_path / "missing.jsonl")]))
-    with pytest.raises(HubReadError, match=r"hub source 'OpenAssistant/oasst1'"):
-        read_source(type="oasst", hub=HubSpec(path="OpenAssistant/oasst1"))
     with pytest.raises(HubReadError, match="urls.txt"):
         read_listing(str(tmp_path / "urls.txt"))
     with pytest.raises(HubReadError, match="no data file contains"):
         hub_data_files(HubSpec(path="json", data_files=["a.jsonl"], data_files_filter="/zzz/"))
-    # one bad line fails a whole file in `datasets`: reported, naming the file
-    with pytest.raises(HubReadError, match="malformed.jsonl"):
-        read_source(type="generic", hub=HubSpec(path="json", data_files=[str(FIXTURES / "malformed.jsonl")]))
+    # `datasets` failed a whole file on one bad line; our reader rejects that line and keeps the rest
+    hub = read_source(type="generic", hub=HubSpec(path="json", data_files=[str(FIXTURES / "malformed.jsonl")]))
+    local = read_source(type="generic", paths=[str(FIXTURES / "malformed.jsonl")])
+    assert [(r.line, r.drop_value) for r in rejects(hub)] == [(r.line, r.drop_value) for r in rejects(local)]
+    assert len(docs(hub)) == len(docs(local)) > 0

@@ -29,7 +29,7 @@ def test_globs_sorted_and_deduplicated(tmp_path: Path) -> None:
     shards = expand_inputs(src)
     assert [Path(s.location).name for s in shards] == ["a.jsonl", "b.jsonl", "c.jsonl.gz"]
     assert [s.index for s in shards] == [0, 1, 2]
-    assert [s.name for s in shards] == ["web-00000-a", "web-00001-b", "web-00002-c"]
+    assert [s.name for s in shards] == ["web-a", "web-b", "web-c"]
     assert all(s.kind == "file" and s.source == "web" for s in shards)
     assert expand_inputs(src) == shards  # deterministic
 
@@ -53,20 +53,14 @@ def test_missing_inputs_name_pattern_and_source(tmp_path: Path) -> None:
         expand_inputs(SourceConfig(name="web", type="generic", paths=[str(tmp_path / "dir")]))
 
 
-def test_hub_is_one_shard() -> None:
-    src = SourceConfig(name="zhwiki", type="zhwiki", hub=HubSpec(path="wikimedia/wikipedia", name="20231101.zh"))
-    (shard,) = expand_inputs(src)
-    assert (shard.kind, shard.location, shard.index) == ("hub", "wikimedia/wikipedia", 0)
-    assert shard.name == "zhwiki-00000-wikimedia_wikipedia_20231101.zh_train"
-
-
 def test_same_file_names_in_different_folders_get_distinct_id_stems(tmp_path: Path) -> None:
     a = _touch(tmp_path / "2023-06" / "0000" / "en_head.json.gz", b"")
     b = _touch(tmp_path / "2023-06" / "0001" / "en_head.json.gz", b"")
     c = _touch(tmp_path / "2023-06" / "0001" / "en_middle.json.gz", b"")
     shards = expand_inputs(SourceConfig(name="v2", type="redpajama_v2", paths=[str(tmp_path / "**" / "*.json.gz")]))
     assert [s.stem for s in shards] == ["0000/en_head", "0001/en_head", "en_middle"]
-    assert [s.name for s in shards] == ["v2-00000-0000_en_head", "v2-00001-0001_en_head", "v2-00002-en_middle"]
+    assert [s.name[:-9] for s in shards[:2]] == ["v2-0000_en_head", "v2-0001_en_head"]  # "/" slugged: + hash
+    assert shards[2].name == "v2-en_middle" and len({s.name for s in shards}) == 3
     assert [s.location for s in shards] == [str(a), str(b), str(c)]
 
 
@@ -85,8 +79,11 @@ def test_stems() -> None:
 
 def test_shard_name_is_filesystem_safe() -> None:
     s = InputShard("src", 7, "/data/we ird:na*me?.jsonl", "file")
-    assert s.name == "src-00007-we_ird_na_me"
-    assert InputShard("src", 0, "x/" + "a" * 300 + ".jsonl", "file").name == "src-00000-" + "a" * 80
+    assert s.name.startswith("src-we_ird_na_me-") and len(s.name) == len("src-we_ird_na_me-") + 8
+    long = InputShard("src", 0, "x/" + "a" * 300 + ".jsonl", "file").name
+    assert long.startswith("src-" + "a" * 80 + "-") and len(long) == 4 + 80 + 9
+    # the name does not depend on the file's place in the listing
+    assert InputShard("src", 3, "/d/a.jsonl", "file").name == InputShard("src", 0, "/d/a.jsonl", "file").name == "src-a"
 
 
 def test_iter_shard_rejects_are_read_stage(tmp_path: Path) -> None:

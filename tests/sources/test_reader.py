@@ -40,7 +40,7 @@ EXPECTED_MALFORMED = [
     ("rec", 3, None),
     ("rec", 4, None),  # missing text: the adapter's business
     ("rec", 5, None),  # text of the wrong type: the adapter's business
-    ("rej", 6, "invalid_utf8: 13"),
+    ("rej", 6, "invalid_utf8: invalid UTF-8 at byte 13"),
     ("rej", 7, "nul_byte"),
     ("rej", 8, "empty_line"),
     ("rej", 9, "not_an_object"),
@@ -268,7 +268,7 @@ def test_json_invalid_utf8_reject_and_repair(tmp_path: Path) -> None:
     p.write_bytes(b'[{"text": "ok"},\n {"text": "bad \xff here"},\n {"text": "\xfe\xfe"}]')
     (r,) = outcomes(p)
     assert isinstance(r, Reject)
-    assert (r.drop_value, r.line) == ("invalid_utf8: 32", 2)
+    assert (r.drop_value, r.line) == ("invalid_utf8: invalid UTF-8 at byte 32", 2)
     items = outcomes(p, invalid_utf8="repair")
     assert [x.repaired for x in items] == [0, 1, 2]  # type: ignore[union-attr]
     assert items[1].value["text"] == "bad \ufffd here"  # type: ignore[union-attr]
@@ -361,7 +361,7 @@ def test_txt_crlf_bom_invalid_utf8_and_nul(tmp_path: Path) -> None:
     got = outcomes(p)
     assert [(type(x).__name__, x.line) for x in got] == [("RawRecord", 1), ("Reject", 5), ("Reject", 7)]
     assert got[0].value == {"text": "first line\nsecond"}  # type: ignore[union-attr]
-    assert (got[1].drop_value, got[2].drop_value) == ("invalid_utf8: 4", "nul_byte")  # type: ignore[union-attr]
+    assert (got[1].drop_value, got[2].drop_value) == ("invalid_utf8: invalid UTF-8 at byte 4", "nul_byte")  # type: ignore[union-attr]
     fixed = outcomes(p, invalid_utf8="repair")
     assert fixed[1].value == {"text": "bad \ufffd line"} and fixed[1].repaired == 1  # type: ignore[union-attr]
 

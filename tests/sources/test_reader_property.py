@@ -49,6 +49,9 @@ def test_one_outcome_per_line(lines: list[bytes], trailing: bool, crlf: bool, mo
     # By design a file that starts with gzip/zstd magic bytes is read as compressed whatever its name
     # (test_compression_from_magic_bytes): such data is not a plain-text file this property is about.
     assume(not data.startswith((b"\x1f\x8b", b"\x28\xb5\x2f\xfd")))
+    # Likewise a UTF-16/32 byte order mark makes the file UTF-16/32 (test_encodings.py): FF FE and
+    # FE FF never start UTF-8 text, so such data is not a UTF-8 file either.
+    assume(not data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")))
     n = _expected_lines(data)
     for suffix, blob in ((".jsonl", data), (".jsonl.gz", gzip.compress(data, mtime=0))):
         path = _write(blob, suffix)
