@@ -58,7 +58,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import LanguageConfig
-from pipeline.document import DOC_FIELDS, STAGED_EXTRA_FIELDS
+from pipeline.document import DOC_FIELDS, LANGUAGE_TAG_FIELDS
 from pipeline.scripts import HAN, HANGUL, KANA, LATIN, NON_LETTER, OTHER, class_body, script_counts, script_table
 
 __all__ = [
@@ -92,7 +92,7 @@ _CJK_LABELS = CHINESE_VARIETIES | {"ja", "ko"}
 CJK_WEIGHT = 3.0
 
 #: Output columns, in order, with their Arrow types: the staged schema's own fields (one declaration).
-_SCHEMA_FIELDS = {f.name: f for f in DOC_FIELDS + STAGED_EXTRA_FIELDS}
+_SCHEMA_FIELDS = {f.name: f for f in DOC_FIELDS + LANGUAGE_TAG_FIELDS}
 LANGUAGE_FIELDS: list[pa.Field] = [
     _SCHEMA_FIELDS[name]
     for name in (

@@ -42,9 +42,11 @@ ARTIFACT_KEY = "curate-run-summary"
 
 
 def retry_on_io(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Retry I/O failures only (network, disk: OSError, which requests' and fsspec's errors are);
-    a bad config or a bug fails the same way again, so it fails at once."""
-    return isinstance(state.data, OSError)
+    """Retry transient I/O failures only (network, EIO: OSError, which requests' and fsspec's errors
+    are); a full disk, a denied write, a bad config or a bug fail the same way again, so at once."""
+    from pipeline.errors import retryable
+
+    return retryable(state.data) if isinstance(state.data, BaseException) else False
 
 
 _io_retries: dict[str, Any] = {
@@ -109,8 +111,18 @@ def cluster_task(cfg: RunConfig, out: Layout, tagged: list[TagResult]) -> dict[s
     start = time.perf_counter()
     reset_select(out)
     summary = cluster_step(cfg, out, tagged, reuse=all(t.skipped for t in tagged))
-    scalars = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
-    get_run_logger().info("clustered duplicates in %.1fs: %s", time.perf_counter() - start, scalars)
+    if summary.get("enabled"):
+        get_run_logger().info(
+            "clustered duplicates in %.1fs: %s documents, %s clusters, %s duplicates (%s exact edges, %s near)",
+            time.perf_counter() - start,
+            summary.get("n_docs"),
+            summary.get("n_clusters"),
+            summary.get("n_duplicates"),
+            summary.get("n_exact_edges"),
+            summary.get("n_near_edges"),
+        )
+    else:
+        get_run_logger().info("dedup off")
     return summary
 
 

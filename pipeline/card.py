@@ -77,6 +77,8 @@ STAGE_NOTES = {
     "normalize": "normalize the stored text (NFC, control/zero-width characters, whitespace); too short documents are rejected",
     "language": "tag the language (fastText lid.176 + script rules) and keep the configured languages",
     "quality": "quality rules on the stored signals (Gopher, C4, FineWeb, Chinese-aware rules), per-source profile",
+    "contamination": "n-gram overlap with benchmark eval sets (13-word / 8-character n-grams); dropped, or flagged in label_only mode",
+    "pii": "documents with personal data or secrets in sources whose PII policy is `drop`",
     "dedup": "exact (case-insensitive key) and MinHash near-duplicates across all sources; one keeper per cluster",
 }
 
@@ -421,6 +423,7 @@ def _body(inputs: CardInputs, data: DatasetCardData) -> str:
             [f"`{stage}`", STAGE_NOTES.get(stage, "-"), _n(t.get("docs_in")), _n(t.get("docs_kept")), _n(t.get("docs_rejected")), ", ".join(f"{r} {n}" for r, n in reasons) or "-"]
         )
     out += _table(["stage", "what", "in", "kept", "rejected", "reasons"], stage_rows, numbers=range(2, 5))
+    out += _safety_section(stats, cfg)
     out += ["", "The run config (from `manifest.json`):", "", "```yaml", yaml.safe_dump(cfg, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100).rstrip(), "```"]
     packages = manifest.get("packages")
     if packages:
@@ -468,6 +471,44 @@ def _body(inputs: CardInputs, data: DatasetCardData) -> str:
     ]
     out += [f"- {x}" for x in lim]
     return "\n".join(out) + "\n"
+
+
+def _safety_section(stats: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
+    """"What was removed": PII found per source and kind with the source's policy, and the
+    documents overlapping each benchmark eval set (stats.json `pii`, `contamination`)."""
+    out = ["", "### Personal data and benchmark contamination", ""]
+    pii_cfg = cfg.get("pii") or {}
+    pii = stats.get("pii") or {}
+    if not pii_cfg.get("enabled", True):
+        out += ["PII detection was off for this run."]
+    elif not pii:
+        out += ["No personal data found (emails, phone numbers, Chinese resident ID numbers, IP addresses, payment cards, secrets)."]
+    else:
+        what = {"tag": "counted, kept", "redact": "replaced by placeholders (`<EMAIL>`, `<PHONE>`, ...)", "drop": "documents dropped"}
+        rows = []
+        for src, kinds in sorted(pii.items()):
+            policy = (pii_cfg.get("policies") or {}).get(src, pii_cfg.get("policy", "tag"))
+            for kind, units in sorted(kinds.items()):
+                if kind == "any":
+                    continue
+                rows.append([f"`{src}`", kind, _n(units.get("values", 0)), _n(units.get("docs", 0)), f"{policy}: {what.get(policy, policy)}"])
+        out += ["Personal data found by the PII detectors (validated matches), and what was done with it:", ""]
+        out += _table(["source", "kind", "values", "documents", "policy"], rows, numbers=range(2, 4))
+    contamination = stats.get("contamination") or {}
+    dcfg = cfg.get("decontamination") or {}
+    sets = [s.get("name") for s in dcfg.get("eval_sets") or []]
+    out += [""]
+    if not sets:
+        out += ["No decontamination against benchmark eval sets was run."]
+    else:
+        mode = dcfg.get("mode", "filter")
+        out += [f"Decontaminated against {', '.join(f'`{n}`' for n in sets)} (`{mode}`: "
+                + ("overlapping documents are dropped, `rejected/contamination/`" if mode == "filter" else "overlapping documents are flagged and KEPT")
+                + "):", ""]
+        # plain eval-set and kind names: a `name` | `glob` | rows row is the Configs table's form
+        rows = [[f"`{src}`", name, _n(u.get("docs", 0)), _n(u.get("tokens", 0))] for src, by in sorted(contamination.items()) for name, u in sorted(by.items())]
+        out += _table(["source", "eval set", "documents", "tokens"], rows, numbers=range(2, 4)) if rows else ["No document overlaps an eval set."]
+    return out
 
 
 def build_card(out: Layout | str | Path) -> DatasetCard:

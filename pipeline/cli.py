@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -105,8 +106,10 @@ def _report(summary: RunSummary, cfg: RunConfig | None = None) -> None:
         click.echo(line)
 
 
-def _fail(e: Exception) -> click.ClickException:
-    return click.ClickException(str(e))
+def _fail(e: Exception, where: object = None) -> click.ClickException:
+    from pipeline.errors import describe_error
+
+    return click.ClickException(describe_error(e, str(where) if where is not None else None))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -123,6 +126,11 @@ def main(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    # Prefect (imported only by run/serve) reads these at import: quiet task logs unless -v, and no
+    # telemetry; a value the user set wins
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
 _OUT_HELP = "Output directory, or an object store URL (s3://bucket/run, gs://bucket/run); created if missing."
@@ -138,7 +146,7 @@ _WORKERS_HELP = (
 )
 _DASK_ADDRESS_HELP = (
     "Run tasks on an existing Dask cluster (tcp://host:8786; `dask scheduler` + `dask worker` per machine). "
-    "Workers need this package, the inputs and OUT at the same paths (shared filesystem), and must reach PREFECT_API_URL."
+    "Workers need this package and must reach PREFECT_API_URL; with inputs and OUT on a store (s3://...) they need no shared filesystem, else the same paths as this machine."
 )
 
 
@@ -172,8 +180,8 @@ def run(config: Path, out: str, workers: int | None, dask_address: str | None, s
 
     try:
         outcome = run_curation(str(config), out, workers=workers, address=dask_address, staging=staging, wait=wait)
-    except (FileNotFoundError, ValueError, ServerStartError, LockHeld) as e:
-        raise _fail(e) from e
+    except (OSError, ValueError, ServerStartError, LockHeld) as e:
+        raise _fail(e, out) from e
     summary = outcome.summary
     click.echo(f"flow run: {outcome.flow_run_id}")
     click.echo(f"tag: {outcome.shards - len(summary.skipped_shards)} shards tagged, {len(summary.skipped_shards)} skipped (done, same key)")
@@ -238,6 +246,9 @@ _INPUT_OPTIONS = [
     click.option("--shard-size-mb", default=256.0, show_default=True, type=float, help="Rotate output shards at about this size."),
     click.option("--quality-profile", default=None, type=click.Choice(["web", "curated", "code", "conversation", "instruction", "poetry", "none"]), help="Quality rules for this source (default: chosen from the source type and subset; 'none' runs no rule)."),
     click.option("--threshold", default=0.8, show_default=True, type=float, help="Near-duplicate threshold: estimated Jaccard of the MinHash signatures."),
+    click.option("--decontaminate", "eval_paths", multiple=True, type=click.Path(exists=True, dir_okay=False), help="Eval set file (JSONL, JSON incl. SQuAD nesting, Parquet, CSV) to decontaminate against; repeat for several. Documents sharing 2+ n-grams (13 words, or 8 characters in Han runs) with one go to rejected/contamination/ (drop_reason contamination:<file stem>)."),
+    click.option("--eval-field", "eval_fields", multiple=True, help="Field(s) of the eval records joined into one item (repeat: question, answer, context, ...); default: text (SQuAD files: context, question, answers)."),
+    click.option("--pii", "pii", default="tag", show_default=True, type=click.Choice(["tag", "redact", "drop"]), help="PII (emails, phones, Chinese ID numbers, IPs, cards, secrets): tag = count only; redact = replace with <EMAIL>, <PHONE>, ... in the stored text; drop = reject documents with any (rejected/pii/)."),
     click.option("--force", is_flag=True, help="Re-tag shards even when their output exists for the same key."),
     click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
 ]
@@ -290,8 +301,38 @@ def _one_source_config(opts: dict[str, object], select: dict[str, object], quali
         "quality": quality if quality is not None else ({"profiles": {source["name"]: opts["quality_profile"]}} if opts["quality_profile"] else {}),
         "select": select,
         "output": {"shard_size_mb": opts["shard_size_mb"]},
+        "pii": {"policy": opts["pii"]},
+        "decontamination": {"eval_sets": _eval_sets(opts)},
     }
     return parse_config(raw, origin="command line")
+
+
+def _eval_sets(opts: dict[str, object]) -> list[dict[str, object]]:
+    """--decontaminate PATH (repeatable) -> eval sets named by the file stem (made unique)."""
+    paths: tuple[str, ...] = opts["eval_paths"]  # type: ignore[assignment]
+    fields: tuple[str, ...] = opts["eval_fields"]  # type: ignore[assignment]
+    if fields and not paths:
+        raise ConfigError("command line: --eval-field needs --decontaminate")
+    sets: list[dict[str, object]] = []
+    names: set[str] = set()
+    for path in paths:
+        stem = "".join(c if c.isalnum() or c in "_.-" else "_" for c in Path(path).stem).lstrip("_.-") or "eval"
+        name, k = stem, 2
+        while name in names:
+            name, k = f"{stem}_{k}", k + 1
+        names.add(name)
+        chosen = list(fields) if fields else (["context", "question", "answers"] if _is_squad(path) else ["text"])
+        sets.append({"name": name, "path": path, "fields": chosen})
+    return sets
+
+
+def _is_squad(path: str) -> bool:
+    """SQuAD / cmrc2018 nesting ({"data": [{"paragraphs": ...}]}), judged from the file's start."""
+    if not path.lower().endswith(".json"):
+        return False
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    return b'"data"' in head and b'"paragraphs"' in head
 
 
 def _one_off(opts: dict[str, object], select: dict[str, object], quality: dict[str, object] | None = None) -> None:
@@ -301,8 +342,8 @@ def _one_off(opts: dict[str, object], select: dict[str, object], quality: dict[s
         summary = _run_in_process(
             cfg, opts["out"], progress=progress, force=bool(opts["force"]), staging=opts["staging"], wait=bool(opts["wait"])  # type: ignore[arg-type]
         )
-    except (ConfigError, FileNotFoundError, ValueError, LockHeld) as e:  # DuplicateIdError is a ValueError
-        raise _fail(e) from e
+    except (ConfigError, OSError, ValueError, LockHeld) as e:  # DuplicateIdError, EvalSetError are ValueErrors
+        raise _fail(e, opts["out"]) from e
     _report(summary, cfg)
 
 
@@ -344,8 +385,8 @@ def refilter(out: str, config: Path, staging: str | None, wait: bool) -> None:
     try:
         cfg = load_config(config)
         summary = run_refilter(cfg, Layout(out, staging), log=log.info, wait=wait)
-    except (ConfigError, RefilterError, FileNotFoundError, LockHeld) as e:
-        raise _fail(e) from e
+    except (ConfigError, RefilterError, OSError, LockHeld) as e:
+        raise _fail(e, out) from e
     _report(summary, cfg)
 
 

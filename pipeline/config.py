@@ -332,6 +332,68 @@ class QualityConfig(Strict):
         return thresholds
 
 
+class EvalSetConfig(Strict):
+    """One evaluation set to decontaminate against: a local file or a Hub dataset (read through
+    `datasets`, offline from its cache where HF_DATASETS_OFFLINE=1)."""
+
+    name: str = Field(pattern=_NAME_PATTERN, description="eval set name: the drop reason is contamination:<name>")
+    path: str | None = Field(None, description="local file: JSONL, JSON (list, or SQuAD/cmrc2018 nesting), Parquet or CSV")
+    hub: str | None = Field(None, description="Hub dataset id, e.g. cais/mmlu (read with datasets.load_dataset)")
+    hub_config: str | None = Field(None, description="Hub config name, e.g. all for cais/mmlu")
+    split: str = Field("test", description="Hub split")
+    format: Literal["auto", "jsonl", "json", "parquet", "csv"] = Field("auto", description="local file format; auto = from the extension")
+    fields: list[str] = Field(
+        default_factory=lambda: ["text"], min_length=1,
+        description="fields joined into one item per record (question, choices, answer, context, ...; dotted paths reach into objects)",
+    )
+
+    @model_validator(mode="after")
+    def _one_input(self) -> EvalSetConfig:
+        if bool(self.path) == bool(self.hub):
+            raise ValueError(f"eval set {self.name!r}: give exactly one of `path` or `hub`")
+        return self
+
+
+class DecontaminationConfig(Strict):
+    """n-gram overlap with benchmark eval sets (filters/decontam.py). Overlap counts are tagged
+    (eval sets and n enter the tag key); `min_ngrams` and `mode` only steer select (refilter-able)."""
+
+    eval_sets: list[EvalSetConfig] = Field(default_factory=list, description="eval sets; none: decontamination off")
+    word_ngram: int = Field(13, ge=1, description="n-gram size in words for space-delimited text (GPT-3: 13)")
+    char_ngram: int = Field(8, ge=1, description="n-gram size in characters for Han/Kana/Hangul runs (8: measured, README)")
+    min_ngrams: int = Field(
+        2, ge=1, description="documents sharing at least this many distinct eval n-grams are contaminated (2: measured, README)"
+    )
+    mode: Literal["filter", "label_only"] = Field(
+        "filter", description="filter: drop contaminated documents (rejected/contamination/); label_only: count them, keep them"
+    )
+
+    @field_validator("eval_sets")
+    @classmethod
+    def _unique_sets(cls, sets: list[EvalSetConfig]) -> list[EvalSetConfig]:
+        names = [s.name for s in sets]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate eval set names: {', '.join(dupes)}")
+        return sets
+
+
+PiiPolicy = Literal["tag", "redact", "drop"]
+
+
+class PiiConfig(Strict):
+    """PII detection (filters/pii.py): per source, `tag` counts only, `redact` replaces the values
+    with placeholders in the stored text (during tag, before tokens and signatures), `drop` rejects
+    documents with any PII in select (rejected/pii/, drop_reason pii:<kind>)."""
+
+    enabled: bool = Field(True, description="detect PII (counts per kind in stats, report and card)")
+    policy: PiiPolicy = Field("tag", description="policy of every source not listed in `policies`")
+    policies: dict[str, PiiPolicy] = Field(default_factory=dict, description="source name -> policy")
+
+    def policy_of(self, source: str) -> str:
+        return self.policies.get(source, self.policy)
+
+
 class RunConfig(Strict):
     sources: list[SourceConfig] = Field(min_length=1)
     normalize: NormalizeConfig = NormalizeConfig()
@@ -342,6 +404,8 @@ class RunConfig(Strict):
     select: SelectConfig = SelectConfig()
     output: OutputConfig = OutputConfig()
     report: ReportConfig = ReportConfig()
+    decontamination: DecontaminationConfig = DecontaminationConfig()
+    pii: PiiConfig = PiiConfig()
 
     @field_validator("sources")
     @classmethod

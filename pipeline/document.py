@@ -94,13 +94,19 @@ DOC_FIELDS: list[pa.Field] = [
     pa.field("n_tokens", pa.int64(), nullable=False),
 ]
 
-#: Tag columns kept only in the staged shards: provenance, the source's own language claim, the
-#: raw fastText answer, script shares, dedup keys and signature, normalization trace.
-STAGED_EXTRA_FIELDS: list[pa.Field] = [
+#: Columns of the staged shards that no tagger computes: provenance, the source's own language
+#: claim, the oasst tree (dedup group) and the normalization trace.
+PROVENANCE_FIELDS: list[pa.Field] = [
     pa.field("file", pa.string(), nullable=False),
     pa.field("line", pa.int64()),
     pa.field("record", pa.int64()),
     pa.field("lang_hint", pa.string()),
+    pa.field("dedup_group", pa.string()),
+    pa.field("norm_changes", pa.list_(pa.string()), nullable=False),
+]
+
+#: The language tagger's own columns: fastText's raw answer, script shares, t2s share.
+LANGUAGE_TAG_FIELDS: list[pa.Field] = [
     pa.field("lang_ft", pa.string()),
     pa.field("lang_ft_score", pa.float32()),
     pa.field("script_han", pa.float32()),
@@ -109,11 +115,27 @@ STAGED_EXTRA_FIELDS: list[pa.Field] = [
     pa.field("script_hangul", pa.float32()),
     pa.field("script_other", pa.float32()),
     pa.field("t2s_share", pa.float32()),
+]
+
+#: Exact-dedup keys (xxh3-128 of the case-insensitive and case-sensitive key).
+KEY_FIELDS: list[pa.Field] = [
     pa.field("key_hash", pa.string(), nullable=False),
     pa.field("key_hash_cs", pa.string(), nullable=False),
-    pa.field("dedup_group", pa.string()),
-    pa.field("norm_changes", pa.list_(pa.string()), nullable=False),
 ]
+
+
+def __getattr__(name: str) -> list[pa.Field]:
+    """`STAGED_EXTRA_FIELDS`: provenance plus the columns of every registered tagger (for the
+    default config), read from the registry (pipeline/taggers.py) when asked for, so a tagger
+    added there appears here too."""
+    if name == "STAGED_EXTRA_FIELDS":
+        from pipeline.config import RunConfig, SourceConfig
+        from pipeline.taggers import tag_fields
+
+        cfg = RunConfig(sources=[SourceConfig(name="x", type="generic", paths=["x"])])
+        return PROVENANCE_FIELDS + tag_fields(cfg)
+    raise AttributeError(name)
+
 
 #: Columns select adds to the final shards.
 FINAL_EXTRA_FIELDS: list[pa.Field] = [
@@ -127,15 +149,6 @@ FINAL_EXTRA_FIELDS: list[pa.Field] = [
 
 def minhash_type(num_perm: int) -> pa.DataType:
     return pa.list_(pa.uint32(), num_perm)
-
-
-def staged_schema(num_perm: int | None, tag_fields: list[pa.Field] | None = None) -> pa.Schema:
-    """The staged shard layout; `num_perm` None: dedup disabled, no signature column; `tag_fields`:
-    the columns of further taggers (quality signals)."""
-    fields = DOC_FIELDS + STAGED_EXTRA_FIELDS + list(tag_fields or [])
-    if num_perm:
-        fields = fields + [pa.field("minhash", minhash_type(num_perm), nullable=False)]
-    return pa.schema(fields)
 
 
 FINAL_SCHEMA = pa.schema(DOC_FIELDS + FINAL_EXTRA_FIELDS)

@@ -6,7 +6,7 @@ moved, and what lets a test trace every number back to it. The output is byte-fo
 no timestamps, sorted iteration, matplotlib's Agg canvas with a fixed size, dpi and style.
 
 Sections (one per question of docs/references.md, then context): sizes (a), bytes (b), funnel (c),
-budget (d), casing (e), lengths, variants, references.
+budget (d), casing (e), lengths, variants, contamination and personal data (report_safety.py), references.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def build(stats: dict[str, Any]) -> tuple[list[Block], list[Section]]:
     """The report's intro and sections, with plots rendered to PNG bytes."""
     from pipeline import report_budget as b
     from pipeline import report_corpus as c
+    from pipeline.report_safety import safety
 
     settings = report_settings(stats)
     from pipeline.tokens import describe_tokenizer
@@ -66,8 +67,8 @@ def build(stats: dict[str, Any]) -> tuple[list[Block], list[Section]]:
         ),
         Para(
             "Sections: (a) sizes per source and language; (b) why byte sizes mislead across languages; (c) the funnel and the "
-            "duplicates; (d) tokens per parameter and epochs; (e) casing; then document lengths, Traditional/Simplified Chinese "
-            "and the reference figures."
+            "duplicates; (d) tokens per parameter and epochs; (e) casing; then document lengths, Traditional/Simplified Chinese, "
+            "benchmark contamination and personal data, and the reference figures."
         ),
     ]
     sections = [
@@ -78,6 +79,7 @@ def build(stats: dict[str, Any]) -> tuple[list[Block], list[Section]]:
         b.casing(stats),
         b.lengths(stats),
         b.variants(stats),
+        safety(stats),
         b.references(settings),
     ]
     from pipeline.report_tokenizers import tokenizers

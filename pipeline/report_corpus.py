@@ -12,8 +12,9 @@ from typing import Any
 from pipeline import references as ref
 from pipeline import report_plots as plots
 from pipeline.report_render import NA, Para, Section, Table, big, code, count, missing, pct, ratio, sig
+from pipeline.stats import STAGES
 
-STAGE_ORDER = ("read", "normalize", "language", "quality", "dedup")
+STAGE_ORDER = STAGES  # pipeline order, shared with stats.json
 EN, ZH = "en", "zh"
 
 

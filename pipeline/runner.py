@@ -38,10 +38,10 @@ from pipeline.dedup.cluster import cluster as cluster_signatures
 from pipeline.layout import Layout, as_layout
 from pipeline.lock import OutLock
 from pipeline.report import write_report
-from pipeline.select import SELECT_STAGES, SelectResult, choose_cluster_keepers, select_shard
+from pipeline.select import SelectResult, choose_cluster_keepers, select_shard, select_stages
 from pipeline.shards import RotatingWriter, describe, publish
 from pipeline.sources import InputShard, expand_inputs
-from pipeline.stats import STAGES, RunStats
+from pipeline.stats import RunStats
 from pipeline.tag import Progress, TagResult, load_done, read_marker, tag_key, tag_shard
 
 log = logging.getLogger("curate.runner")
@@ -52,6 +52,12 @@ TRACKED_PACKAGES = ("curate", "pyarrow", "tiktoken", "datasets", "orjson", "zsta
 
 class AccountingError(RuntimeError):
     """A stage's documents in != kept + rejected, or one stage's output != the next one's input."""
+
+
+def all_stages() -> tuple[str, ...]:
+    """Every stage in pipeline order: tag's, then select's (select.RULES, so a rule added there
+    gets its rejects folder and its place in the accounting chain)."""
+    return ("read", "normalize", *select_stages())
 
 
 def plan(cfg: RunConfig) -> list[tuple[InputShard, SourceConfig]]:
@@ -65,7 +71,7 @@ def reset_select(out: Layout | str | Path) -> None:
     lay = as_layout(out)
     lay.stage.rm_tree(lay.selected_dir())
     lay.stage.rm_tree(lay.keepers_dir())
-    for stage in SELECT_STAGES:
+    for stage in select_stages():
         lay.stage.rm_tree(lay.staged_rejects_dir(stage))
 
 
@@ -151,7 +157,8 @@ def check_accounting(stats: RunStats) -> None:
             raise AccountingError(f"stage {stage!r} source {src!r}: in {s.docs_in} != kept {s.docs_kept} + rejected {s.docs_rejected}")
     sources = {src for _, src in stats.stages}
     for src in sources:
-        for prev, nxt in zip(STAGES, STAGES[1:]):
+        stages = all_stages()
+        for prev, nxt in zip(stages, stages[1:]):
             a = stats.stages.get((prev, src))
             b = stats.stages.get((nxt, src))
             kept = a.docs_kept if a else 0
@@ -231,8 +238,8 @@ def finish(
     lay = as_layout(out)
     stats: RunStats = sum((t.stats for t in tagged), RunStats()) + sum((s.stats for s in selected), RunStats())
     check_accounting(stats)
-    lay.out.sweep_tmp(lay.data_dir())
-    lay.out.sweep_tmp(lay.rejected_dir())
+    for folder in (lay.data_dir(), lay.rejected_dir(), lay.stats_dir()):
+        lay.out.sweep_tmp(folder)  # what a killed or disk-full run left (we hold the lock: nobody else writes)
 
     groups: dict[str, list[str]] = {}
     for res in sorted(selected, key=lambda r: r.shard):
@@ -251,7 +258,7 @@ def finish(
     for res in sorted(selected, key=lambda r: r.shard):
         for stage, rel in res.rejects.items():
             reject_sources.setdefault(stage, []).append(rel)
-    for stage in STAGES:
+    for stage in all_stages():
         final += _publish_rejects(lay, stage, reject_sources.get(stage, []), cfg)
 
     files = [describe(p, lay.out).to_dict() for p in sorted(final)]

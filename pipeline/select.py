@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from filters.language import UNKNOWN_LANG, language_mask
+from filters.pii import KINDS as PII_KINDS
 from filters.quality import SIGNAL_COLUMNS, quality_verdicts, resolve_profile
 from pipeline.config import RunConfig
 from pipeline.dedup.cluster import choose_keepers
@@ -69,10 +70,83 @@ def quality_rule(batch: pa.Table, cfg: RunConfig) -> Verdict:
     return mask, reasons, values, failed
 
 
+def contamination_rule(batch: pa.Table, cfg: RunConfig) -> Verdict:
+    """Documents sharing at least `decontamination.min_ngrams` n-grams with an eval set:
+    `contamination:<the eval set with most n-grams>`, the longest overlapping span as the value;
+    the list of every eval set hit as the failed list (label_only keeps the rows)."""
+    n = batch.num_rows
+    d = cfg.decontamination
+    if not d.eval_sets or "decon_ngrams" not in batch.column_names:
+        return _keep_all(n), pa.nulls(n, pa.string()), pa.nulls(n, pa.string()), None
+    hit = pc.greater_equal(batch.column("decon_ngrams"), d.min_ngrams)
+    if "decon_sets" not in batch.column_names:  # keeper choice reads no list column: the mask is enough
+        return _chunk(_keep_all(n) if d.mode == "label_only" else hit), pa.nulls(n, pa.string()), pa.nulls(n, pa.string()), None
+    sets = batch.column("decon_sets")
+    first = pc.list_element(pc.if_else(pc.greater(pc.list_value_length(sets), 0), sets, pa.scalar(["?"], pa.list_(pa.string()))), 0)
+    reasons = pc.if_else(hit, pc.binary_join_element_wise("contamination:", first, ""), pa.scalar(None, pa.string()))
+    values = pc.if_else(hit, batch.column("decon_match"), pa.scalar(None, pa.string()))
+    failed = pc.if_else(hit, sets, pa.scalar([], pa.list_(pa.string())))
+    mask = _keep_all(n) if d.mode == "label_only" else hit
+    return _chunk(mask), _chunk(reasons), _chunk(values), _chunk(failed)
+
+
+def pii_rule(batch: pa.Table, cfg: RunConfig) -> Verdict:
+    """Documents of sources with PII policy `drop` holding any PII: `pii:<kind>` (first kind in
+    filters.pii.KINDS order found), its count as the value."""
+    n = batch.num_rows
+    drop = sorted(s.name for s in cfg.sources if cfg.pii.policy_of(s.name) == "drop")
+    if not cfg.pii.enabled or not drop or "pii_email" not in batch.column_names:
+        return _keep_all(n), pa.nulls(n, pa.string()), pa.nulls(n, pa.string()), None
+    in_drop = pc.is_in(batch.column("source"), value_set=pa.array(drop, pa.string()))
+    reasons = pa.nulls(n, pa.string())
+    values = pa.nulls(n, pa.string())
+    for kind in reversed(PII_KINDS):  # the first kind found wins: fill from the last
+        col = batch.column(f"pii_{kind}")
+        has = pc.greater(col, 0)
+        reasons = pc.if_else(has, f"pii:{kind}", reasons)
+        values = pc.if_else(has, pc.cast(col, pa.string()), values)
+    mask = pc.and_(in_drop, pc.is_valid(reasons))
+    return _chunk(mask), _chunk(reasons), _chunk(values), None
+
+
+def _chunk(a: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+
+
 #: (stage, rule) in the order documents meet them, before the duplicate rule (which needs keepers).
-RULES: list[tuple[str, Rule]] = [("language", language_rule), ("quality", quality_rule)]
-#: Every stage select reports, in order.
-SELECT_STAGES: tuple[str, ...] = ("language", "quality", "dedup")
+#: A new rule is one entry here (its stage gets rejected/<stage>/ and a funnel row).
+RULES: list[tuple[str, Rule]] = [
+    ("language", language_rule),
+    ("quality", quality_rule),
+    ("contamination", contamination_rule),
+    ("pii", pii_rule),
+]
+
+
+def select_stages() -> tuple[str, ...]:
+    """Every stage select reports, in order (read when asked: RULES may have grown)."""
+    return (*(stage for stage, _ in RULES), "dedup")
+
+
+def _account_contamination(stats: RunStats, batch: pa.Table, cfg: RunConfig) -> None:
+    """The report's contamination table: documents and tokens per source x eval set hit, over the
+    documents entering the contamination stage (dropped or, in label_only mode, kept)."""
+    if not cfg.decontamination.eval_sets or "decon_ngrams" not in batch.column_names:
+        return
+    hit = batch.filter(pc.greater_equal(batch.column("decon_ngrams"), cfg.decontamination.min_ngrams))
+    if hit.num_rows == 0:
+        return
+    sets = hit.column("decon_sets")
+    idx = pc.list_parent_indices(sets)
+    flat = pa.table({
+        "source": pc.take(hit.column("source"), idx),
+        "set": pc.list_flatten(sets),
+        "n_tokens": pc.take(hit.column("n_tokens"), idx),
+    })
+    g = flat.group_by(["source", "set"]).aggregate([("n_tokens", "sum"), ("n_tokens", "count")])
+    for src, name, nt, n in zip(*(g.column(c).to_pylist() for c in ("source", "set", "n_tokens_sum", "n_tokens_count"))):
+        stats.contamination[(src, name, "docs")] += n
+        stats.contamination[(src, name, "tokens")] += nt
 
 KEEPER_COLUMNS = ["id", "cluster", "cluster_size", "keeper_id", "keeper_source", "is_keeper", "exact"]
 
@@ -85,6 +159,10 @@ def passing(batch: pa.Table, cfg: RunConfig) -> pa.Table:
     return batch
 
 
+#: Staged columns no rule reads: left out when keepers are chosen (memory follows the members).
+_NOT_FOR_RULES = frozenset({"text", "minhash", "messages", "meta", "norm_changes"})
+
+
 def choose_cluster_keepers(cfg: RunConfig, out: Layout | str | Path, shards: list[tuple[str, list[str]]]) -> None:
     """Global: one keeper per duplicate cluster among members that pass the other rules; writes the
     member rows of each shard to `.staging/keepers/<shard>.parquet`.
@@ -95,16 +173,27 @@ def choose_cluster_keepers(cfg: RunConfig, out: Layout | str | Path, shards: lis
     member_ids = clusters.column("id")
     parts: list[pa.Table] = []
     shard_of: list[pa.Table] = []
-    cols = ["id", "source", "n_chars", "key_hash", "lang", "lang_score", *SIGNAL_COLUMNS]
+    cols: list[str] = []
+    empty: pa.Table | None = None
     for shard, staged in shards:
         for rel in staged:
+            if not cols:  # every tag column a rule may read (any registered tagger's), never the texts
+                schema = lay.stage.read_schema(lay.staged(rel))
+                # list columns cannot ride through Arrow's join: rules need only their masks here
+                cols = [c for c in schema.names if c not in _NOT_FOR_RULES and not pa.types.is_list(schema.field(c).type)]
+                empty = pa.schema([schema.field(c) for c in cols]).empty_table()
             t = lay.stage.read_table(lay.staged(rel), columns=cols)
             t = t.filter(pc.is_in(t.column("id"), value_set=member_ids))
             if t.num_rows == 0:
                 continue
             shard_of.append(pa.table({"id": t.column("id"), "shard": pa.array([shard] * t.num_rows, pa.string())}))
             parts.append(t)
-    members = pa.concat_tables(parts) if parts else pa.table({c: pa.array([], pa.string()) for c in cols})
+    if parts:
+        members = pa.concat_tables(parts)
+    elif empty is not None:
+        members = empty
+    else:
+        members = pa.table({c: pa.array([], pa.string()) for c in ["id", "source", "n_chars", "key_hash", "lang", "lang_score", *SIGNAL_COLUMNS]})
     members = members.join(clusters, "id")
     ok = passing(members, cfg)
     keepers = choose_keepers(ok.select(["id", "cluster", "source", "n_chars"]), cfg.dedup.source_priority)
@@ -297,7 +386,7 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Layout | st
     lay = as_layout(out)
     stats = RunStats()
     writers: dict[tuple[str, str], RotatingWriter] = {}
-    rejected: dict[str, list[pa.Table]] = {stage: [] for stage in SELECT_STAGES}
+    rejected: dict[str, list[pa.Table]] = {stage: [] for stage in select_stages()}
     kpath = lay.keepers(shard)
     keepers = lay.stage.read_table(kpath) if cfg.dedup.enabled and lay.stage.exists(kpath) else None
     staged_cols = [c for c in lay.stage.read_schema(lay.staged(staged[0])).names if c != "minhash"] if staged else []
@@ -310,6 +399,8 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Layout | st
                 langs = pc.fill_null(batch.column("lang"), UNKNOWN_LANG)
                 batch = batch.set_column(batch.schema.get_field_index("lang"), "lang", langs)
                 for stage, rule in RULES:
+                    if stage == "contamination":
+                        _account_contamination(stats, batch, cfg)
                     batch = _apply(stats, stage, batch, rule(batch, cfg), rejected[stage])
                 batch = _join_keepers(batch, keepers)
                 mask, reasons, values, dup_of = dedup_rule(batch)

@@ -23,7 +23,7 @@ from pipeline.sketches import (
 )
 
 #: Stages in pipeline order; `rejected/<stage>/` uses the same names.
-STAGES = ("read", "normalize", "language", "quality", "dedup")
+STAGES = ("read", "normalize", "language", "quality", "contamination", "pii", "dedup")
 
 
 @dataclass
@@ -197,6 +197,11 @@ class RunStats:
     variants: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
     hist: dict[tuple[str, str, str], Counter[int]] = field(default_factory=dict)
     vocab: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
+    #: (source, kind, unit) -> PII values / documents found in tag (unit values, docs; kind "any"
+    #: with unit redacted_docs: documents whose text redaction changed)
+    pii: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    #: (source, eval set, unit) -> contaminated documents / tokens seen by select (docs, tokens)
+    contamination: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     #: (source, lang, staged column n_tokens_<name>) -> kept documents' tokens of the further tokenizers
     tokenizer_tokens: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
@@ -223,6 +228,8 @@ class RunStats:
             variants=_add_counts(self.variants, other.variants),
             hist=_add_maps(self.hist, other.hist),
             vocab=_max_maps(self.vocab, other.vocab),
+            pii=self.pii + other.pii,
+            contamination=self.contamination + other.contamination,
             tokenizer_tokens=self.tokenizer_tokens + other.tokenizer_tokens,
         )
 
@@ -285,6 +292,8 @@ class RunStats:
             "variants": self._variants_dict(),
             "histograms": {unit: self._hist_dict(unit) for unit in HIST_UNITS},
             "vocab": self._vocab_dict(),
+            "pii": _nested(self.pii),
+            "contamination": _nested(self.contamination),
             "tokenizers": self._tokenizers_dict(),
         }
 
@@ -321,6 +330,12 @@ class RunStats:
             for src, langs in block["by_source"].items():
                 for lang, h in langs.items():
                     rs.hist[(unit, src, lang)] = histogram_from_dict(h)
+        for name in ("pii", "contamination"):
+            counter = getattr(rs, name)
+            for a, block in d.get(name, {}).items():
+                for b, units in block.items():
+                    for unit, n in units.items():
+                        counter[(a, b, unit)] = n
         for src, langs in d["vocab"]["sketches"].items():
             for lang, sketches in langs.items():
                 for case, reg in sketches.items():
@@ -421,6 +436,14 @@ class RunStats:
 #: Length units with a histogram (document columns n_chars, n_tokens).
 HIST_UNITS = ("chars", "tokens")
 VOCAB_UNIT = "distinct words (letter runs in scripts with case) of kept documents, HyperLogLog estimate"
+
+
+def _nested(counts: Counter[tuple[str, str, str]]) -> dict[str, dict[str, dict[str, int]]]:
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for (a, b, unit), n in sorted(counts.items()):
+        if n > 0:
+            out.setdefault(a, {}).setdefault(b, {})[unit] = n
+    return out
 
 
 def _stage_order(stage: str) -> tuple[int, str]:

@@ -1,14 +1,14 @@
 """The per-shard tagging pass: read -> normalize -> tag -> staged shard + rejects + stats.
 
 Everything expensive happens here once per document, and is stored as columns so `select` (and a
-later `curate refilter`) only compares columns against thresholds. Taggers: normalization
-(stored text + change trace), language (fastText + script rules, script shares, zh variant), exact
-keys (case-insensitive and case-sensitive), MinHash signature, BPE token counts, quality signals.
+later `curate refilter`) only compares columns against thresholds. Normalization (stored text +
+change trace) happens here; the taggers are the list in pipeline/taggers.py: language (fastText +
+script rules, script shares, zh variant), PII (counts; redaction of the stored text), BPE token
+counts, exact keys, quality signals, decontamination overlap, MinHash signature.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import unicodedata
@@ -21,25 +21,20 @@ import orjson
 import pyarrow as pa
 
 from filters.c4_lines import c4_line_filter
-from filters.language import LanguageTagger, to_simplified
-from filters.quality import QUALITY_FIELDS, quality_signals
+from filters.quality import QUALITY_FIELDS
 from pipeline import __version__
-from pipeline.config import LanguageConfig, RunConfig, SourceConfig
-from pipeline.dedup.minhash import signatures
-from pipeline.document import (
-    Document,
-    Reject,
-    dumps_meta,
-    rejects_to_table,
-    staged_schema,
-)
-from pipeline.layout import Layout, as_layout
+from pipeline.config import RunConfig, SourceConfig
+from pipeline.document import Document, Reject, dumps_meta, rejects_to_table
 from pipeline.html_text import html_to_text, looks_like_html
-from pipeline.normalize import key_hash, normalize_key, normalize_text
+from pipeline.layout import Layout, as_layout
+from pipeline.normalize import normalize_text
 from pipeline.shards import RotatingWriter, staging_output, write_table_atomic
 from pipeline.sources import InputShard, input_fingerprint, iter_shard
 from pipeline.stats import RunStats
-from pipeline.tokens import count_tokens, extra_token_counts, extra_token_fields, tokenizer_identities
+from pipeline import taggers
+from pipeline.taggers import TagBatch, language_tagger, staged_schema, tagger_configs
+
+__all__ = ["TagResult", "language_tagger", "tag_key", "tag_shard", "load_done", "read_marker"]
 
 #: Documents per tagging batch (tokenizer call, Arrow conversion); bounded in characters as well.
 BATCH_DOCS = 2048
@@ -101,9 +96,9 @@ def tag_key(shard: InputShard | str, src: SourceConfig, cfg: RunConfig, fingerpr
         {
             "source": src.model_dump(mode="json"),
             "normalize": cfg.normalize.model_dump(mode="json"),
-            "tokens": tokenizer_identities(cfg.tokens.tokenizer),  # file hashes: an edited tokenizer re-counts
-            "language": cfg.language.model_dump(mode="json"),
-            "dedup": cfg.dedup.model_dump(mode="json", include={"enabled", "num_perm", "word_ngram", "char_ngram", "seed"}),
+            # what each tagger's output depends on (language, tokens, PII redaction, eval sets,
+            # MinHash settings, ...): pipeline/taggers.py
+            "taggers": tagger_configs(cfg),
             # staged files depend on the sizes only (their codec is fixed: shards.staging_output)
             "output": cfg.output.model_dump(mode="json", include={"shard_size_mb", "row_group_mb"}),
             "input": _key_fingerprint(fingerprint),
@@ -167,63 +162,28 @@ class _Batch:
         return len(self.docs) >= BATCH_DOCS or self.n_chars >= BATCH_CHARS
 
     def to_table(self, cfg: RunConfig, schema: pa.Schema, stats: RunStats) -> pa.Table:
+        """Every registered tagger (pipeline/taggers.py) over the batch, in order, then the columns
+        no tagger computes (identity, provenance, the normalization trace)."""
         docs = self.docs
-        texts = [d.text for d in docs]
-        # language first: the variant is that of the text as written, before any t2s conversion
-        lang = language_tagger(cfg.language).tag(texts)
-        for d, tagged_lang in zip(docs, lang["lang"]):
-            if d.lang is not None:
-                stats.lang_hint[(d.source, d.lang, tagged_lang)] += 1
-        if cfg.normalize.t2s:
-            texts = self._to_simplified(texts, lang["zh_variant"], stats)
-        tokens = count_tokens(texts, cfg.tokens.tokenizer[0])
-        n_bytes = [len(t.encode("utf-8")) for t in texts]
-        for d, b, t in zip(docs, n_bytes, tokens):
-            stats.stage("normalize", d.source).keep(b, t)
-        # the case-insensitive key is the casefolded case-sensitive one (a tested property), and
-        # folding the short, already stripped key is cheaper than keying the text twice
-        cs_keys = [normalize_key(t, casefold=False) for t in texts]
+        batch = TagBatch(docs=docs, texts=[d.text for d in docs], changes=self.changes, cfg=cfg, stats=stats)
+        for tagger in taggers.TAGGERS:  # read at call time: the list is the registry
+            batch.cols.update(tagger.tag(batch))
         cols: dict[str, Any] = {
             "id": [d.id for d in docs],
-            "text": texts,
+            "text": batch.texts,
             "source": [d.source for d in docs],
             "subset": [d.subset for d in docs],
             "meta": [dumps_meta(d.meta) for d in docs],
             "messages": [d.messages for d in docs],
-            "n_bytes": n_bytes,
-            "n_chars": [len(t) for t in texts],
-            "n_tokens": tokens,
             "file": [d.file for d in docs],
             "line": [d.line for d in docs],
             "record": [d.record for d in docs],
             "lang_hint": [d.lang for d in docs],
-            "key_hash": [key_hash(normalize_key(k)) for k in cs_keys],
-            "key_hash_cs": [key_hash(k) for k in cs_keys],
             "dedup_group": [_dedup_group(d) for d in docs],
-            "norm_changes": self.changes,
+            "norm_changes": batch.changes,
         }
-        cols.update(lang)
-        cols.update(extra_token_counts(texts, cfg.tokens.tokenizer))
-        cols.update(quality_signals(texts, lang["lang"]))
-        if cfg.dedup.enabled:
-            cols["minhash"] = pa.FixedSizeListArray.from_arrays(
-                pa.array(signatures(texts, cfg.dedup).ravel(), pa.uint32()), cfg.dedup.num_perm
-            )
+        cols.update(batch.cols)
         return pa.table({name: cols[name] for name in schema.names}, schema=schema)
-
-
-    def _to_simplified(self, texts: list[str], variants: list[str | None], stats: RunStats) -> list[str]:
-        """Opt-in Traditional -> Simplified for documents tagged zh-Hant (normalize.t2s)."""
-        out = []
-        for i, (text, variant) in enumerate(zip(texts, variants)):
-            if variant == "zh-Hant":
-                converted = to_simplified(text)
-                if converted != text:
-                    stats.normalize[(self.docs[i].source, "t2s_converted")] += 1
-                    self.changes[i] = [*self.changes[i], "t2s_converted"]
-                text = converted
-            out.append(text)
-        return out
 
 
 def _dedup_group(doc: Document) -> str | None:
@@ -231,12 +191,6 @@ def _dedup_group(doc: Document) -> str | None:
     a group whose members are not duplicates of each other (DedupConfig.exempt_same_tree)."""
     tree = doc.meta.get("message_tree_id") if doc.meta else None
     return f"{doc.source}/{tree}" if isinstance(tree, str) else None
-
-
-@functools.cache
-def language_tagger(cfg: LanguageConfig) -> LanguageTagger:
-    """One tagger per process and language config (the fastText model loads once)."""
-    return LanguageTagger(cfg)
 
 
 def tag_shard(
@@ -263,7 +217,7 @@ def tag_shard(
     lay.stage.rm(lay.tagged_marker(shard.name))
     lay.stage.rm(lay.words_cache(shard.name))
     rejects: dict[str, list[Reject]] = {"read": [], "normalize": []}
-    schema = staged_schema(cfg.dedup.num_perm if cfg.dedup.enabled else None, QUALITY_FIELDS + extra_token_fields(cfg.tokens.tokenizer))
+    schema = staged_schema(cfg)
     writer = RotatingWriter(lay.tagged_prefix(shard.name), schema, staging_output(cfg.output), lay.stage)
     batch = _Batch()
     norm = cfg.normalize

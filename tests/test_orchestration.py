@@ -321,7 +321,7 @@ def test_scheduler_runs_the_served_deployment(home: Path, corpus: Path, referenc
         log.close()
         stop_by_pid(proc, children)
     assert completed.auto_scheduled, "the run was not created by the scheduler"
-    assert completed.parameters == {"config_path": str(corpus.resolve()), "out": str(out.resolve())}
+    assert completed.parameters == {"config_path": str(corpus.resolve()), "out": str(out.resolve()), "wait": True}  # runs wait for the lock
     assert result_hashes(out) == reference
     assert not psutil.pid_exists(proc.pid)
     shutil.rmtree(out / ".staging")  # the module's tmp dir stays small

@@ -65,3 +65,36 @@ def test_refilter_refuses_changed_tag_settings(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["refilter", str(out), "--config", str(tmp_path / "changed.yaml")])
     assert res.exit_code == 1
     assert "no staged tags for shard" in res.output and "curate run" in res.output
+
+
+def test_refilter_works_from_the_staged_data_when_an_input_moved(tmp_path: Path) -> None:
+    """Issue #19.1: an input that left the config's glob (moved, deleted) since the run that made OUT
+    does not shrink a refilter: its shard's staged tags are used, nothing is read."""
+    import shutil
+
+    import orjson
+
+    from pipeline.config import load_config
+    from pipeline.runner import run_local
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    lines = [x for x in (SAMPLES / "en/c4_demo.jsonl").read_bytes().splitlines() if x.strip()]
+    for i in range(3):
+        (inputs / f"c4-{i}.jsonl").write_bytes(b"\n".join(lines[i::3]) + b"\n")
+    cfg_path = tmp_path / "run.yaml"
+    cfg_path.write_text(yaml.safe_dump({"sources": [{"name": "c4", "type": "redpajama", "subset": "c4", "paths": [str(inputs / "c4-*.jsonl")]}]}))
+    out = tmp_path / "out"
+    run_local(load_config(cfg_path), out)
+    before = orjson.loads((out / "stats" / "stats.json").read_bytes())["stages"]["read"]["total"]["docs_in"]
+    assert before == 300
+    shutil.move(str(inputs / "c4-2.jsonl"), str(tmp_path / "elsewhere.jsonl"))
+    res = CliRunner().invoke(main, ["refilter", str(out), "--config", str(cfg_path)])
+    assert res.exit_code == 0, res.output
+    after = orjson.loads((out / "stats" / "stats.json").read_bytes())["stages"]["read"]["total"]["docs_in"]
+    assert after == before
+    # a source the run did not have is refused with the shard named
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump({"sources": [{"name": "web", "type": "redpajama", "paths": [str(inputs / "c4-*.jsonl")]}]}))
+    res = CliRunner().invoke(main, ["refilter", str(out), "--config", str(other)])
+    assert res.exit_code == 1 and "belongs to source 'c4', which this config does not have" in res.output

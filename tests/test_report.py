@@ -31,7 +31,7 @@ from pipeline.config import ConfigError, ReportConfig, parse_config
 from pipeline.report import PLOT_NAMES, write_report
 from pipeline.report_corpus import published_estimates
 
-SECTIONS = ("sizes", "bytes", "funnel", "budget", "casing", "lengths", "variants", "references")
+SECTIONS = ("sizes", "bytes", "funnel", "budget", "casing", "lengths", "variants", "safety", "references")
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def _derived(stats: dict[str, Any]) -> list[float]:
                 vals += [tokens / est, est / tokens]
     vals += [zh["bytes_per_char"] / en["bytes_per_char"], zh["chars"] / zh["words"]]
     stages = stats["stages"]
-    order = [s for s in ("read", "normalize", "language", "quality", "dedup") if s in stages]
+    order = [s for s in ("read", "normalize", "language", "quality", "contamination", "pii", "dedup") if s in stages]
     for st in order:
         t = stages[st]["total"]
         if t["tokens_in"]:

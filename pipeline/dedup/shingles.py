@@ -50,6 +50,7 @@ __all__ = [
     "CHAR",
     "shingle_text",
     "shingle_hashes",
+    "ngram_hashes64",
     "shingles",
     "shingle_hash",
     "token_hash",
@@ -482,10 +483,28 @@ def shingle_hashes(texts: Sequence[str], word_ngram: int = 5, char_ngram: int = 
     return ShingleBatch(hashes, offsets)
 
 
+def ngram_hashes64(texts: Sequence[str], word_ngram: int, char_ngram: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Full 64-bit hashes of the full n-grams only (no whole-run shingle of a run shorter than n, no
+    symbol fallback): (hashes uint64, document index int64, position of the window among its
+    document's shingles int64). For n-gram overlap (decontamination), where 32-bit hashes would
+    collide at random and a short run is no evidence of overlap."""
+    if not texts:
+        z = np.zeros(0, np.int64)
+        return np.zeros(0, np.uint64), z, z
+    cp = _fold_cp(_join(texts))
+    h, doc_of, full = _hash_batch(cp, _class_table()[cp], word_ngram, char_ngram, symbols=False, wide=True)
+    pos = np.arange(len(doc_of), dtype=np.int64)
+    if len(doc_of):
+        first = np.searchsorted(doc_of, doc_of, side="left")
+        pos = pos - first
+    return h[full], doc_of[full], pos[full]
+
+
 def _hash_batch(
-    cp: np.ndarray, cls: np.ndarray, word_n: int, char_n: int, *, symbols: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """(shingle hashes uint32, document index int64 per shingle, non-decreasing) of a joined batch."""
+    cp: np.ndarray, cls: np.ndarray, word_n: int, char_n: int, *, symbols: bool, wide: bool = False
+) -> tuple[np.ndarray, ...]:
+    """(shingle hashes uint32, document index int64 per shingle, non-decreasing) of a joined batch;
+    `wide`: (hashes uint64, document index, full-window mask) instead."""
     if symbols:
         cls = np.where(cls == _SYMBOL, np.uint8(_CJK), cls)
     if (cls == _IGNORE).any():
@@ -493,7 +512,7 @@ def _hash_batch(
         cp, cls = cp[keep], cls[keep]
     n = len(cls)
     if n == 0:
-        return np.zeros(0, np.uint32), np.zeros(0, np.int64)
+        return (np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, bool)) if wide else (np.zeros(0, np.uint32), np.zeros(0, np.int64))
     is_word = cls == _WORD
     is_cjk = cls == _CJK
     # A token starts at every character-gram character and at the first character of a word.
@@ -503,7 +522,7 @@ def _hash_batch(
     tok_pos = np.flatnonzero(start)  # position of each token's first character
     n_tok = len(tok_pos)
     if n_tok == 0:
-        return np.zeros(0, np.uint32), np.zeros(0, np.int64)
+        return (np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, bool)) if wide else (np.zeros(0, np.uint32), np.zeros(0, np.int64))
     # Per-token polynomial hash sum(cp_j * P^(j - start)).
     if n <= _PREFIX_MAX:
         # prefix sums of cp_j * P^j over the batch: a token is a difference of two prefix sums times
@@ -567,6 +586,8 @@ def _hash_batch(
         win[first_sh[short]] = pacc
     salt = m_run.astype(np.uint64) * _U64(_C_M) + run_kind.astype(np.uint64) * _U64(_C_K)
     win += np.repeat(salt, count)
+    if wide:
+        return _fmix64_np(win), np.repeat(tok_doc[run_start], count), np.repeat(run_len >= run_n, count)
     h = (_fmix64_np(win) >> _U64(32)).astype(np.uint32)
     return h, np.repeat(tok_doc[run_start], count)
 
