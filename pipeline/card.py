@@ -338,7 +338,9 @@ def _body(inputs: CardInputs, data: DatasetCardData) -> str:
     stats, manifest = inputs.stats, inputs.manifest
     cfg = manifest.get("config", {})
     total = stats["sizes"]["total"]
-    encoding = cfg.get("tokens", {}).get("encoding", "?")
+    tokens_cfg = cfg.get("tokens", {})
+    # `tokenizer` (a list; the first gives n_tokens) since the tokenizer choice; `encoding` before
+    encoding = tokens_cfg.get("encoding") or ((stats.get("report_settings") or {}).get("tokenizers") or [{}])[0].get("label") or (tokens_cfg.get("tokenizer") or ["?"])[0]
     by_lang = stats["sizes"].get("by_lang", {})
     _, dropped_langs = hub_languages(lang for lang, s in by_lang.items() if s.get("docs", 0))
     out: list[str] = [f"# {data.pretty_name}", ""]

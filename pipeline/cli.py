@@ -269,7 +269,8 @@ _INPUT_OPTIONS = [
     click.option("--input-encoding", default="utf-8", show_default=True, help="Character set of inputs without a UTF-16/32 byte order mark, e.g. cp1252, gb18030, big5 (any Python codec)."),
     click.option("--html", "html", default="keep", show_default=True, type=click.Choice(["keep", "strip"]), help="strip: the text is HTML; convert it to text (code blocks kept as ``` fences) before normalizing."),
     click.option("--invalid-utf8", default="reject", show_default=True, type=click.Choice(["reject", "repair"]), help="Invalid UTF-8 lines: reject them, or repair with U+FFFD (counted)."),
-    click.option("--encoding", default="o200k_base", show_default=True, help="tiktoken encoding for token counts (offline: o200k_base, cl100k_base)."),
+    click.option("--tokenizer", "tokenizers", multiple=True, help="Tokenizer for token counts: a tiktoken encoding (offline: o200k_base, cl100k_base), a local Hugging Face tokenizer.json, or a directory holding one. Repeat to compare several: the first gives n_tokens. [default: o200k_base]"),
+    click.option("--encoding", "encoding", default=None, hidden=True, help="Deprecated name of --tokenizer."),
     click.option("--shard-size-mb", default=256.0, show_default=True, type=float, help="Rotate output shards at about this size."),
     click.option("--quality-profile", default=None, type=click.Choice(["web", "curated", "code", "conversation", "instruction", "poetry", "none"]), help="Quality rules for this source (default: chosen from the source type and subset; 'none' runs no rule)."),
     click.option("--threshold", default=0.8, show_default=True, type=float, help="Near-duplicate threshold: estimated Jaccard of the MinHash signatures."),
@@ -287,6 +288,16 @@ def _input_options(f):  # type: ignore[no-untyped-def]
     for option in reversed(_INPUT_OPTIONS):
         f = option(f)
     return f
+
+
+def _tokenizer_option(opts: dict[str, object]) -> list[str]:
+    """--tokenizer (repeatable), or the deprecated --encoding, or the default."""
+    given: list[str] = list(opts.get("tokenizers") or ())  # type: ignore[call-overload]
+    if opts.get("encoding"):
+        if given and given != [opts["encoding"]]:
+            raise click.UsageError("give --tokenizer only (--encoding is its deprecated alias)")
+        given = [str(opts["encoding"])]
+    return given or ["o200k_base"]
 
 
 def _one_source_config(opts: dict[str, object], select: dict[str, object], quality: dict[str, object] | None = None) -> RunConfig:
@@ -315,7 +326,7 @@ def _one_source_config(opts: dict[str, object], select: dict[str, object], quali
     raw = {
         "sources": [source],
         "normalize": {"invalid_utf8": opts["invalid_utf8"]},
-        "tokens": {"encoding": opts["encoding"]},
+        "tokens": {"tokenizer": _tokenizer_option(opts)},
         "dedup": {"threshold": opts["threshold"]},
         "quality": quality if quality is not None else ({"profiles": {source["name"]: opts["quality_profile"]}} if opts["quality_profile"] else {}),
         "select": select,
@@ -453,6 +464,99 @@ def report(out: str) -> None:
         raise click.ClickException(f"{out / 'stats' / 'stats.json'}: no field {e} (not a curate stats.json?)") from e
     for path in paths:
         click.echo(f"wrote {path}")
+
+@main.command("export")
+@click.argument("out")
+@click.option("--tokenizer", required=True, help="tiktoken encoding (offline: o200k_base, cl100k_base), a local Hugging Face tokenizer.json, or a directory holding one.")
+@click.option("--format", "fmt", default="megatron", show_default=True, type=click.Choice(["megatron", "npy"]), help="megatron: Megatron-LM indexed dataset (.bin + .idx, MMIDIDX); npy: <stem>.tokens.npy (flat ids) + <stem>.offsets.npy (int64 document starts, one more than documents).")
+@click.option("--out", "dest", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory for the token files and manifest.json (created if missing; files that an earlier export's manifest there named and this one does not write are removed; nothing else is touched).")
+@click.option("--bos", is_flag=True, help="Put the tokenizer's BOS token before each document (fails if it defines none).")
+@click.option("--eos", default=None, metavar="TOKEN", help="Text of the EOS token appended to each document (default: the tokenizer's own, from tokenizer_config.json or the usual names).")
+@click.option("--workers", default=0, show_default=True, type=int, help="0: export shard after shard in this process; N > 0: one Prefect task per shard on a local Dask cluster of N workers.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def export_cmd(out: str, tokenizer: str, fmt: str, dest: Path, bos: bool, eos: str | None, workers: int, no_progress: bool) -> None:
+    """Tokenize the kept documents of OUT for training: per final shard (source and language), each
+    document's ids, then EOS, written as DIR/<source>/<lang>/<stem>.bin/.idx (Megatron) or
+    .tokens.npy/.offsets.npy, with DIR/manifest.json (tokens, documents, sha256 per file). Reads
+    OUT/manifest.json and OUT/data/ only (OUT may be a URL); OUT is never changed. Deterministic and
+    resumable: shards exported before with the same input, tokenizer and options are skipped.
+
+    Example: curate export out/ --tokenizer o200k_base --format megatron --out out-tokens/"""
+    from pipeline.export import ExportError, ExportOptions, run_export
+    from pipeline.tokens import TokenizerError
+
+    opts = ExportOptions(tokenizer=tokenizer, format=fmt, bos=bos, eos=eos)
+    try:
+        if workers > 0:
+            from flows.export import export_flow
+
+            manifest = export_flow(out, str(dest), opts, workers=workers)
+        else:
+            bar = tqdm(desc="export", unit=" docs", disable=no_progress or not sys.stderr.isatty(), dynamic_ncols=True)
+
+            def progress(docs: int, tokens: int) -> None:
+                bar.update(docs)
+                bar.set_postfix_str(f"{tokens:,} tokens", refresh=False)
+
+            try:
+                manifest = run_export(out, dest, opts, progress=progress, log=log.info)
+            finally:
+                bar.close()
+    except (ExportError, TokenizerError, FileNotFoundError) as e:
+        raise _fail(e) from e
+    t = manifest["totals"]
+    if t["documents"] == 0:
+        raise click.ClickException(f"{out}: no kept documents to export; nothing written but {dest / 'manifest.json'}")
+    click.echo(f"wrote {dest} ({len(manifest['shards'])} shards, {t['documents']:,} documents, {t['tokens']:,} tokens, {manifest['dtype']}, {manifest['tokenizer']['label']})")
+
+
+@main.command("mix")
+@click.argument("out")
+@click.option("--tokens", "budget", default=None, help="Training token budget (in OUT's n_tokens unit), e.g. 2e9, 300M, 1.3B; or give --model-params.")
+@click.option("--model-params", default=None, help="Model size in parameters (e.g. 1.3B): the budget is this x --tokens-per-param.")
+@click.option("--tokens-per-param", default=20.0, show_default=True, type=float, help="With --model-params: training tokens per parameter (20: Hoffmann et al. 2022).")
+@click.option("--weight", "weights", multiple=True, metavar="SOURCE=W", help="Share of the budget for a source (repeat; normalized to sum 1; sources not listed are left out). Default: every source at its natural share.")
+@click.option("--max-epochs", default=4.0, show_default=True, type=float, help="Never repeat a source more than this many epochs (Muennighoff et al. 2023); what is missing is reported as its shortfall.")
+@click.option("--validation", default=0.0, show_default=True, type=float, help="Validation share: per source, this share of its part is held out, whole duplicate clusters at a time.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the samples and the shuffle (same seed: byte-identical output).")
+@click.option("--out", "dest", default=None, type=click.Path(file_okay=False, path_type=Path), help="Directory for the mixture (data/train-*.parquet, data/validation-*.parquet, mix.json, manifest.json, README.md).")
+@click.option("--shard-size-mb", default=256.0, show_default=True, type=float, help="Rotate the mixture's Parquet shards at about this many MB of text.")
+@click.option("--plan", "plan_only", is_flag=True, help="Print the mixture table (source, tokens, weight, epochs over the budget) and write nothing.")
+@click.option("--export", "export_fmt", default=None, type=click.Choice(["megatron", "npy"]), help="Also tokenize the mixture into DIR/tokenized/ (needs --tokenizer).")
+@click.option("--tokenizer", default=None, help="With --export: the tokenizer (as for `curate export`).")
+def mix_cmd(out: str, budget: str | None, model_params: str | None, tokens_per_param: float, weights: tuple[str, ...], max_epochs: float, validation: float, seed: int, dest: Path | None, shard_size_mb: float, plan_only: bool, export_fmt: str | None, tokenizer: str | None) -> None:
+    """Make a training mixture of OUT's kept documents to a token budget: per source, documents reaching
+    weight W of N tokens (a small source repeated whole epochs plus a seeded sample, at most
+    --max-epochs), a validation split sharing no document or duplicate cluster with train, rows
+    shuffled, written as Hub-layout Parquet with a card holding the mixture table. OUT is only read.
+
+    Example: curate mix out/ --tokens 2M --weight cc_en=0.5 --weight cmrc2018=0.5 --validation 0.01 --out mix/"""
+    from pipeline.export import ExportError, ExportOptions, run_export
+    from pipeline.mix import MixError, MixOptions, parse_count, parse_weights, plan_mix, plan_table, write_mix
+    from pipeline.tokens import TokenizerError
+
+    try:
+        if (budget is None) == (model_params is None):
+            raise click.UsageError("give one of --tokens and --model-params")
+        n = parse_count(budget, "--tokens") if budget is not None else parse_count(model_params or "", "--model-params") * tokens_per_param
+        if not plan_only and dest is None:
+            raise click.UsageError("give --out DIR (or --plan to print the table only)")
+        if export_fmt and not tokenizer:
+            raise click.UsageError("--export needs --tokenizer")
+        opts = MixOptions(tokens=int(round(n)), weights=parse_weights(weights), max_epochs=max_epochs, validation=validation, seed=seed, shard_size_mb=shard_size_mb)
+        plan = plan_mix(out, opts)
+        click.echo(plan_table(plan))
+        if plan_only:
+            return
+        assert dest is not None
+        doc = write_mix(out, dest, plan, log=log.info)
+        click.echo(f"wrote {dest} ({doc['totals']['documents']:,} train rows, {doc['totals']['tokens']:,} tokens; {doc['totals']['validation_documents']:,} validation rows)")
+        if export_fmt:
+            manifest = run_export(dest, dest / "tokenized", ExportOptions(tokenizer=tokenizer or "", format=export_fmt), log=log.info)
+            click.echo(f"wrote {dest / 'tokenized'} ({manifest['totals']['tokens']:,} tokens)")
+    except (MixError, ExportError, TokenizerError, FileNotFoundError) as e:
+        raise _fail(e) from e
+
 
 def _run_in_process(
     cfg: RunConfig, out: str, progress: bool, force: bool = False, staging: str | None = None, wait: bool = False, report: bool = True

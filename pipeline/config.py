@@ -197,7 +197,46 @@ class DedupConfig(Strict):
 
 
 class TokensConfig(Strict):
-    encoding: str = Field("o200k_base", description="tiktoken encoding counted in tag (offline: o200k_base, cl100k_base)")
+    """Which tokenizer(s) tag counts. Checked here, at load time: a bad name would otherwise pass and
+    then fail every tag task. `encoding` is the old name of `tokenizer` (read as a character set too
+    easily) and is still accepted."""
+
+    tokenizer: list[str] = Field(
+        default_factory=lambda: ["o200k_base"],
+        min_length=1,
+        description="tiktoken encoding (offline: o200k_base, cl100k_base), local tokenizer.json, or a directory "
+        "holding one; a list counts each: the first gives n_tokens, the others are compared in the report",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _encoding_alias(cls, data: object) -> object:
+        if isinstance(data, dict) and "encoding" in data:
+            data = dict(data)
+            encoding = data.pop("encoding")
+            if "tokenizer" in data and data["tokenizer"] not in (encoding, [encoding]):
+                raise ValueError("give `tokenizer` only (`encoding` is its deprecated alias)")
+            data["tokenizer"] = encoding
+        if isinstance(data, dict) and isinstance(data.get("tokenizer"), str):
+            data = {**data, "tokenizer": [data["tokenizer"]]}
+        return data
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _known(cls, specs: list[str]) -> list[str]:
+        from pipeline.tokens import resolve_tokenizer
+
+        for spec in specs:
+            resolve_tokenizer(spec)  # TokenizerError (a ValueError): one line with the choices
+        labels = [resolve_tokenizer(s).column for s in specs]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"tokenizers {specs} repeat one name; list each tokenizer once")
+        return specs
+
+    @property
+    def encoding(self) -> str:
+        """The tokenizer `n_tokens` counts (old name, kept for callers and stats readers)."""
+        return self.tokenizer[0]
 
 
 class SelectConfig(Strict):
@@ -425,5 +464,7 @@ def parse_config(raw: object, origin: str = "<config>") -> RunConfig:
         lines = []
         for err in e.errors():
             loc = ".".join(str(p) for p in err["loc"])
-            lines.append(f"  {loc}: {err['msg']}")
+            lines.append(f"  {loc}: {err['msg'].removeprefix('Value error, ')}")
+        if len(lines) == 1:  # one mistake, one line
+            raise ConfigError(f"{origin}: invalid config: {lines[0].strip()}") from e
         raise ConfigError(f"{origin}: invalid config\n" + "\n".join(lines)) from e

@@ -54,12 +54,15 @@ def build(stats: dict[str, Any]) -> tuple[list[Block], list[Section]]:
     from pipeline.report_safety import safety
 
     settings = report_settings(stats)
-    enc = settings.get("encoding") or "unknown encoding"
+    from pipeline.tokens import describe_tokenizer
+
+    described = describe_tokenizer(settings)  # name, kind and file hash, once
+    enc = ((settings.get("tokenizers") or [{}])[0].get("label")) or settings.get("encoding") or "unknown tokenizer"
     intro: list[Block] = [
         Para(
             f"Built from {code('stats/stats.json')} alone (config hash {code(stats.get('config_hash', 'unknown'))}, curate "
             f"{code(stats.get('version', 'unknown'))}). Bytes are UTF-8, characters are Unicode code points, words are regex words "
-            f"in space-delimited scripts and jieba words in Han runs, tokens are BPE tokens of {code(enc)}. Sizes are of the kept "
+            f"in space-delimited scripts and jieba words in Han runs, tokens are those of the tokenizer {described}, the unit of every token figure below. Sizes are of the kept "
             "documents unless a table says otherwise. Published figures are cited where they are used and listed in the last section."
         ),
         Para(
@@ -79,6 +82,11 @@ def build(stats: dict[str, Any]) -> tuple[list[Block], list[Section]]:
         safety(stats),
         b.references(settings),
     ]
+    from pipeline.report_tokenizers import tokenizers
+
+    compared = tokenizers(stats, settings)
+    if compared is not None:  # after the sizes: a run that lists several tokenizers
+        sections.insert(2, compared)
     return intro, sections
 
 

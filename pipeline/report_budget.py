@@ -28,6 +28,12 @@ def _docs(n: int) -> str:
     return "document" if n == 1 else "documents"
 
 
+def _tokenizer_label(settings: dict[str, Any]) -> str:
+    """The tokenizer the token figures are in (report_settings; `encoding` in an older stats.json)."""
+    listed = settings.get("tokenizers") or []
+    return listed[0]["label"] if listed else (settings.get("encoding") or "unknown tokenizer")
+
+
 def budget(stats: dict[str, Any], settings: dict[str, Any]) -> Section:
     """(d) Tokens wanted per model size at ~20 and ~5 tokens/parameter, and the epochs they take."""
     sec = Section("budget", "(d) Tokens per parameter: how many epochs over this corpus each model size needs")
@@ -35,7 +41,7 @@ def budget(stats: dict[str, Any], settings: dict[str, Any]) -> Section:
     sizes, ratios, limit = sorted(settings["model_sizes"]), list(settings["tokens_per_param"]), float(settings["max_epochs"])
     sec.blocks.append(
         Para(
-            f"This corpus holds {count(corpus)} BPE tokens ({code('sizes.total.tokens')}). A model of N parameters trained on r tokens "
+            f"This corpus holds {count(corpus)} BPE tokens of {code(_tokenizer_label(settings))} ({code('sizes.total.tokens')}). A model of N parameters trained on r tokens "
             f"per parameter wants N x r tokens, i.e. N x r / {count(corpus)} epochs over this corpus. Runs above {exact(limit)} epochs "
             f"are flagged: up to about {exact(ref.MAX_USEFUL_EPOCHS)} epochs of repeated data change the loss very little "
             f"({ref.MUENNIGHOFF_2023}), and more repetition leads to overfitting and degradation ({ref.XUE_2023})."

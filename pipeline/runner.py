@@ -30,6 +30,7 @@ import orjson
 import xxhash
 
 from pipeline import __version__
+from pipeline.tokens import tokenizer_settings
 from pipeline.card import write_card
 from pipeline.config import RunConfig, SourceConfig
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
@@ -265,7 +266,7 @@ def finish(
     dedup = dedup or {"enabled": False}
     stats_doc = {"config_hash": cfg.hash(), "version": __version__, **stats.to_dict(), "dedup": dedup, "casing": casing_summary(dedup)}
     # the report is rebuilt from stats.json alone (`curate report OUT`), so its settings travel in it
-    stats_doc["report_settings"] = {**cfg.report.model_dump(mode="json"), "encoding": cfg.tokens.encoding}
+    stats_doc["report_settings"] = {**cfg.report.model_dump(mode="json"), "encoding": cfg.tokens.encoding, "tokenizers": tokenizer_settings(cfg.tokens.tokenizer)}
     stats_bytes = _json_bytes(stats_doc, sort_keys=False)
     manifest = {
         "config_hash": cfg.hash(),

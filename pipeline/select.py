@@ -421,6 +421,8 @@ def select_shard(shard: str, staged: list[str], cfg: RunConfig, out: Layout | st
                         n_words=_sum(part.column("n_words")),
                     )
                     _account_kept(stats, src, lang, part)
+                    for col in (c for c in part.column_names if c.startswith("n_tokens_")):  # further tokenizers
+                        stats.tokenizer_tokens[(src, lang, col)] += _sum(part.column(col))
         parts = {f"{s}/{lang}": [lay.staged_rel(p) for p in w.close()] for (s, lang), w in sorted(writers.items())}
         words.save(cfg)
     except BaseException:

@@ -202,6 +202,8 @@ class RunStats:
     pii: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     #: (source, eval set, unit) -> contaminated documents / tokens seen by select (docs, tokens)
     contamination: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    #: (source, lang, staged column n_tokens_<name>) -> kept documents' tokens of the further tokenizers
+    tokenizer_tokens: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
     def stage(self, stage: str, source: str) -> StageStats:
         key = (stage, source)
@@ -228,6 +230,7 @@ class RunStats:
             vocab=_max_maps(self.vocab, other.vocab),
             pii=self.pii + other.pii,
             contamination=self.contamination + other.contamination,
+            tokenizer_tokens=self.tokenizer_tokens + other.tokenizer_tokens,
         )
 
     def __radd__(self, other: object) -> RunStats:
@@ -291,6 +294,7 @@ class RunStats:
             "vocab": self._vocab_dict(),
             "pii": _nested(self.pii),
             "contamination": _nested(self.contamination),
+            "tokenizers": self._tokenizers_dict(),
         }
 
     @classmethod
@@ -336,7 +340,20 @@ class RunStats:
             for lang, sketches in langs.items():
                 for case, reg in sketches.items():
                     rs.vocab[(src, lang, case)] = decode_registers(reg)
+        for src, langs in d.get("tokenizers", {}).get("by_source", {}).items():
+            for lang, cols in langs.items():
+                for col, n in cols.items():
+                    rs.tokenizer_tokens[(src, lang, col)] = n
         return rs
+
+    def _tokenizers_dict(self) -> dict[str, Any]:
+        """Kept tokens per further tokenizer (tokens.tokenizer[1:]), by source x language and by language."""
+        by_source: dict[str, dict[str, dict[str, int]]] = {}
+        by_lang: dict[str, Counter[str]] = {}
+        for (src, lang, col), n in sorted(self.tokenizer_tokens.items()):
+            by_source.setdefault(src, {}).setdefault(lang, {})[col] = n
+            by_lang.setdefault(lang, Counter())[col] += n
+        return {"by_source": by_source, "by_lang": {lang: dict(sorted(c.items())) for lang, c in sorted(by_lang.items())}}
 
     def _duplicates_dict(self) -> dict[str, Any]:
         pairs: dict[str, dict[str, dict[str, int]]] = {}

@@ -32,7 +32,7 @@ from pipeline.dedup.minhash import signatures
 from pipeline.document import DOC_FIELDS, KEY_FIELDS, LANGUAGE_TAG_FIELDS, PROVENANCE_FIELDS, Document, minhash_type
 from pipeline.normalize import key_hash, normalize_key
 from pipeline.stats import RunStats
-from pipeline.tokens import count_tokens
+from pipeline.tokens import count_tokens, extra_token_counts, extra_token_fields, tokenizer_identities
 
 
 @dataclass
@@ -149,18 +149,19 @@ class Tokens:
     name = "tokens"
 
     def fields(self, cfg: RunConfig) -> list[pa.Field]:
-        return []  # n_bytes, n_chars, n_tokens are document columns
+        # n_bytes, n_chars, n_tokens are document columns; further tokenizers get n_tokens_<name>
+        return extra_token_fields(cfg.tokens.tokenizer)
 
     def config(self, cfg: RunConfig) -> Any:
-        return cfg.tokens.model_dump(mode="json")
+        return tokenizer_identities(cfg.tokens.tokenizer)  # file hashes: an edited tokenizer re-counts
 
     def tag(self, batch: TagBatch) -> dict[str, Any]:
         texts = batch.texts
-        tokens = count_tokens(texts, batch.cfg.tokens.encoding)
+        tokens = count_tokens(texts, batch.cfg.tokens.tokenizer[0])
         n_bytes = [len(t.encode("utf-8")) for t in texts]
         for d, b, t in zip(batch.docs, n_bytes, tokens):
             batch.stats.stage("normalize", d.source).keep(b, t)
-        return {"n_bytes": n_bytes, "n_chars": [len(t) for t in texts], "n_tokens": tokens}
+        return {"n_bytes": n_bytes, "n_chars": [len(t) for t in texts], "n_tokens": tokens, **extra_token_counts(texts, batch.cfg.tokens.tokenizer)}
 
 
 class ExactKeys:
