@@ -492,6 +492,8 @@ def export_cmd(out: str, tokenizer: str, fmt: str, dest: Path, bos: bool, eos: s
 
             manifest = export_flow(out, str(dest), opts, workers=workers)
         else:
+            from tqdm import tqdm
+
             bar = tqdm(desc="export", unit=" docs", disable=no_progress or not sys.stderr.isatty(), dynamic_ncols=True)
 
             def progress(docs: int, tokens: int) -> None:
