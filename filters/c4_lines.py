@@ -13,12 +13,14 @@ from __future__ import annotations
 import re
 
 from filters.quality_signals import C4_POLICY_SUBSTRINGS
+from pipeline.scripts import HAN, class_body
 
 #: C4: "a period, exclamation mark, question mark, or end quotation mark"; plus CJK sentence ends.
 _TERMINAL = (".", "!", "?", '"', "”", "。", "！", "？", "…", "」", "』", "．")
 #: C4: "only retained lines that contained at least 5 words".
 MIN_WORDS = 5
-_HAN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+#: Han as every other module counts it (pipeline/scripts.py), so no two modules disagree.
+_HAN_RE = re.compile(f"[{class_body(HAN)}]")
 
 
 def _keep(line: str) -> bool:

@@ -11,7 +11,7 @@ variants, split the way the pipeline works (design.md, "tag first, select later"
   Python (tests, notebooks, and the reference the vectorised one is checked against).
 
 The rules, their published thresholds with citations, the Chinese thresholds and the profiles are
-data in filters/quality_rules.py. A `label_only` mode is the caller's: it keeps the rows but stores
+data in pipeline/quality_rules.py. A `label_only` mode is the caller's: it keeps the rows but stores
 `failed`.
 
 Thresholds per language: the built-in tables are "en" and "zh"; any other language (and a missing
@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from filters.quality_rules import (
+from pipeline.quality_rules import (
     DEFAULT_THRESHOLDS,
     EN_THRESHOLDS,
     FAMILIES,

@@ -68,7 +68,7 @@ def _progress_factory(enabled: bool):  # type: ignore[no-untyped-def]
 def _quality_lines(d: dict[str, object], cfg: RunConfig) -> list[str]:
     """Per source: the quality profile it got and why, and how many documents each rule dropped
     (a `generic` source silently getting the full `web` rules surprised users: issue #19, item 5)."""
-    from filters.quality_rules import default_profile
+    from pipeline.quality_rules import default_profile
 
     block = d["stages"].get("quality", {}).get("by_source", {})  # type: ignore[attr-defined]
     lines = []

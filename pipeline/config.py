@@ -306,7 +306,7 @@ class QualityConfig(Strict):
     @field_validator("profiles")
     @classmethod
     def _known_profiles(cls, profiles: dict[str, str]) -> dict[str, str]:
-        from filters.quality_rules import PROFILES
+        from pipeline.quality_rules import PROFILES
 
         bad = {src: p for src, p in profiles.items() if p not in PROFILES}
         if bad:
@@ -317,7 +317,7 @@ class QualityConfig(Strict):
     @field_validator("thresholds")
     @classmethod
     def _known_rules(cls, thresholds: dict[str, dict[str, float | None]]) -> dict[str, dict[str, float | None]]:
-        from filters.quality_rules import RULES
+        from pipeline.quality_rules import RULES
 
         known = set(RULES)
         for lang, rules in thresholds.items():

@@ -24,12 +24,12 @@ import pytest
 from click.testing import CliRunner
 from matplotlib.figure import Figure
 
-from pipeline import references as ref
-from pipeline import report_plots as plots
+from pipeline.report import references as ref
+from pipeline.report import plots
 from pipeline.cli import main
 from pipeline.config import ConfigError, ReportConfig, parse_config
 from pipeline.report import PLOT_NAMES, write_report
-from pipeline.report_corpus import published_estimates
+from pipeline.report.corpus import published_estimates
 
 SECTIONS = ("sizes", "bytes", "funnel", "budget", "casing", "lengths", "variants", "safety", "references")
 

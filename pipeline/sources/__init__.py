@@ -10,25 +10,44 @@ records into Documents (or Rejects, always with stage "read").
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import re
-import itertools
-
-import xxhash
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import xxhash
+
 from pipeline.config import SourceConfig
 from pipeline.document import Document, Reject
-from pipeline.sources.chinese import iter_alpaca, iter_chinese_poetry, iter_clue, iter_squad, iter_wudao, iter_zhwiki
+from pipeline.layout import is_url
+from pipeline.sources.alpaca import iter_alpaca
+from pipeline.sources.chinese import (
+    iter_chinese_poetry,
+    iter_clue,
+    iter_wudao,
+    iter_zhwiki,
+)
+from pipeline.sources.dolma import iter_dolma
 from pipeline.sources.generic import iter_generic
-from pipeline.layout import is_url, redact_url
 from pipeline.sources.hub import HubReadError, hub_data_files
 from pipeline.sources.oasst import iter_oasst
-from pipeline.sources.reader import RawRecord, file_stem, read_file, storage_options, unique_stems
-from pipeline.sources.remote import RemoteReadError, hub_repo_files, list_remote, remote_fingerprint
-from pipeline.sources.redpajama import iter_dolma, iter_redpajama, iter_redpajama_v2
+from pipeline.sources.reader import (
+    RawRecord,
+    file_stem,
+    read_file,
+    storage_options,
+    unique_stems,
+)
+from pipeline.sources.redpajama import iter_redpajama, iter_redpajama_v2
+from pipeline.sources.remote import (
+    RemoteReadError,
+    hub_repo_files,
+    list_remote,
+    remote_fingerprint,
+)
+from pipeline.sources.squad import iter_squad
 from pipeline.sources.stackexchange import iter_stackexchange
 
 __all__ = ["InputShard", "expand_inputs", "input_fingerprint", "iter_shard", "ADAPTERS", "RawRecord", "HubReadError", "RemoteReadError"]
@@ -113,7 +132,6 @@ def expand_inputs(src: SourceConfig) -> list[InputShard]:
     if src.hub is not None and not (src.hub.data_files or src.hub.data_files_from):
         spec = src.hub
         _, files = hub_repo_files(spec.path, spec.revision, spec.name, spec.split)
-        locations = [loc for loc, _ in files]
         stems = unique_stems([fp["path"] for _, fp in files])
         return [InputShard(src.name, i, loc, "hub", s, fp) for i, ((loc, fp), s) in enumerate(zip(files, stems))]
     found: dict[str, str] = {}  # identity (real path or URL) -> location as given

@@ -23,8 +23,8 @@ does not grow with the file and a cut-off file still yields every complete line 
 
 from __future__ import annotations
 
-import contextlib
 import codecs
+import contextlib
 import csv
 import os
 import threading

@@ -1,11 +1,10 @@
-"""RedPajama-Data-1T, RedPajama-V2 and Dolma (CCNet-style) records -> documents.
+"""RedPajama-Data-1T and RedPajama-V2 records -> documents.
 
 RedPajama-1T: `{"text", "meta"}` with meta a dict or a JSON string (the published files use both);
 the subset comes from the `red_pajama_subset` field (added by the old Hub loading script), the
 configured subset, or the file's path (`.../arxiv/arxiv_*.jsonl`, `c4-train.*`, `book.jsonl`).
 RedPajama-V2: `raw_content`, `meta` (JSON string), `doc_id`; the raw `documents/*.json.gz` files
 carry the meta fields at the top level instead, which reads the same.
-Dolma: `id`, `text`, `source`, `added`, `created`, `metadata{language, ...}`.
 """
 
 from __future__ import annotations
@@ -18,12 +17,10 @@ import orjson
 
 from pipeline.config import SourceConfig
 from pipeline.document import Document, Reject
-from pipeline.sources.generic import (
+from pipeline.sources.fields import (
     FieldError,
-    get_path,
     keep_orig_id,
     make_doc,
-    optional_dict,
     own_id,
     per_record,
     require_str,
@@ -31,7 +28,7 @@ from pipeline.sources.generic import (
 )
 from pipeline.sources.reader import RawRecord
 
-__all__ = ["SUBSETS", "subset_from_path", "iter_redpajama", "iter_redpajama_v2", "iter_dolma"]
+__all__ = ["SUBSETS", "subset_from_path", "lang_code", "iter_redpajama", "iter_redpajama_v2"]
 
 SUBSETS = ("arxiv", "book", "c4", "common_crawl", "github", "stackexchange", "wikipedia")
 _NAME_RE = re.compile(r"^(common_crawl|stackexchange|wikipedia|github|arxiv|book|c4)(?![A-Za-z0-9])")
@@ -119,25 +116,4 @@ def _redpajama_v2_doc(rec: RawRecord, src: SourceConfig) -> Document:
     oid = keep_orig_id(meta, v.get("doc_id"))
     lang = lang_code(meta.get("language")) or src.lang or "en"
     subset = src.subset or (meta.get("partition") if isinstance(meta.get("partition"), str) else None)
-    return make_doc(rec, src, text, id=own_id(src, oid) if oid else None, lang=lang, subset=subset, meta=meta)
-
-
-def iter_dolma(records: Iterable[RawRecord | Reject], src: SourceConfig) -> Iterator[Document | Reject]:
-    """Dolma: own id; meta = metadata + added/created/source; subset = configured subset, else the
-    record's `source`."""
-    yield from per_record(records, src, _dolma_doc)
-
-
-def _dolma_doc(rec: RawRecord, src: SourceConfig) -> Document:
-    v = rec.value
-    text = require_str(v, "text")
-    metadata = optional_dict(v, "metadata") or {}
-    meta = dict(metadata)
-    for key in ("added", "created", "source"):
-        if v.get(key) is not None:
-            meta[key] = v[key]
-    oid = keep_orig_id(meta, get_path(v, "id"))
-    lang = lang_code(metadata.get("language")) or src.lang
-    source_field = v.get("source")
-    subset = src.subset or (source_field if isinstance(source_field, str) and source_field else None)
     return make_doc(rec, src, text, id=own_id(src, oid) if oid else None, lang=lang, subset=subset, meta=meta)

@@ -303,7 +303,11 @@ def hub_repo_files(repo: str, revision: str | None, name: str | None, split: str
     dataset repo: files under the config folder `name` when given, of split `split` when the file
     names say splits; the repo card's `configs` are honoured when it declares them."""
     from huggingface_hub import HfApi, constants
-    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     api = HfApi(endpoint=constants.ENDPOINT)
     try:

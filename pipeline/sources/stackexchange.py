@@ -31,7 +31,13 @@ from typing import Any
 from pipeline.config import SourceConfig
 from pipeline.document import Document, Reject
 from pipeline.html_text import html_to_text
-from pipeline.sources.generic import FieldError, field_reject, make_doc, malformed, require_str
+from pipeline.sources.fields import (
+    FieldError,
+    field_reject,
+    make_doc,
+    malformed,
+    require_str,
+)
 from pipeline.sources.reader import RawRecord
 
 __all__ = ["iter_stackexchange", "parse_tags"]

@@ -102,7 +102,7 @@ def test_cli_shard_posts(tmp_path: Path) -> None:
 def test_default_profile_is_code_and_keeps_the_posts(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from filters.quality_rules import default_profile
+    from pipeline.quality_rules import default_profile
     from pipeline.cli import main
 
     assert default_profile("stackexchange") == "code"

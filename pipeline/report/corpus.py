@@ -1,7 +1,7 @@
 """The report's sections on the corpus itself: (a) sizes, (b) why byte sizes mislead, (c) the funnel.
 
 Every number is read from the stats.json document (`stats`) or derived from it by a formula written
-next to it; published figures come from pipeline/references.py with their citations. Nothing here
+next to it; published figures come from pipeline/report/references.py with their citations. Nothing here
 reads the data files, so `curate report OUT` works from stats.json alone.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline import references as ref
-from pipeline import report_plots as plots
-from pipeline.report_render import NA, Para, Section, Table, big, code, count, missing, pct, ratio, sig
+from pipeline.report import references as ref
+from pipeline.report import plots
+from pipeline.report.render import NA, Para, Section, Table, big, code, count, missing, pct, ratio, sig
 from pipeline.stats import STAGES
 
 STAGE_ORDER = STAGES  # pipeline order, shared with stats.json

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.report_render import Para, Section, Table, code, count, ratio
+from pipeline.report.render import Para, Section, Table, code, count, ratio
 
 
 def tokenizers(stats: dict[str, Any], settings: dict[str, Any]) -> Section | None:

@@ -20,8 +20,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
-from pipeline import references as ref
-from pipeline.report_render import Plot, big, exact
+from pipeline.report import references as ref
+from pipeline.report.render import Plot, big, exact
 
 FIGSIZE = (9.0, 5.0)
 DPI = 100

@@ -3,6 +3,8 @@ the published default thresholds (with citations), the Chinese defaults, and the
 
 Pure Python with no third-party imports, so `pipeline.config` can validate rule and profile names
 without pulling numpy/pyarrow in, and `filters.quality` (signals + verdicts) builds on the same table.
+It lives in `pipeline/` because the config imports it and `filters/` imports `pipeline`, never the
+other way round.
 
 Citations (section numbers from memory; the values were checked against datatrove 0.10.1's source,
 which cites the same papers)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.report_render import Para, Section, Table, code, count
+from pipeline.report.render import Para, Section, Table, code, count
 
 
 def safety(stats: dict[str, Any]) -> Section:

@@ -6,12 +6,11 @@ moved, and what lets a test trace every number back to it. The output is byte-fo
 no timestamps, sorted iteration, matplotlib's Agg canvas with a fixed size, dpi and style.
 
 Sections (one per question of docs/references.md, then context): sizes (a), bytes (b), funnel (c),
-budget (d), casing (e), lengths, variants, contamination and personal data (report_safety.py), references.
+budget (d), casing (e), lengths, variants, contamination and personal data (report/safety.py), references.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import orjson
 
 from pipeline.layout import Layout, Store, as_layout
-from pipeline.report_render import Block, Para, Plot, Section, code, to_html, to_markdown
+from pipeline.report.render import Block, Para, Plot, Section, code, to_html, to_markdown
 
 TITLE = "Corpus size report"
 #: Every plot file the report can write (files of an earlier report not written this time are removed).
@@ -49,9 +48,10 @@ def report_settings(stats: dict[str, Any]) -> dict[str, Any]:
 
 def build(stats: dict[str, Any]) -> tuple[list[Block], list[Section]]:
     """The report's intro and sections, with plots rendered to PNG bytes."""
-    from pipeline import report_budget as b
-    from pipeline import report_corpus as c
-    from pipeline.report_safety import safety
+    from pipeline.report import budget as b
+    from pipeline.report import corpus as c
+    from pipeline.report import text as t
+    from pipeline.report.safety import safety
 
     settings = report_settings(stats)
     from pipeline.tokens import describe_tokenizer
@@ -76,13 +76,13 @@ def build(stats: dict[str, Any]) -> tuple[list[Block], list[Section]]:
         c.bytes_mislead(stats, enc),
         c.funnel(stats),
         b.budget(stats, settings),
-        b.casing(stats),
-        b.lengths(stats),
-        b.variants(stats),
+        t.casing(stats),
+        t.lengths(stats),
+        t.variants(stats),
         safety(stats),
         b.references(settings),
     ]
-    from pipeline.report_tokenizers import tokenizers
+    from pipeline.report.tokenizers import tokenizers
 
     compared = tokenizers(stats, settings)
     if compared is not None:  # after the sizes: a run that lists several tokenizers
