@@ -174,8 +174,8 @@ def main() -> None:
         }
     )
     os.environ.pop("PREFECT_API_URL", None)
-    from flows.runners import run_curation
-    from flows.server import temporary_api
+    from flows.workers import run_curation
+    from flows.prefect_api import temporary_api
 
     try:
         g0 = time.perf_counter()

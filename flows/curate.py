@@ -3,7 +3,7 @@ mapped over tagged shards, then the finish task (stats, report, card: `pipeline.
 
 Tasks pass paths, configs and small stats objects, never documents, so the same flow runs its tasks
 in this process (default: one at a time) or in Dask worker processes on this or other machines
-(`flows.runners`). Every task writes under OUT only through the library's atomic writes, and tag
+(`flows.workers`). Every task writes under OUT only through the library's atomic writes, and tag
 tasks are skipped when their shard is staged under the same key, so a killed run resumes where it
 stopped. All work is done by the library; this module only maps it and reports.
 """

@@ -42,8 +42,8 @@ def export_shards_flow(out: str, dest: str, opts: ExportOptions) -> dict[str, An
 def export_flow(out: str, dest: str, opts: ExportOptions, workers: int | None = None, address: str | None = None) -> dict[str, Any]:
     """One flow run; with Dask (`workers` or `address`) a temporary local Prefect API serves the run
     and its workers, as for `curate run`."""
-    from flows.runners import check_remote_api, dask_task_runner
-    from flows.server import temporary_api
+    from flows.workers import check_remote_api, dask_task_runner
+    from flows.prefect_api import temporary_api
 
     check_remote_api(address)
     runner = dask_task_runner(workers, address)

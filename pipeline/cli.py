@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, get_args
 
 import click
 
-from pipeline.config import Casing, ConfigError, InputFormat, RunConfig, SourceType, load_config, parse_config
+from pipeline.config import Casing, ConfigError, InputFormat, NormalizeConfig, PiiPolicy, RunConfig, SourceConfig, SourceType, load_config, parse_config
 
 if TYPE_CHECKING:  # the pipeline (pyarrow, fastText, tiktoken, ...) loads only when a command runs: `--help` stays fast
     from pipeline.runner import RunSummary
@@ -45,6 +45,17 @@ class ProgressBar:
     def close(self) -> None:
         self.bar.update(self.docs - self.bar.n)
         self.bar.close()
+
+
+def _choices(field: str) -> tuple[str, ...]:
+    """The values a source field's Literal allows: the CLI offers exactly what the config accepts."""
+    return get_args(SourceConfig.model_fields[field].annotation)
+
+
+def _quality_profiles() -> list[str]:
+    from pipeline.quality_rules import PROFILES  # pure data, cheap to import
+
+    return list(PROFILES)
 
 
 def _progress_factory(enabled: bool):  # type: ignore[no-untyped-def]
@@ -201,8 +212,8 @@ def run(config: Path, out: str, workers: int | None, dask_address: str | None, s
         cfg = load_config(config)  # fail fast, with the key at fault, before Prefect starts
     except ConfigError as e:
         raise _fail(e) from e
-    from flows.runners import run_curation  # Prefect is imported only for run and serve
-    from flows.server import ServerStartError
+    from flows.workers import run_curation  # Prefect is imported only for run and serve
+    from flows.prefect_api import ServerStartError
     from pipeline.lock import LockHeld
 
     try:
@@ -240,7 +251,7 @@ def serve(config: Path, out: str, cron: str | None, interval: float | None, name
         load_config(config)
     except ConfigError as e:
         raise _fail(e) from e
-    from flows.serve import NoServerError, serve_curation
+    from flows.schedules import NoServerError, serve_curation
 
     try:
         serve_curation(config, out, cron=cron, interval=interval, name=name, workers=workers, address=dask_address)
@@ -259,24 +270,24 @@ _INPUT_OPTIONS = [
     click.option("--subset", default=None, help="Subset label (RedPajama: arxiv, book, c4, common_crawl, github, stackexchange, wikipedia)."),
     click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(get_args(InputFormat)), help="Input format; auto decides from the file extension (.jsonl .json .parquet .txt .csv .tsv .xml). csv: header row, RFC 4180 quoting; tsv: header row, no quoting; xml: one record per <row/> element (Stack Exchange dumps)."),
     click.option("--casing", default="preserve", show_default=True, type=click.Choice(get_args(Casing)), help="Casing policy of the stored text."),
-    click.option("--whitespace", default="collapse", show_default=True, type=click.Choice(["collapse", "code"]), help="collapse whitespace (``` code fences keep theirs), or keep indentation everywhere (source code)."),
-    click.option("--unit", default="thread", show_default=True, type=click.Choice(["thread", "message", "top_path"]), help="oasst: one document per thread, per message, or the best-ranked path of each tree."),
-    click.option("--txt-unit", default="paragraph", show_default=True, type=click.Choice(["file", "line", "paragraph"]), help="Plain text: one document per file, per line, or per blank-line-separated block."),
+    click.option("--whitespace", default="collapse", show_default=True, type=click.Choice(_choices("whitespace")), help="collapse whitespace (``` code fences keep theirs), or keep indentation everywhere (source code)."),
+    click.option("--unit", default="thread", show_default=True, type=click.Choice(_choices("unit")), help="oasst: one document per thread, per message, or the best-ranked path of each tree."),
+    click.option("--txt-unit", default="paragraph", show_default=True, type=click.Choice(_choices("txt_unit")), help="Plain text: one document per file, per line, or per blank-line-separated block."),
     click.option("--text-field", "text_fields", multiple=True, help="generic: field(s) holding the text (repeat to join several with a blank line)."),
     click.option("--id-field", default=None, help="generic: field holding the record's own id (default: a field named `id`, while unique within its file)."),
     click.option("--title-field", default=None, help="generic: field holding a title, prepended to the text as its first paragraph and kept in meta."),
     click.option("--meta-field", "meta_fields", multiple=True, help="generic: field to copy into meta (repeat; dotted paths reach nested fields). Default: every other top-level scalar field."),
     click.option("--input-encoding", default="utf-8", show_default=True, help="Character set of inputs without a UTF-16/32 byte order mark, e.g. cp1252, gb18030, big5 (any Python codec)."),
-    click.option("--html", "html", default="keep", show_default=True, type=click.Choice(["keep", "strip"]), help="strip: the text is HTML; convert it to text (code blocks kept as ``` fences) before normalizing."),
-    click.option("--invalid-utf8", default="reject", show_default=True, type=click.Choice(["reject", "repair"]), help="Invalid UTF-8 lines: reject them, or repair with U+FFFD (counted)."),
+    click.option("--html", "html", default="keep", show_default=True, type=click.Choice(_choices("html")), help="strip: the text is HTML; convert it to text (code blocks kept as ``` fences) before normalizing."),
+    click.option("--invalid-utf8", default="reject", show_default=True, type=click.Choice(get_args(NormalizeConfig.model_fields["invalid_utf8"].annotation)), help="Invalid UTF-8 lines: reject them, or repair with U+FFFD (counted)."),
     click.option("--tokenizer", "tokenizers", multiple=True, help="Tokenizer for token counts: a tiktoken encoding (offline: o200k_base, cl100k_base), a local Hugging Face tokenizer.json, or a directory holding one. Repeat to compare several: the first gives n_tokens. [default: o200k_base]"),
     click.option("--encoding", "encoding", default=None, hidden=True, help="Deprecated name of --tokenizer."),
     click.option("--shard-size-mb", default=256.0, show_default=True, type=float, help="Rotate output shards at about this size."),
-    click.option("--quality-profile", default=None, type=click.Choice(["web", "curated", "code", "conversation", "instruction", "poetry", "none"]), help="Quality rules for this source (default: chosen from the source type and subset; 'none' runs no rule)."),
+    click.option("--quality-profile", default=None, type=click.Choice(_quality_profiles()), help="Quality rules for this source (default: chosen from the source type and subset; 'none' runs no rule)."),
     click.option("--threshold", default=0.8, show_default=True, type=float, help="Near-duplicate threshold: estimated Jaccard of the MinHash signatures."),
     click.option("--decontaminate", "eval_paths", multiple=True, type=click.Path(exists=True, dir_okay=False), help="Eval set file (JSONL, JSON incl. SQuAD nesting, Parquet, CSV) to decontaminate against; repeat for several. Documents sharing 2+ n-grams (13 words, or 8 characters in Han runs) with one go to rejected/contamination/ (drop_reason contamination:<file stem>)."),
     click.option("--eval-field", "eval_fields", multiple=True, help="Field(s) of the eval records joined into one item (repeat: question, answer, context, ...); default: text (SQuAD files: context, question, answers)."),
-    click.option("--pii", "pii", default="tag", show_default=True, type=click.Choice(["tag", "redact", "drop"]), help="PII (emails, phones, Chinese ID numbers, IPs, cards, secrets): tag = count only; redact = replace with <EMAIL>, <PHONE>, ... in the stored text; drop = reject documents with any (rejected/pii/)."),
+    click.option("--pii", "pii", default="tag", show_default=True, type=click.Choice(get_args(PiiPolicy)), help="PII (emails, phones, Chinese ID numbers, IPs, cards, secrets): tag = count only; redact = replace with <EMAIL>, <PHONE>, ... in the stored text; drop = reject documents with any (rejected/pii/)."),
     click.option("--force", is_flag=True, help="Re-tag shards even when their output exists for the same key."),
     click.option("--allow-empty", "allow_empty", is_flag=True, help=_ALLOW_EMPTY_HELP),
     click.option("--no-report", "no_report", is_flag=True, help="Skip the corpus-size report and its plots (OUT/stats/report.*, the slowest part of a small run; an earlier one is removed); `curate report OUT` builds it later."),
@@ -433,7 +444,8 @@ def card(out: Path, repo_id: str | None, private: bool, token: str | None) -> No
     """Regenerate the dataset card OUT/README.md from OUT/stats/stats.json and OUT/manifest.json alone
     (licences, languages, size category, one config per source, size tables, processing config); with
     --push-to-hub, publish OUT as a Hub dataset repo."""
-    from pipeline.card import push_to_hub, write_card
+    from pipeline.card import write_card
+    from pipeline.hub_push import push_to_hub
 
     if repo_id is None and (private or token):
         raise click.UsageError("--private and --token only apply with --push-to-hub")

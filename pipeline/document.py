@@ -26,8 +26,7 @@ class Document:
     text: str
     source: str
     subset: str | None = None
-    lang: str | None = None
-    lang_score: float | None = None
+    lang: str | None = None  # a hint (record or config); the language tag is made in `tag`
     meta: dict[str, Any] = field(default_factory=dict)
     #: Chat form for conversation sources: [{"role": "user"|"assistant"|"system", "content": str}].
     messages: list[dict[str, str]] | None = None

@@ -32,6 +32,7 @@ import orjson
 import pyarrow.parquet as pq
 
 from pipeline import __version__
+from pipeline.layout import write_atomic
 from pipeline.tokens import Tokenizer, TokenizerError, get_tokenizer
 
 FORMATS = ("megatron", "npy")
@@ -248,10 +249,8 @@ def export_shard(job: ShardJob, dest: str | os.PathLike[str], opts: ExportOption
         "files": files,
         "key": key,
     }
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    tmp = marker.with_name(marker.name + f".tmp-{os.getpid()}")
-    tmp.write_bytes(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
-    os.replace(tmp, marker)  # last: the shard counts as exported only once its files are in place
+    # last: the shard counts as exported only once its files are in place
+    write_atomic(marker, orjson.dumps(entry, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
     return entry
 
 
@@ -314,9 +313,7 @@ def write_manifest(dest: str | os.PathLike[str], out: str | os.PathLike[str], op
         "shards": entries,
         "totals": {"documents": sum(e["documents"] for e in entries), "tokens": sum(e["tokens"] for e in entries)},
     }
-    tmp = dest / f".manifest.json.tmp-{os.getpid()}"
-    tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
-    os.replace(tmp, dest / "manifest.json")
+    write_atomic(dest / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
     named = {f["path"] for e in entries for f in e["files"]}
     for rel in sorted(previous - named):  # only files an earlier export's manifest named: DIR may hold the user's own
         (dest / rel).unlink(missing_ok=True)

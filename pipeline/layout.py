@@ -149,16 +149,7 @@ class Store:
     def write_bytes(self, path: str, data: bytes) -> None:
         """Atomically: a reader sees the old file or the new one, never a part."""
         if self.local:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = _tmp_name(path)
-            try:
-                with open(tmp, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_atomic(path, data)
             return
         self.fs.pipe_file(path, data)  # one PUT: the object appears complete or not at all
 
@@ -244,6 +235,23 @@ class Store:
 def _tmp_name(path: str) -> str:
     head, name = os.path.split(path)
     return os.path.join(head, f"{TMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}")
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Writes a local file in one step, the one way every module does it: a temporary name next to
+    it (marked, so a killed writer's leftover is swept), then a rename, so a reader sees the old
+    file or the new one, never a part; the temporary file is removed on any error."""
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = _tmp_name(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 class Layout:

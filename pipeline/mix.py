@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 
 from pipeline import __version__
 from pipeline.export import data_files, open_parquet, read_manifest
+from pipeline.layout import write_atomic
 
 _SUFFIXES = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
 
@@ -382,9 +383,7 @@ def write_mix(out: str | os.PathLike[str], dest: str | os.PathLike[str], plan: M
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
-    os.replace(tmp, path)
+    write_atomic(path, orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
 
 
 def card(plan: MixPlan, out: str) -> str:

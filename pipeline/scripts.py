@@ -13,7 +13,6 @@ Building the table takes ~0.15 s, once per process.
 from __future__ import annotations
 
 import functools
-import re
 import unicodedata
 from collections.abc import Sequence
 
@@ -27,17 +26,13 @@ __all__ = [
     "NON_LETTER",
     "N_CLASSES",
     "OTHER",
-    "SCRIPT_NAMES",
     "class_body",
-    "han_run_re",
     "script_counts",
     "script_table",
 ]
 
 HAN, LATIN, KANA, HANGUL, OTHER, NON_LETTER = range(6)
 N_CLASSES = 6
-#: Column suffixes of the letter classes, in code order (NON_LETTER has no column).
-SCRIPT_NAMES = ("han", "latin", "kana", "hangul", "other")
 
 #: Last code point with any assigned letter (planes 3.. are CJK extensions G-I; 14-16 hold no letters).
 _LETTER_LIMIT = 0x40000
@@ -107,12 +102,6 @@ def class_body(code: int) -> str:
     return "".join(
         _esc(a) if a == b else f"{_esc(a)}-{_esc(b)}" for a, b in _ranges(script_table() == code)
     )
-
-
-@functools.cache
-def han_run_re() -> re.Pattern[str]:
-    """Maximal runs of Han characters (the text jieba segments)."""
-    return re.compile(f"[{class_body(HAN)}]+")
 
 
 def script_counts(texts: Sequence[str]) -> np.ndarray:

@@ -21,7 +21,6 @@ import importlib.util
 import logging
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -180,16 +179,9 @@ def _materialize(spec: _BlobSpec, folder: Path) -> Path:
         raise OfflineEncodingError(
             f"{src} decompresses to sha256 {actual}, tiktoken expects {spec.sha256} for {spec.url}"
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a shared TIKTOKEN_CACHE_DIR should stay readable
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from pipeline.layout import write_atomic
+
+    write_atomic(target, data)  # open() honours the umask: a shared TIKTOKEN_CACHE_DIR stays readable
     return target
 
 

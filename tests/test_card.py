@@ -21,7 +21,8 @@ from click.testing import CliRunner
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from hub_standin import Commit, HubStandin, Repo
-from pipeline.card import HUB_LICENSES, CardError, PushError, hub_languages, hub_license, push_to_hub, size_category, write_card
+from pipeline.card import HUB_LICENSES, CardError, hub_languages, hub_license, size_category, write_card
+from pipeline.hub_push import PushError, push_to_hub
 from pipeline.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -298,3 +299,4 @@ def test_push_commits_on_the_head_it_listed(hub: HubStandin, out_copy: Path) -> 
     assert repo.commits[-1].parent_claimed == "f" * 40
     assert "data/other/en/train-00000-of-00001.parquet" not in repo.files
     assert "data/old/en/train-00000-of-00001.parquet" not in repo.files
+

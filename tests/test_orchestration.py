@@ -25,7 +25,7 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId,
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from test_orchestration_resume import curate_cmd, kill_tree, result_hashes, write_corpus
 
-from flows.server import LocalServer, free_port, launch_server
+from flows.prefect_api import LocalServer, free_port, launch_server
 from pipeline.config import load_config
 from pipeline.runner import plan, run_local
 

@@ -198,7 +198,7 @@ def test_shard_tasks_retry_io_errors_only() -> None:
 
 def test_remote_dask_cluster_needs_a_configured_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A temporary server listens on 127.0.0.1: workers on another machine could not reach it."""
-    from flows.runners import RemoteClusterNeedsAPI, check_remote_api
+    from flows.workers import RemoteClusterNeedsAPI, check_remote_api
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     check_remote_api(None)

@@ -43,8 +43,6 @@ CHINCHILLA_TOKENS_PER_PARAM = 20.0
 ONE_EPOCH_TOKENS_PER_PARAM = 5.0
 #: Epochs of repeated data that change the loss very little.
 MAX_USEFUL_EPOCHS = 4.0
-#: Model sizes the report plans for by default (OPT / GPT-3 family).
-MODEL_SIZES = (125e6, 1.3e9, 175e9)
 
 REFERENCES: tuple[Reference, ...] = (
     Reference(

@@ -318,6 +318,9 @@ def _chunks(path: str, compression: Compression) -> Generator[bytes, None, None]
 
 
 def _gunzip(fh: Any) -> Iterator[bytes]:
+    """zlib directly rather than `gzip.GzipFile`: the module's reader gave 477 MB/s of output here
+    against 1,591 for this loop (same file, same run), and its buffered `read` drops the chunk before
+    a cut-off (only `read1` keeps it), which the per-line salvage of a truncated file needs."""
     d = zlib.decompressobj(wbits=31)
     at_start = True  # before the first byte of a member: the file may end here
     while buf := fh.read(READ_CHUNK):

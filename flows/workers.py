@@ -15,7 +15,7 @@ from prefect.task_runners import TaskRunner
 from prefect_dask import DaskTaskRunner
 
 from flows.curate import CurateOutcome, curate_flow
-from flows.server import configured_api_url, temporary_api
+from flows.prefect_api import configured_api_url, temporary_api
 
 
 def dask_task_runner(workers: int | None = None, address: str | None = None) -> DaskTaskRunner | None:

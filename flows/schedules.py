@@ -12,8 +12,8 @@ from pathlib import Path
 
 from prefect.types.entrypoint import EntrypointType
 
-from flows.runners import configured_flow
-from flows.server import configured_api_url
+from flows.workers import configured_flow
+from flows.prefect_api import configured_api_url
 from pipeline.layout import is_url
 
 
