@@ -456,20 +456,39 @@ def _body(inputs: CardInputs, data: DatasetCardData) -> str:
     else:
         lim.append("Quality rules were switched off for this run.")
     dedup = cfg.get("dedup", {})
+    eval_sets = (cfg.get("decontamination") or {}).get("eval_sets") or []
     if dedup.get("enabled", True):
         lim.append(
             f"Duplicates are removed within this run only (near-duplicate threshold {dedup.get('threshold', '?')}, estimated "
-            "Jaccard of MinHash signatures), not against other corpora or benchmarks."
+            "Jaccard of MinHash signatures), not against other corpora"
+            + ("; overlap with benchmarks is the decontamination step's (above)." if eval_sets else " or benchmarks.")
         )
     else:
         lim.append("Deduplication was switched off for this run.")
     lim += [
-        "No personal information is removed or masked.",
+        _pii_limitation(cfg.get("pii") or {}, [s.name for s in inputs.sources]),
         "Byte counts do not compare across languages (Chinese needs about 3 UTF-8 bytes per character); compare characters or tokens.",
         "Only a `train` split is provided.",
     ]
     out += [f"- {x}" for x in lim]
     return "\n".join(out) + "\n"
+
+
+def _pii_limitation(pii_cfg: dict[str, Any], sources: list[str]) -> str:
+    """What the card may promise about personal data: only what the PII policies did."""
+    if not pii_cfg.get("enabled", True):
+        return "No personal information is removed or masked (PII detection was off for this run)."
+    policies = {src: (pii_cfg.get("policies") or {}).get(src, pii_cfg.get("policy", "tag")) for src in sources}
+    acted = {src: p for src, p in sorted(policies.items()) if p in ("redact", "drop")}
+    if not acted:
+        return "Personal data is counted, not removed or masked (PII policy `tag`); detectors miss some of it."
+    done = ", ".join(f"`{src}` ({'redacted' if p == 'redact' else 'documents dropped'})" for src, p in acted.items())
+    kept = [src for src, p in sorted(policies.items()) if p not in ("redact", "drop")]
+    return (
+        f"Personal data the detectors find is acted on in {done}"
+        + (f"; {', '.join(f'`{k}`' for k in kept)} keep it (policy `tag`)" if kept else "")
+        + ". Detectors miss some personal data (names, addresses), so none of it is guaranteed removed."
+    )
 
 
 def _safety_section(stats: dict[str, Any], cfg: dict[str, Any]) -> list[str]:

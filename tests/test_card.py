@@ -300,3 +300,16 @@ def test_push_commits_on_the_head_it_listed(hub: HubStandin, out_copy: Path) -> 
     assert "data/other/en/train-00000-of-00001.parquet" not in repo.files
     assert "data/old/en/train-00000-of-00001.parquet" not in repo.files
 
+
+def test_card_promises_only_what_the_pii_policies_did() -> None:
+    """The limitations line follows the PII config: off, counted only (`tag`), or acted on per source."""
+    from pipeline.card import _pii_limitation
+
+    assert _pii_limitation({"enabled": False}, ["web"]) == "No personal information is removed or masked (PII detection was off for this run)."
+    assert _pii_limitation({}, ["web", "zh"]) == "Personal data is counted, not removed or masked (PII policy `tag`); detectors miss some of it."
+    mixed = _pii_limitation({"policy": "tag", "policies": {"zh": "redact", "forum": "drop"}}, ["web", "zh", "forum"])
+    assert mixed == (
+        "Personal data the detectors find is acted on in `forum` (documents dropped), `zh` (redacted); `web` keep it (policy `tag`). "
+        "Detectors miss some personal data (names, addresses), so none of it is guaranteed removed."
+    )
+    assert _pii_limitation({"policy": "redact"}, ["web"]).startswith("Personal data the detectors find is acted on in `web` (redacted). ")
