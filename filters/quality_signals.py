@@ -446,9 +446,14 @@ def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int
     total = np.bincount(wdoc, weights=wl, minlength=n_docs)
     if w < 2:
         return out
-    cl = np.zeros(w + 1, dtype=np.int64)
-    np.cumsum(wl, out=cl[1:])
-    g1 = _mix(wh + _mix(wdoc.astype(_U64) * _GOLD + _U64(1)))  # doc-salted: n-grams never match across docs
+    # word-length arrays are what a long document holds here: hashes are mixed in place, and the
+    # temporaries of each n are freed as soon as they are used (same values as plain expressions)
+    g1 = wdoc.astype(_U64)
+    g1 *= _GOLD
+    g1 += _U64(1)
+    _mix_inplace(g1)
+    g1 += wh  # doc-salted: n-grams never match across docs
+    _mix_inplace(g1)
     g = g1
     dup_prev: np.ndarray | None = None
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -456,58 +461,141 @@ def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int
             npos = w - m + 1
             if npos <= 0:
                 break
-            g = _mix(g[:npos] * _NGRAM_MUL + g1[m - 1 :])
+            if m == 2:
+                g = g1[:npos] * _NGRAM_MUL
+            else:
+                g = g[:npos]
+                g *= _NGRAM_MUL
+            g += g1[m - 1 :]
+            _mix_inplace(g)
             valid = wdoc[:npos] == wdoc[m - 1 :]
             if dup_prev is not None:
                 valid &= dup_prev[:npos] & dup_prev[1 : npos + 1]
             cand = np.flatnonzero(valid)
+            del valid
             dup = np.zeros(npos, dtype=bool)
             if cand.size >= 2:
-                keys = g[cand]
-                order = np.argsort(keys)
-                sk = keys[order]
-                new_group = np.empty(sk.size, dtype=bool)
-                new_group[0] = True
-                np.not_equal(sk[1:], sk[:-1], out=new_group[1:])
-                gstart = np.flatnonzero(new_group)
-                counts = np.diff(np.append(gstart, sk.size))
+                pos_sorted, gstart, counts = _groups(g, cand)
+                del cand
                 repeated = np.repeat(counts >= 2, counts)
-                dup[cand[order[repeated]]] = True
-                if m >= 5:  # later occurrences only: the first one is not a duplicate of anything
-                    pos_sorted = cand[order]
-                    earliest = np.repeat(np.minimum.reduceat(pos_sorted, gstart), counts)
-                    later = pos_sorted[repeated & (pos_sorted != earliest)]
+                dup[pos_sorted[repeated]] = True
                 if m <= 4:
                     rep_groups = counts >= 2
                     if rep_groups.any():
-                        first = cand[order[gstart[rep_groups]]]
+                        first = pos_sorted[gstart[rep_groups]]
                         gdoc = wdoc[first]
-                        glen = cl[first + m] - cl[first]
+                        glen = functools.reduce(np.add, (wl[first + i].astype(np.int64) for i in range(m)))
                         key = (counts[rep_groups].astype(np.int64) << 32) | glen
                         best = np.zeros(n_docs, dtype=np.int64)
                         np.maximum.at(best, gdoc, key)
                         out[f"q_top_{m}gram"] = (best >> 32) * (best & 0xFFFFFFFF) / np.maximum(total, 1)
-            if m >= 5 and cand.size >= 2:
-                starts = later
-                if starts.size:
-                    delta = np.bincount(starts, minlength=w + 1) - np.bincount(starts + m, minlength=w + 1)
-                    covered = np.cumsum(delta[:w]) > 0
-                    chars = np.bincount(wdoc[covered], weights=wl[covered], minlength=n_docs)
-                    out[f"q_dup_{m}gram"] = chars / np.maximum(total, 1)
+                else:  # later occurrences only: the first one is not a duplicate of anything
+                    earliest = np.repeat(np.minimum.reduceat(pos_sorted, gstart), counts)
+                    repeated &= pos_sorted != earliest
+                    del earliest
+                    later = pos_sorted[repeated]
+                    if later.size:
+                        out[f"q_dup_{m}gram"] = _covered_chars(later, m, wl, wdoc, n_docs) / np.maximum(total, 1)
+                del pos_sorted, repeated
             if not dup.any():
                 break  # no n-gram repeats, so no longer one does either
             dup_prev = dup
     return out
 
 
-def _batch_arrays(texts: Sequence[str], low: str) -> dict[str, np.ndarray]:
-    """The numpy part of the signals for one chunk of documents joined by "\\n" (lower-cased)."""
+def _mix_inplace(x: np.ndarray) -> np.ndarray:
+    """_mix written into x (one temporary instead of five): for arrays as long as a document."""
+    t = x >> _S30
+    x ^= t
+    x *= _M1
+    np.right_shift(x, _S27, out=t)
+    x ^= t
+    x *= _M2
+    np.right_shift(x, _S31, out=t)
+    x ^= t
+    return x
+
+
+def _groups(g: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate positions ordered by n-gram hash, the start of each group of equal hashes in that
+    order, and the group sizes."""
+    keys = g[cand]
+    order = np.argsort(keys)
+    sk = keys[order]
+    del keys
+    new_group = np.empty(sk.size, dtype=bool)
+    new_group[0] = True
+    np.not_equal(sk[1:], sk[:-1], out=new_group[1:])
+    del sk
+    gstart = np.flatnonzero(new_group)
+    del new_group
+    counts = np.diff(np.append(gstart, cand.size))
+    return cand[order], gstart, counts
+
+
+def _covered_chars(later: np.ndarray, m: int, wl: np.ndarray, wdoc: np.ndarray, n_docs: int) -> np.ndarray:
+    """Word characters per document covered by the n-grams starting at `later` (distinct positions,
+    so at most m intervals overlap anywhere: an int8 difference array is enough)."""
+    w = wl.size
+    delta = np.zeros(w + 1, dtype=np.int8)
+    delta[later] += 1  # distinct indices: fancy-index updates are exact
+    delta[later + m] -= 1
+    covered = np.cumsum(delta[:w], dtype=np.int8) > 0
+    return np.bincount(wdoc[covered], weights=wl[covered], minlength=n_docs)
+
+
+#: A document longer than this many characters has its character arrays (code points, classes,
+#: shifted masks, prefix sums: ~40 bytes per character) built one line-aligned window at a time, so
+#: that only word- and line-level arrays span the document (issue 19 item 10). A chunk of several
+#: documents is always one window (it is at most _CHUNK_CHARS long).
+_WINDOW_CHARS = 1 << 18
+
+
+def _windows(low: str, size: int) -> list[tuple[int, int]]:
+    """[a, b) cuts of one document, each ending just after a "\\n" (or at the text's end), at most
+    `size` characters long unless one line is longer. Line-aligned because tokens, sentence and
+    clause ends and lines never span a "\\n", and every look-ahead/behind of the character masks
+    meets a "\\n" there, which a window's space padding reproduces: so per-window sums are exact."""
+    n = len(low)
+    cuts: list[tuple[int, int]] = []
+    a = 0
+    while n - a > size:
+        p = low.rfind("\n", a, a + size)
+        if p < 0:
+            p = low.find("\n", a + size)
+            if p < 0:
+                break
+        cuts.append((a, p + 1))
+        a = p + 1
+    if a < n or not cuts:
+        cuts.append((a, n))
+    return cuts
+
+
+def _batch_arrays(texts: Sequence[str], low: str, window: int | None = None) -> dict[str, np.ndarray]:
+    """The numpy part of the signals for one chunk of documents joined by "\\n" (lower-cased).
+
+    A single document longer than `window` (default _WINDOW_CHARS) is passed window by window
+    (`_windows`): counts are summed, word hashes/lengths and short-line hashes concatenated, and
+    the document-wide statistics (n-grams, repeated short lines, shares) computed once at the end,
+    from the same values the whole-document pass would see."""
     n_docs = len(texts)
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n_docs)
     starts = np.zeros(n_docs, dtype=np.int64)
     if n_docs > 1:
         np.cumsum(lengths[:-1] + 1, out=starts[1:])
     ends = starts + lengths
+    size = _WINDOW_CHARS if window is None else window
+    if n_docs != 1 or len(low) <= size:
+        return _finish(_window_sums(low, starts, ends), n_docs)
+    parts = [_window_sums(low[a:b], np.zeros(1, dtype=np.int64), np.array([b - a], dtype=np.int64)) for a, b in _windows(low, size)]
+    return _finish(_merge(parts), n_docs)
+
+
+def _window_sums(low: str, starts: np.ndarray, ends: np.ndarray) -> dict[str, np.ndarray]:
+    """Additive per-document counts of one window, plus the word and short-line arrays that the
+    document-wide statistics need (their order is text order, so concatenation is exact)."""
+    n_docs = starts.size
     cps = _codepoints(low)
     f = _flags()[cps]
     owner = np.zeros(cps.size + 1, dtype=np.int32)  # document of every character (separators: the next)
@@ -516,49 +604,87 @@ def _batch_arrays(texts: Sequence[str], low: str) -> dict[str, np.ndarray]:
 
     t = _tokens(cps, f, owner)
     out = _word_counts(t, n_docs)
-    sentences, terminated, spans = _sentences(cps, f, starts, ends, owner)
-    out["sentences"] = sentences
-    out["terminated"] = terminated
-    out["zh_clauses"], out["zh_terminated"] = _zh_clauses(cps, f, starts, ends, spans)
+    out["wh"], out["wl"], out["wdoc"] = t["wh"], t["wl"], t["wdoc"]
+    sentences, terminated, line_chars, spans = _sentences(cps, f, starts, ends, owner)
+    out["sentences"], out["terminated"], out["line_chars"] = sentences, terminated, line_chars
+    out["zh_clauses"], out["zh_terminated"] = _zh_clauses(cps, f, starts, spans)
     out.update(_short_lines(f, *spans, t, n_docs))
     out.update(_char_classes(f, starts, ends))
-    out.update(_ngram_signals(t["wh"], t["wl"], t["wdoc"], n_docs))
+    return out
+
+
+#: Window outputs that are concatenated (in text order) rather than summed.
+_CONCAT = ("wh", "wl", "wdoc", "stop_pairs", "short_hash", "short_doc")
+
+
+def _merge(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One document's window outputs combined: sums of the counts, concatenation of the arrays.
+    Integer-valued float sums (bincount weights) are exact below 2^53, so the order does not matter."""
+    out: dict[str, np.ndarray] = {}
+    for k in parts[0]:
+        if k in _CONCAT:
+            out[k] = np.concatenate([p[k] for p in parts])
+        else:
+            out[k] = functools.reduce(np.add, (p[k] for p in parts))
+    for p in parts:
+        p.clear()  # the word arrays are held once, in `out`
+    return out
+
+
+def _finish(s: dict[str, np.ndarray], n_docs: int) -> dict[str, np.ndarray]:
+    """The signals from a chunk's (or a long document's merged) window outputs."""
+    words, gtoks, spaced_n = s["words"], s["gtoks"], s["spaced_n"]
+    stop_sorted, _ = _stop_table()
+    stop_distinct = np.bincount(np.unique(s["stop_pairs"]) // stop_sorted.size, minlength=n_docs)
+    line_chars, n_lines = s["line_chars"], s["n_lines"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {
+            "words": words,
+            "mean_word_len": np.where(spaced_n > 0, s["spaced_len"] / np.maximum(spaced_n, 1), np.nan),
+            "alpha_words": np.where(gtoks > 0, s["alpha_words"] / np.maximum(gtoks, 1), 0.0),
+            "stop_words": stop_distinct,
+            "stop_word_frac": np.where(words > 0, s["stop_occ"] / np.maximum(words, 1), 0.0),
+            "sentences": s["sentences"],
+            "terminated": np.where(line_chars > 0, s["terminated"] / np.maximum(line_chars, 1), 0.0),
+            "zh_clauses": s["zh_clauses"],
+            "zh_terminated": np.where(line_chars > 0, s["zh_terminated"] / np.maximum(line_chars, 1), 0.0),
+            "short_lines": np.where(n_lines > 0, s["short_n"] / np.maximum(n_lines, 1), 0.0),
+            "dup_short_lines": np.where(n_lines > 0, _dup_short(s["short_hash"], s["short_doc"], n_docs) / np.maximum(n_lines, 1), 0.0),
+            "han_frac": np.where(s["letters"] > 0, s["han"] / np.maximum(s["letters"], 1), 0.0),
+            "garbage_frac": np.where(s["nonspace"] > 0, s["garbage"] / np.maximum(s["nonspace"], 1), 0.0),
+        }
+    wh, wl, wdoc = s.pop("wh"), s.pop("wl"), s.pop("wdoc")
+    out.update(_ngram_signals(wh, wl, wdoc, n_docs))
     return out
 
 
 def _word_counts(t: dict[str, np.ndarray], n_docs: int) -> dict[str, np.ndarray]:
-    """Gopher quality: words, mean word length, alphabetic share, stop words."""
+    """Gopher quality counts: words, Gopher tokens, alphabetic tokens, space-delimited words and
+    their letters, stop-word occurrences and the (document, stop word) pairs present."""
     tdoc = t["tdoc"]
     is_word = t["is_word"]
-    words = np.bincount(tdoc[is_word], minlength=n_docs)
-    gtoks = np.bincount(tdoc[t["gtok"]], minlength=n_docs)
-    alpha_words = np.bincount(tdoc[t["has_alpha"]], minlength=n_docs)
     spaced = is_word & ~t["cjk_tok"]
-    spaced_n = np.bincount(tdoc[spaced], minlength=n_docs)
-    spaced_len = np.bincount(tdoc[spaced], weights=t["wlen"][spaced], minlength=n_docs)
-
     wh, wdoc = t["wh"], t["wdoc"]
     stop_sorted, _ = _stop_table()
     pos = np.searchsorted(stop_sorted, wh)
     pos[pos == stop_sorted.size] = 0
     hit = stop_sorted[pos] == wh
-    stop_occ = np.bincount(wdoc[hit], minlength=n_docs)
-    pairs = np.unique(wdoc[hit].astype(np.int64) * stop_sorted.size + pos[hit])
-    stop_distinct = np.bincount(pairs // stop_sorted.size, minlength=n_docs)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "words": words,
-            "mean_word_len": np.where(spaced_n > 0, spaced_len / np.maximum(spaced_n, 1), np.nan),
-            "alpha_words": np.where(gtoks > 0, alpha_words / np.maximum(gtoks, 1), 0.0),
-            "stop_words": stop_distinct,
-            "stop_word_frac": np.where(words > 0, stop_occ / np.maximum(words, 1), 0.0),
-        }
+    return {
+        "words": np.bincount(tdoc[is_word], minlength=n_docs),
+        "gtoks": np.bincount(tdoc[t["gtok"]], minlength=n_docs),
+        "alpha_words": np.bincount(tdoc[t["has_alpha"]], minlength=n_docs),
+        "spaced_n": np.bincount(tdoc[spaced], minlength=n_docs),
+        "spaced_len": np.bincount(tdoc[spaced], weights=t["wlen"][spaced], minlength=n_docs),
+        "stop_occ": np.bincount(wdoc[hit], minlength=n_docs),
+        "stop_pairs": np.unique(wdoc[hit].astype(np.int64) * stop_sorted.size + pos[hit]),
+    }
 
 
 def _sentences(
     cps: np.ndarray, f: np.ndarray, starts: np.ndarray, ends: np.ndarray, owner: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """C4: sentences per document, the terminated share of line text, and the line spans.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """C4: sentences per document, the terminated characters of line text and the line characters
+    (their ratio is the terminated share; kept apart so windows add up), and the line spans.
 
     A sentence ends at a sentence-final mark not followed by another, then (after up to two closing
     quotes/brackets) a space or the end; full-width 。！？ need no space after them; an ellipsis
@@ -601,13 +727,11 @@ def _sentences(
     ldoc = owner[ls]
     terminated = np.bincount(ldoc, weights=done, minlength=n_docs)
     line_chars = (ends - starts) - _per_doc(nl, starts, ends)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(line_chars > 0, terminated / np.maximum(line_chars, 1), 0.0)
-    return sentences, share, (ls, le, ldoc)
+    return sentences, terminated, line_chars, (ls, le, ldoc)
 
 
 def _zh_clauses(
-    cps: np.ndarray, f: np.ndarray, starts: np.ndarray, ends: np.ndarray, spans: tuple[np.ndarray, ...]
+    cps: np.ndarray, f: np.ndarray, starts: np.ndarray, spans: tuple[np.ndarray, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Chinese-aware C4 sentence count and terminated share (issue #23), for the zh thresholds.
 
@@ -624,7 +748,8 @@ def _zh_clauses(
 
     The terminated share is C4's (characters of each line up to its last end, over the line
     characters), with these clause ends as ends, plus a closing quote at the line end: a line that
-    ends mid-clause ("...官方网站", a menu item) still loses its tail."""
+    ends mid-clause ("...官方网站", a menu item) still loses its tail. Returned: the clause count
+    and the terminated characters (the share is taken in `_finish`)."""
     ls, le, _ = spans
     n = cps.size
     n_docs = starts.size
@@ -660,23 +785,18 @@ def _zh_clauses(
     last = marks[np.maximum(k, 0)] if marks.size else np.zeros(le.size, dtype=np.int64)
     done = np.where((k >= 0) & (last >= ls), last + 1 - ls, 0)
     terminated = np.bincount(np.searchsorted(starts, ls, side="right") - 1, weights=done, minlength=n_docs)
-    line_chars = (ends - starts) - _per_doc(cps == 10, starts, ends)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(line_chars > 0, terminated / np.maximum(line_chars, 1), 0.0)
-    return clauses, share
+    return clauses, terminated
 
 
 def _char_classes(f: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[str, np.ndarray]:
-    """Chinese-aware: Han share of letters, garbage share of non-space characters."""
-    letters = _per_doc((f & _ALPHA) != 0, starts, ends)
-    han = _per_doc((f & _HAN) != 0, starts, ends)
-    nonspace = _per_doc((f & _SPACE) == 0, starts, ends)
-    garbage = _per_doc((f & _GARBAGE) != 0, starts, ends)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "han_frac": np.where(letters > 0, han / np.maximum(letters, 1), 0.0),
-            "garbage_frac": np.where(nonspace > 0, garbage / np.maximum(nonspace, 1), 0.0),
-        }
+    """Chinese-aware counts: letters and Han characters (the Han share), non-space characters and
+    garbage (the garbage share)."""
+    return {
+        "letters": _per_doc((f & _ALPHA) != 0, starts, ends),
+        "han": _per_doc((f & _HAN) != 0, starts, ends),
+        "nonspace": _per_doc((f & _SPACE) == 0, starts, ends),
+        "garbage": _per_doc((f & _GARBAGE) != 0, starts, ends),
+    }
 
 
 def _short_lines(
@@ -687,7 +807,8 @@ def _short_lines(
     occurs on another short line too (menus repeated at the top and bottom, "返回顶部", "上一篇";
     compared on lower-cased letters/digits, so "- Home" and "Home" are the same line; a line
     without letters or digits is never "repeated"). `ls`/`le`: spans of the "\\n"-separated
-    lines (some may be blank)."""
+    lines (some may be blank). Returned: line and short-line counts, and the hashes of the worded
+    short lines (compared document-wide in `_dup_short`)."""
     n = f.size
     nonspace = np.zeros(n + 1, dtype=np.int32)
     np.cumsum((f & _SPACE) == 0, out=nonspace[1:])
@@ -705,19 +826,20 @@ def _short_lines(
     cw, p0, pw = t["cw"], t["p0"], t["pw"]
     cs, ce = cw[ls[short]], cw[le[short]]
     worded = ce > cs
-    dup_short = np.zeros(n_docs, dtype=np.int64)
-    if worded.sum() >= 2:
-        cs, ce, sdoc = cs[worded], ce[worded], ldoc[short][worded]
-        h = _mix(((p0[ce] - p0[cs]) * (pw[cs] if pw is not None else _pow_base(cs))) ^ ((ce - cs).astype(_U64) * _GOLD))
-        h = _mix(h + _mix(sdoc.astype(_U64) * _GOLD + _U64(1)))
-        _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
-        rep = counts[inverse] >= 2
-        dup_short = np.bincount(sdoc[rep], minlength=n_docs)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "short_lines": np.where(n_lines > 0, short_n / np.maximum(n_lines, 1), 0.0),
-            "dup_short_lines": np.where(n_lines > 0, dup_short / np.maximum(n_lines, 1), 0.0),
-        }
+    cs, ce, sdoc = cs[worded], ce[worded], ldoc[short][worded]
+    h = _mix(((p0[ce] - p0[cs]) * (pw[cs] if pw is not None else _pow_base(cs))) ^ ((ce - cs).astype(_U64) * _GOLD))
+    return {"n_lines": n_lines, "short_n": short_n, "short_hash": h, "short_doc": sdoc}
+
+
+def _dup_short(h: np.ndarray, sdoc: np.ndarray, n_docs: int) -> np.ndarray:
+    """Per document, the worded short lines whose text occurs on another short line of it (hashes
+    salted with the document, so equal lines of two documents never match)."""
+    if h.size < 2:
+        return np.zeros(n_docs, dtype=np.int64)
+    h = _mix(h + _mix(sdoc.astype(_U64) * _GOLD + _U64(1)))
+    _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
+    rep = counts[inverse] >= 2
+    return np.bincount(sdoc[rep], minlength=n_docs)
 
 
 # --------------------------------------------------------------------------------------------------
