@@ -323,7 +323,7 @@ def _lower_same_length(text: str) -> str:
     low = text.lower()
     if len(low) == len(text):
         return low
-    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)  # rare path
+    return _lower_chars(text)  # rare path
 
 
 def _per_doc(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -572,24 +572,15 @@ def _windows(low: str, size: int) -> list[tuple[int, int]]:
     return cuts
 
 
-def _batch_arrays(texts: Sequence[str], low: str, window: int | None = None) -> dict[str, np.ndarray]:
-    """The numpy part of the signals for one chunk of documents joined by "\\n" (lower-cased).
-
-    A single document longer than `window` (default _WINDOW_CHARS) is passed window by window
-    (`_windows`): counts are summed, word hashes/lengths and short-line hashes concatenated, and
-    the document-wide statistics (n-grams, repeated short lines, shares) computed once at the end,
-    from the same values the whole-document pass would see."""
+def _batch_arrays(texts: Sequence[str], low: str) -> dict[str, np.ndarray]:
+    """The numpy part of the signals for one chunk of documents joined by "\\n" (lower-cased)."""
     n_docs = len(texts)
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n_docs)
     starts = np.zeros(n_docs, dtype=np.int64)
     if n_docs > 1:
         np.cumsum(lengths[:-1] + 1, out=starts[1:])
     ends = starts + lengths
-    size = _WINDOW_CHARS if window is None else window
-    if n_docs != 1 or len(low) <= size:
-        return _finish(_window_sums(low, starts, ends), n_docs)
-    parts = [_window_sums(low[a:b], np.zeros(1, dtype=np.int64), np.array([b - a], dtype=np.int64)) for a, b in _windows(low, size)]
-    return _finish(_merge(parts), n_docs)
+    return _finish(_window_sums(low, starts, ends), n_docs)
 
 
 def _window_sums(low: str, starts: np.ndarray, ends: np.ndarray) -> dict[str, np.ndarray]:
@@ -903,6 +894,19 @@ def _line_stats(text: str, low: str) -> tuple[float, ...]:
             policy = _policy_lines(low)
             break
 
+    return _line_result(
+        text_len, n_lines, hashes, ellipses, bullets, ellipsis, dup_lines, n_paras, dup_paras, dup_line_chars,
+        dup_para_chars, lorem, javascript, curly, policy, fw_punct, newlines, truncated,
+    )  # fmt: skip
+
+
+def _line_result(
+    text_len: int, n_lines: int, hashes: int, ellipses: int, bullets: int, ellipsis: int, dup_lines: int,
+    n_paras: int, dup_paras: int, dup_line_chars: int, dup_para_chars: int, lorem: int, javascript: int,
+    curly: int, policy: int, fw_punct: int, newlines: int, truncated: int,
+) -> tuple[float, ...]:  # fmt: skip
+    """The 17 line/paragraph/substring values of a document from its counts (one formula for the
+    whole-document and the windowed pass)."""
     inv_lines = 1.0 / n_lines if n_lines else 0.0
     inv_len = 1.0 / text_len if text_len else 0.0
     non_nl = text_len - newlines
@@ -925,6 +929,117 @@ def _line_stats(text: str, low: str) -> tuple[float, ...]:
         newlines,
         truncated * inv_lines,
     )
+
+
+class _LineCounts:
+    """_line_stats' counts of one long document, added up window by window (line-aligned windows:
+    no line, ellipsis, brace pair or phrase spans two); the distinct lines are kept as a set, as in
+    the whole-document pass, so duplicate lines are found across windows."""
+
+    def __init__(self) -> None:
+        self.uniq: set[str] = set()
+        self.c = dict.fromkeys(
+            ("n_lines", "line_chars", "uniq_chars", "bullets", "ellipsis", "truncated", "fw_punct", "newlines",
+             "hashes", "ellipses", "curly", "lorem", "javascript", "policy"), 0,
+        )  # fmt: skip
+
+    def add(self, text: str, low: str) -> None:
+        c = self.c
+        lines = [*filter(None, map(str.strip, text.split("\n")))]
+        c["n_lines"] += len(lines)
+        c["line_chars"] += sum(map(len, lines))
+        new = set(lines).difference(self.uniq)
+        self.uniq |= new
+        c["uniq_chars"] += sum(map(len, new))
+        c["bullets"] += sum(map(_startswith_bullet, lines))
+        c["ellipsis"] += sum(map(_endswith_ellipsis, lines))
+        c["truncated"] += sum(map(_endswith_truncation, lines)) - sum(map(_endswith_long_ellipsis, lines))
+        c["fw_punct"] += sum(map(_endswith_fw, map(_strip_closers, lines)))
+        del lines, new
+        c["newlines"] += text.count("\n")
+        c["hashes"] += text.count("#")
+        c["ellipses"] += text.count("...")
+        c["curly"] += text.count("{") - text.count("-{")
+        if not text.isascii():
+            c["ellipses"] += text.count("…") - text.count("……") + text.count("。。。")
+            c["curly"] += text.count("｛")
+        c["lorem"] += low.count("lorem ipsum")
+        if "javascript" in low:
+            c["javascript"] += sum(map(_contains_js, low.split("\n")))
+        if any(p in low for p in _POLICY_GATES):
+            c["policy"] += _policy_lines(low)
+
+    def result(self, text: str, size: int) -> tuple[float, ...]:
+        c = self.c
+        n_lines = c["n_lines"]
+        dup_lines = n_lines - len(self.uniq)
+        n_paras, dup_paras, dup_para_chars = _paragraph_counts(text, size)
+        return _line_result(
+            len(text), n_lines, c["hashes"], c["ellipses"], c["bullets"], c["ellipsis"], dup_lines, n_paras,
+            dup_paras, c["line_chars"] - c["uniq_chars"], dup_para_chars, c["lorem"], c["javascript"], c["curly"],
+            c["policy"], c["fw_punct"], c["newlines"], c["truncated"],
+        )  # fmt: skip
+
+
+_NON_SPACE_RE = re.compile(r"\S")
+
+
+def _paragraph_counts(text: str, size: int) -> tuple[int, int, int]:
+    """(paragraphs, duplicate paragraphs, their characters) of `_PARA_SPLIT_RE.split(text.strip())`,
+    without copying the text: pieces of the stripped span cut after a whole run of 2+ newlines, so
+    each piece splits into whole paragraphs plus a trailing empty string."""
+    if "\n\n" not in text:
+        return 1, 0, 0
+    m = _NON_SPACE_RE.search(text)
+    if m is None:
+        return 1, 0, 0  # "".split -> [""]
+    lo, hi = m.start(), len(text)
+    while text[hi - 1].isspace():  # trailing whitespace: short in practice
+        hi -= 1
+    uniq: set[str] = set()
+    n_paras = chars = uniq_chars = 0
+    a = lo
+    while a < hi:
+        p = text.find("\n\n", a + size, hi) if hi - a > size else -1
+        b = hi
+        if p >= 0:
+            b = p + 2
+            while text[b] == "\n":  # text[hi - 1] is not a space: the run ends before hi
+                b += 1
+        paras = _PARA_SPLIT_RE.split(text[a:b])
+        if b < hi:
+            paras.pop()  # the empty string after the piece's final separator
+        n_paras += len(paras)
+        chars += sum(map(len, paras))
+        new = set(paras).difference(uniq)
+        uniq |= new
+        uniq_chars += sum(map(len, new))
+        a = b
+    return n_paras, n_paras - len(uniq), chars - uniq_chars
+
+
+def _lower_chars(text: str) -> str:
+    """_lower_same_length's rare path: every character lowered on its own."""
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+def _long_document(text: str, size: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(numpy signals, line values) of one document longer than `size`, in line-aligned windows
+    (`_windows`): neither its lower-cased copy nor its character arrays exist whole. str.lower() of
+    a window is the window of the whole lower-cased text (its only context rule, final sigma, stops
+    at a "\\n"); a text holding U+0130 (the one character whose lower() is longer) is lowered
+    character by character throughout, as `_lower_same_length` does for the whole text."""
+    per_char = "\u0130" in text
+    parts: list[dict[str, np.ndarray]] = []
+    lines = _LineCounts()
+    for a, b in _windows(text, size):
+        w = text[a:b]
+        low = _lower_chars(w) if per_char else w.lower()
+        parts.append(_window_sums(low, np.zeros(1, dtype=np.int64), np.array([b - a], dtype=np.int64)))
+        lines.add(w, low)
+        del w, low
+    arr = _finish(_merge(parts), 1)
+    return arr, np.array([lines.result(text, size)], dtype=np.float64)
 
 
 def _policy_lines(low: str) -> int:
@@ -967,14 +1082,17 @@ def quality_signals(texts: Sequence[str], langs: Sequence[str | None] | None = N
 
 def _fill(chunk: Sequence[str], cols: dict[str, np.ndarray], offset: int) -> None:
     n = len(chunk)
-    joined = "\n".join(chunk)
-    low = joined.lower()
-    if len(low) != len(joined):
-        low = "\n".join(map(_lower_same_length, chunk))
-    arr = _batch_arrays(chunk, low)
-    lows = low.split("\n") if joined.count("\n") == n - 1 else _split_lows(chunk, low)
-    rows = list(map(_line_stats, chunk, lows))
-    stats = np.array(rows, dtype=np.float64).reshape(n, 17)
+    if n == 1 and len(chunk[0]) > _WINDOW_CHARS:
+        arr, stats = _long_document(chunk[0], _WINDOW_CHARS)
+    else:
+        joined = "\n".join(chunk)
+        low = joined.lower()
+        if len(low) != len(joined):
+            low = "\n".join(map(_lower_same_length, chunk))
+        arr = _batch_arrays(chunk, low)
+        lows = low.split("\n") if joined.count("\n") == n - 1 else _split_lows(chunk, low)
+        rows = list(map(_line_stats, chunk, lows))
+        stats = np.array(rows, dtype=np.float64).reshape(n, 17)
     (
         n_lines,
         hashes,

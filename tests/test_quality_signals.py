@@ -560,6 +560,10 @@ _EDGE_TEXTS = {
     "mixed": "使用Python进行数据分析。Lorem ipsum dolor.\n{code} -{zh-hans:a}- ｛b｝\n# title ...\n"
     "javascript: void(0)\nTerms of Use | Privacy Policy\n• bullet “quoted.”\n'said \"yes.\"'\n",
     "one char lines": "a\nb\na\n。\n\n.\n…\n",
+    "paragraphs": "  \n\n\n para one.\n\npara two\n\n\n\n para one.\n\n  \n\npara two\n\n\n  \n",
+    "whitespace only": " \n\n \t\n",
+    "dotted i and sigma": "İstanbul ΟΔΟΣ\nΣ ΟΔΟΣ.\nİ\nıi İİ\n\nΟΔΟΣ\n",
+    "sigma": "ΟΔΟΣ ΟΔΟΣ\nΣ\nΣΑ\n",
 }
 
 
@@ -573,6 +577,16 @@ def _windowed(texts: list[str], monkeypatch: pytest.MonkeyPatch, window: int) ->
 def _assert_same(whole: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> None:
     for k in SIGNAL_COLUMNS:
         np.testing.assert_array_equal(whole[k], got[k], err_msg=k)
+
+
+def test_paragraph_counts_equal_the_split_of_the_stripped_text() -> None:
+    for text in [*_EDGE_TEXTS.values(), "\n".join(_EDGE_TEXTS.values()) * 2, "", "a", "\n\n", "a\n\n\nb\n\na"]:
+        paras = qs._PARA_SPLIT_RE.split(text.strip()) if "\n\n" in text else [text]
+        want = (len(paras), len(paras) - len(set(paras)), sum(map(len, paras)) - sum(map(len, set(paras))))
+        if "\n\n" not in text:
+            want = (1, 0, 0)
+        for size in (1, 2, 5, 40, 10_000):
+            assert qs._paragraph_counts(text, size) == want, (text, size)
 
 
 def test_windows_are_line_aligned_and_cover_the_text() -> None:
