@@ -215,10 +215,25 @@ def count_tokens(texts: list[str], encoding: str = "o200k_base", *, num_threads:
     if resolve_tokenizer(encoding).kind == "hf":
         return get_tokenizer(encoding).count(texts)
     enc = get_encoding(encoding)
+    if any(len(t) > _LONG_TEXT_CHARS for t in texts):
+        return [_count_long(enc, t) if len(t) > _LONG_TEXT_CHARS else len(enc.encode_ordinary(t)) for t in texts]
     if num_threads <= 1:
         encode = enc.encode_ordinary
         return [len(encode(t)) for t in texts]
     return [len(ids) for ids in enc.encode_ordinary_batch(texts, num_threads=num_threads)]
+
+
+#: Texts longer than this are counted through tiktoken's uint32 token buffer (`_count_long`).
+_LONG_TEXT_CHARS = 1 << 20
+
+
+def _count_long(enc: tiktoken.Encoding, text: str) -> int:
+    """Tokens of one long text without the Python list of ints that encode_ordinary returns (~36
+    bytes per token: a 10 MB document's list alone is ~90 MB): the same BPE through tiktoken's
+    numpy buffer (4 bytes per token). With no special token allowed and none disallowed, `encode`
+    reads special-token strings as plain text, exactly as `encode_ordinary` does. BPE merges are not
+    local, so the text is encoded whole (not in chunks)."""
+    return int(enc.encode_to_numpy(text, allowed_special=set(), disallowed_special=()).size)
 
 
 def count_bytes(text: str) -> int:
