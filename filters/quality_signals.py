@@ -453,6 +453,7 @@ def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int
     g1 += _U64(1)
     _mix_inplace(g1)
     g1 += wh  # doc-salted: n-grams never match across docs
+    del wh  # the caller hands it over: freed here when no one else holds it
     _mix_inplace(g1)
     g = g1
     dup_prev: np.ndarray | None = None
@@ -516,17 +517,20 @@ def _mix_inplace(x: np.ndarray) -> np.ndarray:
     return x
 
 
+_GROUP_BLOCK = 1 << 20
+
+
 def _groups(g: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate positions ordered by n-gram hash, the start of each group of equal hashes in that
     order, and the group sizes."""
     keys = g[cand]
     order = np.argsort(keys)
-    sk = keys[order]
-    del keys
-    new_group = np.empty(sk.size, dtype=bool)
+    new_group = np.empty(keys.size, dtype=bool)
     new_group[0] = True
-    np.not_equal(sk[1:], sk[:-1], out=new_group[1:])
-    del sk
+    for i in range(0, keys.size - 1, _GROUP_BLOCK):  # sorted keys a block at a time (no full copy)
+        sk = keys[order[i : i + _GROUP_BLOCK + 1]]
+        np.not_equal(sk[1:], sk[:-1], out=new_group[i + 1 : i + sk.size])
+    del keys
     gstart = np.flatnonzero(new_group)
     del new_group
     counts = np.diff(np.append(gstart, cand.size))
@@ -612,13 +616,11 @@ def _merge(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """One document's window outputs combined: sums of the counts, concatenation of the arrays.
     Integer-valued float sums (bincount weights) are exact below 2^53, so the order does not matter."""
     out: dict[str, np.ndarray] = {}
-    for k in parts[0]:
-        if k in _CONCAT:
-            out[k] = np.concatenate([p[k] for p in parts])
+    for k in list(parts[0]):
+        if k in _CONCAT:  # popped: each word array exists twice only while it is concatenated
+            out[k] = np.concatenate([p.pop(k) for p in parts])
         else:
-            out[k] = functools.reduce(np.add, (p[k] for p in parts))
-    for p in parts:
-        p.clear()  # the word arrays are held once, in `out`
+            out[k] = functools.reduce(np.add, (p.pop(k) for p in parts))
     return out
 
 
@@ -644,8 +646,7 @@ def _finish(s: dict[str, np.ndarray], n_docs: int) -> dict[str, np.ndarray]:
             "han_frac": np.where(s["letters"] > 0, s["han"] / np.maximum(s["letters"], 1), 0.0),
             "garbage_frac": np.where(s["nonspace"] > 0, s["garbage"] / np.maximum(s["nonspace"], 1), 0.0),
         }
-    wh, wl, wdoc = s.pop("wh"), s.pop("wl"), s.pop("wdoc")
-    out.update(_ngram_signals(wh, wl, wdoc, n_docs))
+    out.update(_ngram_signals(s.pop("wh"), s.pop("wl"), s.pop("wdoc"), n_docs))  # handed over
     return out
 
 
@@ -1035,10 +1036,14 @@ def _long_document(text: str, size: int) -> tuple[dict[str, np.ndarray], np.ndar
     for a, b in _windows(text, size):
         w = text[a:b]
         low = _lower_chars(w) if per_char else w.lower()
-        parts.append(_window_sums(low, np.zeros(1, dtype=np.int64), np.array([b - a], dtype=np.int64)))
+        part = _window_sums(low, np.zeros(1, dtype=np.int64), np.array([b - a], dtype=np.int64))
+        del part["wdoc"]  # all zeros: one broadcast zero below instead of 4 bytes per word
+        parts.append(part)
         lines.add(w, low)
-        del w, low
-    arr = _finish(_merge(parts), 1)
+        del w, low, part
+    merged = _merge(parts)
+    merged["wdoc"] = np.broadcast_to(np.int32(0), merged["wh"].shape)
+    arr = _finish(merged, 1)
     return arr, np.array([lines.result(text, size)], dtype=np.float64)
 
 
