@@ -51,7 +51,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from operator import methodcaller
 from typing import Any
 
@@ -472,32 +472,20 @@ def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int
             valid = wdoc[:npos] == wdoc[m - 1 :]
             if dup_prev is not None:
                 valid &= dup_prev[:npos] & dup_prev[1 : npos + 1]
-            cand = np.flatnonzero(valid)
-            del valid
             dup = np.zeros(npos, dtype=bool)
-            if cand.size >= 2:
-                pos_sorted, gstart, counts = _groups(g, cand)
-                del cand
-                repeated = np.repeat(counts >= 2, counts)
-                dup[pos_sorted[repeated]] = True
-                if m <= 4:
-                    rep_groups = counts >= 2
-                    if rep_groups.any():
-                        first = pos_sorted[gstart[rep_groups]]
-                        gdoc = wdoc[first]
-                        glen = functools.reduce(np.add, (wl[first + i].astype(np.int64) for i in range(m)))
-                        key = (counts[rep_groups].astype(np.int64) << 32) | glen
-                        best = np.zeros(n_docs, dtype=np.int64)
-                        np.maximum.at(best, gdoc, key)
-                        out[f"q_top_{m}gram"] = (best >> 32) * (best & 0xFFFFFFFF) / np.maximum(total, 1)
-                else:  # later occurrences only: the first one is not a duplicate of anything
-                    earliest = np.repeat(np.minimum.reduceat(pos_sorted, gstart), counts)
-                    repeated &= pos_sorted != earliest
-                    del earliest
-                    later = pos_sorted[repeated]
-                    if later.size:
-                        out[f"q_dup_{m}gram"] = _covered_chars(later, m, wl, wdoc, n_docs) / np.maximum(total, 1)
-                del pos_sorted, repeated
+            best = np.zeros(n_docs, dtype=np.int64) if m <= 4 else None
+            delta = np.zeros(w + 1, dtype=np.int8) if m >= 5 else None
+            found = False  # a repeated n-gram (m <= 4) or a later occurrence (m >= 5) was seen
+            for cand in _candidate_parts(valid, g):
+                found |= _group_part(g, cand, m, dup, best, delta, wl, wdoc)
+            del valid
+            if found and best is not None:
+                out[f"q_top_{m}gram"] = (best >> 32) * (best & 0xFFFFFFFF) / np.maximum(total, 1)
+            if found and delta is not None:
+                covered = np.cumsum(delta[:w], dtype=np.int8) > 0
+                chars = np.bincount(wdoc[covered], weights=wl[covered], minlength=n_docs)
+                out[f"q_dup_{m}gram"] = chars / np.maximum(total, 1)
+            del delta
             if not dup.any():
                 break  # no n-gram repeats, so no longer one does either
             dup_prev = dup
@@ -518,6 +506,59 @@ def _mix_inplace(x: np.ndarray) -> np.ndarray:
 
 
 _GROUP_BLOCK = 1 << 20
+#: n-gram candidates grouped at once: more are split by the top bits of their hash (equal hashes
+#: always fall in the same part), so the sort's temporaries (3 x 8 bytes each) stay bounded.
+_PART_CANDIDATES = 1 << 20
+
+
+def _candidate_parts(valid: np.ndarray, g: np.ndarray) -> Iterator[np.ndarray]:
+    """The positions where `valid`, in parts that share no hash value (one part when few)."""
+    n = int(np.count_nonzero(valid))
+    if n < 2:
+        return
+    bits = min(max((n - 1) // _PART_CANDIDATES, 0).bit_length(), 6)
+    if bits == 0:
+        yield np.flatnonzero(valid)
+        return
+    top = np.empty(g.size, dtype=np.uint8)
+    shift = _U64(64 - bits)
+    for i in range(0, g.size, _GROUP_BLOCK):
+        top[i : i + _GROUP_BLOCK] = g[i : i + _GROUP_BLOCK] >> shift
+    for part in range(1 << bits):
+        yield np.flatnonzero(valid & (top == part))
+
+
+def _group_part(
+    g: np.ndarray, cand: np.ndarray, m: int, dup: np.ndarray, best: np.ndarray | None,
+    delta: np.ndarray | None, wl: np.ndarray, wdoc: np.ndarray,
+) -> bool:  # fmt: skip
+    """Groups the n-grams at `cand` by hash; marks repeated positions in `dup`, and adds to `best`
+    (m <= 4: per document, max of count << 32 | characters over repeated n-grams) or to `delta`
+    (m >= 5: +1/-1 at the start/end of every later occurrence). True when it found any."""
+    if cand.size < 2:
+        return False
+    pos_sorted, gstart, counts = _groups(g, cand)
+    del cand
+    repeated = np.repeat(counts >= 2, counts)
+    dup[pos_sorted[repeated]] = True
+    if best is not None:
+        rep_groups = counts >= 2
+        if not rep_groups.any():
+            return False
+        first = pos_sorted[gstart[rep_groups]]
+        glen = functools.reduce(np.add, (wl[first + i].astype(np.int64) for i in range(m)))
+        key = (counts[rep_groups].astype(np.int64) << 32) | glen
+        np.maximum.at(best, wdoc[first], key)
+        return True
+    # later occurrences only: the first one is not a duplicate of anything
+    earliest = np.repeat(np.minimum.reduceat(pos_sorted, gstart), counts)
+    repeated &= pos_sorted != earliest
+    del earliest
+    later = pos_sorted[repeated]
+    # distinct positions, so at most m n-grams overlap anywhere: int8 counts suffice
+    delta[later] += 1  # type: ignore[index]
+    delta[later + m] -= 1  # type: ignore[index]
+    return bool(later.size)
 
 
 def _groups(g: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -535,17 +576,6 @@ def _groups(g: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     del new_group
     counts = np.diff(np.append(gstart, cand.size))
     return cand[order], gstart, counts
-
-
-def _covered_chars(later: np.ndarray, m: int, wl: np.ndarray, wdoc: np.ndarray, n_docs: int) -> np.ndarray:
-    """Word characters per document covered by the n-grams starting at `later` (distinct positions,
-    so at most m intervals overlap anywhere: an int8 difference array is enough)."""
-    w = wl.size
-    delta = np.zeros(w + 1, dtype=np.int8)
-    delta[later] += 1  # distinct indices: fancy-index updates are exact
-    delta[later + m] -= 1
-    covered = np.cumsum(delta[:w], dtype=np.int8) > 0
-    return np.bincount(wdoc[covered], weights=wl[covered], minlength=n_docs)
 
 
 #: A document longer than this many characters has its character arrays (code points, classes,

@@ -625,4 +625,11 @@ def test_windowed_signals_equal_whole_document_on_long_samples(sample_texts: lis
         _assert_same(whole, _windowed(docs, monkeypatch, window))
     monkeypatch.setattr(qs, "_GROUP_BLOCK", 5)  # n-gram groups found over sorted keys in blocks
     _assert_same(whole, _windowed(docs, monkeypatch, 1 << 20))
+    monkeypatch.setattr(qs, "_PART_CANDIDATES", 7)  # candidates split by hash: 64 parts
+    _assert_same(whole, _windowed(docs, monkeypatch, 1 << 20))
     _assert_same(whole, _windowed(docs, monkeypatch, 333))
+    batch = [*sample_texts[:80], *docs]  # many documents in one chunk: parts of doc-salted hashes
+    monkeypatch.setattr(qs, "_PART_CANDIDATES", 1 << 20)
+    want = quality_signals(batch)
+    monkeypatch.setattr(qs, "_PART_CANDIDATES", 7)
+    _assert_same(want, quality_signals(batch))
