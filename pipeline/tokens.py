@@ -23,7 +23,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -625,23 +625,40 @@ def count_words(texts: list[str], *, segmenter: str | None = None) -> list[int]:
     words = _WORD_RE.findall
     blocks_of = _JIEBA_BLOCK_RE.findall
     block_words: Callable[[str], int] | None = None
-    counts: list[int] = []
-    for text in texts:
+
+    def count(text: str) -> int:
+        nonlocal block_words
         if text.isascii():
-            counts.append(len(words(text)))
-            continue
+            return len(words(text))
         parts = han_split(text)  # [other, run, other, run, ..., other]
         if len(parts) == 1:
-            counts.append(len(words(text)))
-            continue
+            return len(words(text))
         if block_words is None:
             block_words = _segmenter(segmenter).block_words
         runs = parts[1::2]
         han = " ".join(runs)  # the space keeps jieba blocks from spanning two runs
         blocks = blocks_of(han)
         singles = len(han) - (len(runs) - 1) - sum(map(len, blocks))  # Han outside jieba's block class
-        counts.append(len(words(" ".join(parts[0::2]))) + singles + sum(map(block_words, blocks)))
-    return counts
+        return len(words(" ".join(parts[0::2]))) + singles + sum(map(block_words, blocks))
+
+    return [count(t) if len(t) <= _LONG_TEXT_CHARS else sum(map(count, _space_pieces(t))) for t in texts]
+
+
+_SPACE_RE = re.compile(r"\s")
+
+
+def _space_pieces(text: str) -> Iterator[str]:
+    """Pieces of a long text, each ending just after a whitespace character (or at the end), about
+    _LONG_TEXT_CHARS long: no word, Han run or jieba block spans two, so their counts add up to the
+    text's (the lists of words and runs of a long document never exist whole)."""
+    a, n = 0, len(text)
+    while n - a > _LONG_TEXT_CHARS:
+        m = _SPACE_RE.search(text, a + _LONG_TEXT_CHARS)
+        if m is None:
+            break
+        yield text[a : m.end()]
+        a = m.end()
+    yield text[a:]
 
 
 @functools.cache
