@@ -505,6 +505,7 @@ def _mix_inplace(x: np.ndarray) -> np.ndarray:
     return x
 
 
+#: Sorted n-gram keys compared this many at a time (a gather per block, not a sorted copy).
 _GROUP_BLOCK = 1 << 20
 #: n-gram candidates grouped at once: more are split by the top bits of their hash (equal hashes
 #: always fall in the same part), so the sort's temporaries (3 x 8 bytes each) stay bounded.
