@@ -482,9 +482,7 @@ def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int
             if found and best is not None:
                 out[f"q_top_{m}gram"] = (best >> 32) * (best & 0xFFFFFFFF) / np.maximum(total, 1)
             if found and delta is not None:
-                covered = np.cumsum(delta[:w], dtype=np.int8) > 0
-                chars = np.bincount(wdoc[covered], weights=wl[covered], minlength=n_docs)
-                out[f"q_dup_{m}gram"] = chars / np.maximum(total, 1)
+                out[f"q_dup_{m}gram"] = _covered_chars(delta, wl, wdoc, n_docs) / np.maximum(total, 1)
             del delta
             if not dup.any():
                 break  # no n-gram repeats, so no longer one does either
@@ -493,15 +491,18 @@ def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int
 
 
 def _mix_inplace(x: np.ndarray) -> np.ndarray:
-    """_mix written into x (one temporary instead of five): for arrays as long as a document."""
-    t = x >> _S30
-    x ^= t
-    x *= _M1
-    np.right_shift(x, _S27, out=t)
-    x ^= t
-    x *= _M2
-    np.right_shift(x, _S31, out=t)
-    x ^= t
+    """_mix written into x, a block at a time (one block-sized temporary instead of five arrays as
+    long as x): for arrays as long as a document."""
+    for i in range(0, x.size, _GROUP_BLOCK):
+        b = x[i : i + _GROUP_BLOCK]
+        t = b >> _S30
+        b ^= t
+        b *= _M1
+        np.right_shift(b, _S27, out=t)
+        b ^= t
+        b *= _M2
+        np.right_shift(b, _S31, out=t)
+        b ^= t
     return x
 
 
@@ -510,6 +511,20 @@ _GROUP_BLOCK = 1 << 20
 #: n-gram candidates grouped at once: more are split by the top bits of their hash (equal hashes
 #: always fall in the same part), so the sort's temporaries (3 x 8 bytes each) stay bounded.
 _PART_CANDIDATES = 1 << 20
+
+
+def _covered_chars(delta: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int) -> np.ndarray:
+    """Word characters per document where the running sum of `delta` (n-grams covering a word) is
+    positive, a block at a time (sums of integers in float64: exact, in any order)."""
+    chars = np.zeros(n_docs)
+    carry = np.int8(0)
+    for i in range(0, wl.size, _GROUP_BLOCK):
+        run = np.cumsum(delta[i : min(i + _GROUP_BLOCK, wl.size)], dtype=np.int8)
+        run += carry  # true values stay within 0..m: no int8 overflow
+        carry = run[-1]
+        covered = run > 0
+        chars += np.bincount(wdoc[i : i + run.size][covered], weights=wl[i : i + run.size][covered], minlength=n_docs)
+    return chars
 
 
 def _candidate_parts(valid: np.ndarray, g: np.ndarray) -> Iterator[np.ndarray]:

@@ -623,7 +623,7 @@ def test_windowed_signals_equal_whole_document_on_long_samples(sample_texts: lis
     whole = {k: np.concatenate([quality_signals([d])[k] for d in docs]) for k in SIGNAL_COLUMNS}
     for window in (50, 333, 4096):
         _assert_same(whole, _windowed(docs, monkeypatch, window))
-    monkeypatch.setattr(qs, "_GROUP_BLOCK", 5)  # n-gram groups found over sorted keys in blocks
+    monkeypatch.setattr(qs, "_GROUP_BLOCK", 5)  # n-gram groups, hash mixing, coverage in blocks
     _assert_same(whole, _windowed(docs, monkeypatch, 1 << 20))
     monkeypatch.setattr(qs, "_PART_CANDIDATES", 7)  # candidates split by hash: 64 parts
     _assert_same(whole, _windowed(docs, monkeypatch, 1 << 20))
