@@ -41,6 +41,11 @@ per n, over candidates only for n >= 3 (an n-gram can only repeat where both of 
 repeat). Per document, Python only makes C-level string calls (split, count, set, map with
 methodcaller) over lines and paragraphs. No Python code runs per word or per n-gram.
 
+Memory: a document longer than _WINDOW_CHARS is passed in line-aligned windows (`_long_document`):
+character arrays, its lower-cased copy and line/substring counts exist one window at a time, and
+only word hashes and lengths span the document, for the n-gram pass (in place, its sort split into
+parts by hash bits); the values are those of the whole-document pass (issue 19 item 10).
+
 Hashing: 64-bit polynomial hashes mod 2^64 with a splitmix64 finalizer. Word hashes do not depend on
 the process (no PYTHONHASHSEED), so signals are deterministic; a collision between two different
 n-grams of one document (~n^2/2^64) could raise a repetition signal, which is negligible.
