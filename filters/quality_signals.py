@@ -41,6 +41,11 @@ per n, over candidates only for n >= 3 (an n-gram can only repeat where both of 
 repeat). Per document, Python only makes C-level string calls (split, count, set, map with
 methodcaller) over lines and paragraphs. No Python code runs per word or per n-gram.
 
+Memory: a document longer than _WINDOW_CHARS is passed in line-aligned windows (`_long_document`):
+character arrays, its lower-cased copy and line/substring counts exist one window at a time, and
+only word hashes and lengths span the document, for the n-gram pass (in place, its sort split into
+parts by hash bits); the values are those of the whole-document pass (issue 19 item 10).
+
 Hashing: 64-bit polynomial hashes mod 2^64 with a splitmix64 finalizer. Word hashes do not depend on
 the process (no PYTHONHASHSEED), so signals are deterministic; a collision between two different
 n-grams of one document (~n^2/2^64) could raise a repetition signal, which is negligible.
@@ -51,7 +56,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from operator import methodcaller
 from typing import Any
 
@@ -323,7 +328,7 @@ def _lower_same_length(text: str) -> str:
     low = text.lower()
     if len(low) == len(text):
         return low
-    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)  # rare path
+    return _lower_chars(text)  # rare path
 
 
 def _per_doc(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -446,9 +451,15 @@ def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int
     total = np.bincount(wdoc, weights=wl, minlength=n_docs)
     if w < 2:
         return out
-    cl = np.zeros(w + 1, dtype=np.int64)
-    np.cumsum(wl, out=cl[1:])
-    g1 = _mix(wh + _mix(wdoc.astype(_U64) * _GOLD + _U64(1)))  # doc-salted: n-grams never match across docs
+    # word-length arrays are what a long document holds here: hashes are mixed in place, and the
+    # temporaries of each n are freed as soon as they are used (same values as plain expressions)
+    g1 = wdoc.astype(_U64)
+    g1 *= _GOLD
+    g1 += _U64(1)
+    _mix_inplace(g1)
+    g1 += wh  # doc-salted: n-grams never match across docs
+    del wh  # the caller hands it over: freed here when no one else holds it
+    _mix_inplace(g1)
     g = g1
     dup_prev: np.ndarray | None = None
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -456,48 +467,164 @@ def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int
             npos = w - m + 1
             if npos <= 0:
                 break
-            g = _mix(g[:npos] * _NGRAM_MUL + g1[m - 1 :])
+            if m == 2:
+                g = g1[:npos] * _NGRAM_MUL
+            else:
+                g = g[:npos]
+                g *= _NGRAM_MUL
+            g += g1[m - 1 :]
+            _mix_inplace(g)
             valid = wdoc[:npos] == wdoc[m - 1 :]
             if dup_prev is not None:
                 valid &= dup_prev[:npos] & dup_prev[1 : npos + 1]
-            cand = np.flatnonzero(valid)
             dup = np.zeros(npos, dtype=bool)
-            if cand.size >= 2:
-                keys = g[cand]
-                order = np.argsort(keys)
-                sk = keys[order]
-                new_group = np.empty(sk.size, dtype=bool)
-                new_group[0] = True
-                np.not_equal(sk[1:], sk[:-1], out=new_group[1:])
-                gstart = np.flatnonzero(new_group)
-                counts = np.diff(np.append(gstart, sk.size))
-                repeated = np.repeat(counts >= 2, counts)
-                dup[cand[order[repeated]]] = True
-                if m >= 5:  # later occurrences only: the first one is not a duplicate of anything
-                    pos_sorted = cand[order]
-                    earliest = np.repeat(np.minimum.reduceat(pos_sorted, gstart), counts)
-                    later = pos_sorted[repeated & (pos_sorted != earliest)]
-                if m <= 4:
-                    rep_groups = counts >= 2
-                    if rep_groups.any():
-                        first = cand[order[gstart[rep_groups]]]
-                        gdoc = wdoc[first]
-                        glen = cl[first + m] - cl[first]
-                        key = (counts[rep_groups].astype(np.int64) << 32) | glen
-                        best = np.zeros(n_docs, dtype=np.int64)
-                        np.maximum.at(best, gdoc, key)
-                        out[f"q_top_{m}gram"] = (best >> 32) * (best & 0xFFFFFFFF) / np.maximum(total, 1)
-            if m >= 5 and cand.size >= 2:
-                starts = later
-                if starts.size:
-                    delta = np.bincount(starts, minlength=w + 1) - np.bincount(starts + m, minlength=w + 1)
-                    covered = np.cumsum(delta[:w]) > 0
-                    chars = np.bincount(wdoc[covered], weights=wl[covered], minlength=n_docs)
-                    out[f"q_dup_{m}gram"] = chars / np.maximum(total, 1)
+            best = np.zeros(n_docs, dtype=np.int64) if m <= 4 else None
+            delta = np.zeros(w + 1, dtype=np.int8) if m >= 5 else None
+            found = False  # a repeated n-gram (m <= 4) or a later occurrence (m >= 5) was seen
+            for cand in _candidate_parts(valid, g):
+                found |= _group_part(g, cand, m, dup, best, delta, wl, wdoc)
+            del valid
+            if found and best is not None:
+                out[f"q_top_{m}gram"] = (best >> 32) * (best & 0xFFFFFFFF) / np.maximum(total, 1)
+            if found and delta is not None:
+                out[f"q_dup_{m}gram"] = _covered_chars(delta, wl, wdoc, n_docs) / np.maximum(total, 1)
+            del delta
             if not dup.any():
                 break  # no n-gram repeats, so no longer one does either
             dup_prev = dup
     return out
+
+
+def _mix_inplace(x: np.ndarray) -> np.ndarray:
+    """_mix written into x, a block at a time (one block-sized temporary instead of five arrays as
+    long as x): for arrays as long as a document."""
+    for i in range(0, x.size, _GROUP_BLOCK):
+        b = x[i : i + _GROUP_BLOCK]
+        t = b >> _S30
+        b ^= t
+        b *= _M1
+        np.right_shift(b, _S27, out=t)
+        b ^= t
+        b *= _M2
+        np.right_shift(b, _S31, out=t)
+        b ^= t
+    return x
+
+
+#: Sorted n-gram keys compared this many at a time (a gather per block, not a sorted copy).
+_GROUP_BLOCK = 1 << 20
+#: n-gram candidates grouped at once: more are split by the top bits of their hash (equal hashes
+#: always fall in the same part), so the sort's temporaries (3 x 8 bytes each) stay bounded.
+_PART_CANDIDATES = 1 << 20
+
+
+def _covered_chars(delta: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int) -> np.ndarray:
+    """Word characters per document where the running sum of `delta` (n-grams covering a word) is
+    positive, a block at a time (sums of integers in float64: exact, in any order)."""
+    chars = np.zeros(n_docs)
+    carry = np.int8(0)
+    for i in range(0, wl.size, _GROUP_BLOCK):
+        run = np.cumsum(delta[i : min(i + _GROUP_BLOCK, wl.size)], dtype=np.int8)
+        run += carry  # true values stay within 0..m: no int8 overflow
+        carry = run[-1]
+        covered = run > 0
+        chars += np.bincount(wdoc[i : i + run.size][covered], weights=wl[i : i + run.size][covered], minlength=n_docs)
+    return chars
+
+
+def _candidate_parts(valid: np.ndarray, g: np.ndarray) -> Iterator[np.ndarray]:
+    """The positions where `valid`, in parts that share no hash value (one part when few)."""
+    n = int(np.count_nonzero(valid))
+    if n < 2:
+        return
+    bits = min(max((n - 1) // _PART_CANDIDATES, 0).bit_length(), 6)
+    if bits == 0:
+        yield np.flatnonzero(valid)
+        return
+    top = np.empty(g.size, dtype=np.uint8)
+    shift = _U64(64 - bits)
+    for i in range(0, g.size, _GROUP_BLOCK):
+        top[i : i + _GROUP_BLOCK] = g[i : i + _GROUP_BLOCK] >> shift
+    for part in range(1 << bits):
+        yield np.flatnonzero(valid & (top == part))
+
+
+def _group_part(
+    g: np.ndarray, cand: np.ndarray, m: int, dup: np.ndarray, best: np.ndarray | None,
+    delta: np.ndarray | None, wl: np.ndarray, wdoc: np.ndarray,
+) -> bool:  # fmt: skip
+    """Groups the n-grams at `cand` by hash; marks repeated positions in `dup`, and adds to `best`
+    (m <= 4: per document, max of count << 32 | characters over repeated n-grams) or to `delta`
+    (m >= 5: +1/-1 at the start/end of every later occurrence). True when it found any."""
+    if cand.size < 2:
+        return False
+    pos_sorted, gstart, counts = _groups(g, cand)
+    del cand
+    repeated = np.repeat(counts >= 2, counts)
+    dup[pos_sorted[repeated]] = True
+    if best is not None:
+        rep_groups = counts >= 2
+        if not rep_groups.any():
+            return False
+        first = pos_sorted[gstart[rep_groups]]
+        glen = functools.reduce(np.add, (wl[first + i].astype(np.int64) for i in range(m)))
+        key = (counts[rep_groups].astype(np.int64) << 32) | glen
+        np.maximum.at(best, wdoc[first], key)
+        return True
+    # later occurrences only: the first one is not a duplicate of anything
+    earliest = np.repeat(np.minimum.reduceat(pos_sorted, gstart), counts)
+    repeated &= pos_sorted != earliest
+    del earliest
+    later = pos_sorted[repeated]
+    # distinct positions, so at most m n-grams overlap anywhere: int8 counts suffice
+    delta[later] += 1  # type: ignore[index]
+    delta[later + m] -= 1  # type: ignore[index]
+    return bool(later.size)
+
+
+def _groups(g: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate positions ordered by n-gram hash, the start of each group of equal hashes in that
+    order, and the group sizes."""
+    keys = g[cand]
+    order = np.argsort(keys)
+    new_group = np.empty(keys.size, dtype=bool)
+    new_group[0] = True
+    for i in range(0, keys.size - 1, _GROUP_BLOCK):  # sorted keys a block at a time (no full copy)
+        sk = keys[order[i : i + _GROUP_BLOCK + 1]]
+        np.not_equal(sk[1:], sk[:-1], out=new_group[i + 1 : i + sk.size])
+    del keys
+    gstart = np.flatnonzero(new_group)
+    del new_group
+    counts = np.diff(np.append(gstart, cand.size))
+    return cand[order], gstart, counts
+
+
+#: A document longer than this many characters has its character arrays (code points, classes,
+#: shifted masks, prefix sums: ~40 bytes per character) built one line-aligned window at a time, so
+#: that only word- and line-level arrays span the document (issue 19 item 10). A chunk of several
+#: documents is always one window (it is at most _CHUNK_CHARS long).
+_WINDOW_CHARS = 1 << 18
+
+
+def _windows(low: str, size: int) -> list[tuple[int, int]]:
+    """[a, b) cuts of one document, each ending just after a "\\n" (or at the text's end), at most
+    `size` characters long unless one line is longer. Line-aligned because tokens, sentence and
+    clause ends and lines never span a "\\n", and every look-ahead/behind of the character masks
+    meets a "\\n" there, which a window's space padding reproduces: so per-window sums are exact."""
+    n = len(low)
+    cuts: list[tuple[int, int]] = []
+    a = 0
+    while n - a > size:
+        p = low.rfind("\n", a, a + size)
+        if p < 0:
+            p = low.find("\n", a + size)
+            if p < 0:
+                break
+        cuts.append((a, p + 1))
+        a = p + 1
+    if a < n or not cuts:
+        cuts.append((a, n))
+    return cuts
 
 
 def _batch_arrays(texts: Sequence[str], low: str) -> dict[str, np.ndarray]:
@@ -508,6 +635,13 @@ def _batch_arrays(texts: Sequence[str], low: str) -> dict[str, np.ndarray]:
     if n_docs > 1:
         np.cumsum(lengths[:-1] + 1, out=starts[1:])
     ends = starts + lengths
+    return _finish(_window_sums(low, starts, ends), n_docs)
+
+
+def _window_sums(low: str, starts: np.ndarray, ends: np.ndarray) -> dict[str, np.ndarray]:
+    """Additive per-document counts of one window, plus the word and short-line arrays that the
+    document-wide statistics need (their order is text order, so concatenation is exact)."""
+    n_docs = starts.size
     cps = _codepoints(low)
     f = _flags()[cps]
     owner = np.zeros(cps.size + 1, dtype=np.int32)  # document of every character (separators: the next)
@@ -516,49 +650,84 @@ def _batch_arrays(texts: Sequence[str], low: str) -> dict[str, np.ndarray]:
 
     t = _tokens(cps, f, owner)
     out = _word_counts(t, n_docs)
-    sentences, terminated, spans = _sentences(cps, f, starts, ends, owner)
-    out["sentences"] = sentences
-    out["terminated"] = terminated
-    out["zh_clauses"], out["zh_terminated"] = _zh_clauses(cps, f, starts, ends, spans)
+    out["wh"], out["wl"], out["wdoc"] = t["wh"], t["wl"], t["wdoc"]
+    sentences, terminated, line_chars, spans = _sentences(cps, f, starts, ends, owner)
+    out["sentences"], out["terminated"], out["line_chars"] = sentences, terminated, line_chars
+    out["zh_clauses"], out["zh_terminated"] = _zh_clauses(cps, f, starts, spans)
     out.update(_short_lines(f, *spans, t, n_docs))
     out.update(_char_classes(f, starts, ends))
-    out.update(_ngram_signals(t["wh"], t["wl"], t["wdoc"], n_docs))
+    return out
+
+
+#: Window outputs that are concatenated (in text order) rather than summed.
+_CONCAT = ("wh", "wl", "wdoc", "stop_pairs", "short_hash", "short_doc")
+
+
+def _merge(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One document's window outputs combined: sums of the counts, concatenation of the arrays.
+    Integer-valued float sums (bincount weights) are exact below 2^53, so the order does not matter."""
+    out: dict[str, np.ndarray] = {}
+    for k in list(parts[0]):
+        if k in _CONCAT:  # popped: each word array exists twice only while it is concatenated
+            out[k] = np.concatenate([p.pop(k) for p in parts])
+        else:
+            out[k] = functools.reduce(np.add, (p.pop(k) for p in parts))
+    return out
+
+
+def _finish(s: dict[str, np.ndarray], n_docs: int) -> dict[str, np.ndarray]:
+    """The signals from a chunk's (or a long document's merged) window outputs."""
+    words, gtoks, spaced_n = s["words"], s["gtoks"], s["spaced_n"]
+    stop_sorted, _ = _stop_table()
+    stop_distinct = np.bincount(np.unique(s["stop_pairs"]) // stop_sorted.size, minlength=n_docs)
+    line_chars, n_lines = s["line_chars"], s["n_lines"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {
+            "words": words,
+            "mean_word_len": np.where(spaced_n > 0, s["spaced_len"] / np.maximum(spaced_n, 1), np.nan),
+            "alpha_words": np.where(gtoks > 0, s["alpha_words"] / np.maximum(gtoks, 1), 0.0),
+            "stop_words": stop_distinct,
+            "stop_word_frac": np.where(words > 0, s["stop_occ"] / np.maximum(words, 1), 0.0),
+            "sentences": s["sentences"],
+            "terminated": np.where(line_chars > 0, s["terminated"] / np.maximum(line_chars, 1), 0.0),
+            "zh_clauses": s["zh_clauses"],
+            "zh_terminated": np.where(line_chars > 0, s["zh_terminated"] / np.maximum(line_chars, 1), 0.0),
+            "short_lines": np.where(n_lines > 0, s["short_n"] / np.maximum(n_lines, 1), 0.0),
+            "dup_short_lines": np.where(n_lines > 0, _dup_short(s["short_hash"], s["short_doc"], n_docs) / np.maximum(n_lines, 1), 0.0),
+            "han_frac": np.where(s["letters"] > 0, s["han"] / np.maximum(s["letters"], 1), 0.0),
+            "garbage_frac": np.where(s["nonspace"] > 0, s["garbage"] / np.maximum(s["nonspace"], 1), 0.0),
+        }
+    out.update(_ngram_signals(s.pop("wh"), s.pop("wl"), s.pop("wdoc"), n_docs))  # handed over
     return out
 
 
 def _word_counts(t: dict[str, np.ndarray], n_docs: int) -> dict[str, np.ndarray]:
-    """Gopher quality: words, mean word length, alphabetic share, stop words."""
+    """Gopher quality counts: words, Gopher tokens, alphabetic tokens, space-delimited words and
+    their letters, stop-word occurrences and the (document, stop word) pairs present."""
     tdoc = t["tdoc"]
     is_word = t["is_word"]
-    words = np.bincount(tdoc[is_word], minlength=n_docs)
-    gtoks = np.bincount(tdoc[t["gtok"]], minlength=n_docs)
-    alpha_words = np.bincount(tdoc[t["has_alpha"]], minlength=n_docs)
     spaced = is_word & ~t["cjk_tok"]
-    spaced_n = np.bincount(tdoc[spaced], minlength=n_docs)
-    spaced_len = np.bincount(tdoc[spaced], weights=t["wlen"][spaced], minlength=n_docs)
-
     wh, wdoc = t["wh"], t["wdoc"]
     stop_sorted, _ = _stop_table()
     pos = np.searchsorted(stop_sorted, wh)
     pos[pos == stop_sorted.size] = 0
     hit = stop_sorted[pos] == wh
-    stop_occ = np.bincount(wdoc[hit], minlength=n_docs)
-    pairs = np.unique(wdoc[hit].astype(np.int64) * stop_sorted.size + pos[hit])
-    stop_distinct = np.bincount(pairs // stop_sorted.size, minlength=n_docs)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "words": words,
-            "mean_word_len": np.where(spaced_n > 0, spaced_len / np.maximum(spaced_n, 1), np.nan),
-            "alpha_words": np.where(gtoks > 0, alpha_words / np.maximum(gtoks, 1), 0.0),
-            "stop_words": stop_distinct,
-            "stop_word_frac": np.where(words > 0, stop_occ / np.maximum(words, 1), 0.0),
-        }
+    return {
+        "words": np.bincount(tdoc[is_word], minlength=n_docs),
+        "gtoks": np.bincount(tdoc[t["gtok"]], minlength=n_docs),
+        "alpha_words": np.bincount(tdoc[t["has_alpha"]], minlength=n_docs),
+        "spaced_n": np.bincount(tdoc[spaced], minlength=n_docs),
+        "spaced_len": np.bincount(tdoc[spaced], weights=t["wlen"][spaced], minlength=n_docs),
+        "stop_occ": np.bincount(wdoc[hit], minlength=n_docs),
+        "stop_pairs": np.unique(wdoc[hit].astype(np.int64) * stop_sorted.size + pos[hit]),
+    }
 
 
 def _sentences(
     cps: np.ndarray, f: np.ndarray, starts: np.ndarray, ends: np.ndarray, owner: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """C4: sentences per document, the terminated share of line text, and the line spans.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """C4: sentences per document, the terminated characters of line text and the line characters
+    (their ratio is the terminated share; kept apart so windows add up), and the line spans.
 
     A sentence ends at a sentence-final mark not followed by another, then (after up to two closing
     quotes/brackets) a space or the end; full-width 。！？ need no space after them; an ellipsis
@@ -601,13 +770,11 @@ def _sentences(
     ldoc = owner[ls]
     terminated = np.bincount(ldoc, weights=done, minlength=n_docs)
     line_chars = (ends - starts) - _per_doc(nl, starts, ends)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(line_chars > 0, terminated / np.maximum(line_chars, 1), 0.0)
-    return sentences, share, (ls, le, ldoc)
+    return sentences, terminated, line_chars, (ls, le, ldoc)
 
 
 def _zh_clauses(
-    cps: np.ndarray, f: np.ndarray, starts: np.ndarray, ends: np.ndarray, spans: tuple[np.ndarray, ...]
+    cps: np.ndarray, f: np.ndarray, starts: np.ndarray, spans: tuple[np.ndarray, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Chinese-aware C4 sentence count and terminated share (issue #23), for the zh thresholds.
 
@@ -624,7 +791,8 @@ def _zh_clauses(
 
     The terminated share is C4's (characters of each line up to its last end, over the line
     characters), with these clause ends as ends, plus a closing quote at the line end: a line that
-    ends mid-clause ("...官方网站", a menu item) still loses its tail."""
+    ends mid-clause ("...官方网站", a menu item) still loses its tail. Returned: the clause count
+    and the terminated characters (the share is taken in `_finish`)."""
     ls, le, _ = spans
     n = cps.size
     n_docs = starts.size
@@ -660,23 +828,18 @@ def _zh_clauses(
     last = marks[np.maximum(k, 0)] if marks.size else np.zeros(le.size, dtype=np.int64)
     done = np.where((k >= 0) & (last >= ls), last + 1 - ls, 0)
     terminated = np.bincount(np.searchsorted(starts, ls, side="right") - 1, weights=done, minlength=n_docs)
-    line_chars = (ends - starts) - _per_doc(cps == 10, starts, ends)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(line_chars > 0, terminated / np.maximum(line_chars, 1), 0.0)
-    return clauses, share
+    return clauses, terminated
 
 
 def _char_classes(f: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[str, np.ndarray]:
-    """Chinese-aware: Han share of letters, garbage share of non-space characters."""
-    letters = _per_doc((f & _ALPHA) != 0, starts, ends)
-    han = _per_doc((f & _HAN) != 0, starts, ends)
-    nonspace = _per_doc((f & _SPACE) == 0, starts, ends)
-    garbage = _per_doc((f & _GARBAGE) != 0, starts, ends)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "han_frac": np.where(letters > 0, han / np.maximum(letters, 1), 0.0),
-            "garbage_frac": np.where(nonspace > 0, garbage / np.maximum(nonspace, 1), 0.0),
-        }
+    """Chinese-aware counts: letters and Han characters (the Han share), non-space characters and
+    garbage (the garbage share)."""
+    return {
+        "letters": _per_doc((f & _ALPHA) != 0, starts, ends),
+        "han": _per_doc((f & _HAN) != 0, starts, ends),
+        "nonspace": _per_doc((f & _SPACE) == 0, starts, ends),
+        "garbage": _per_doc((f & _GARBAGE) != 0, starts, ends),
+    }
 
 
 def _short_lines(
@@ -687,7 +850,8 @@ def _short_lines(
     occurs on another short line too (menus repeated at the top and bottom, "返回顶部", "上一篇";
     compared on lower-cased letters/digits, so "- Home" and "Home" are the same line; a line
     without letters or digits is never "repeated"). `ls`/`le`: spans of the "\\n"-separated
-    lines (some may be blank)."""
+    lines (some may be blank). Returned: line and short-line counts, and the hashes of the worded
+    short lines (compared document-wide in `_dup_short`)."""
     n = f.size
     nonspace = np.zeros(n + 1, dtype=np.int32)
     np.cumsum((f & _SPACE) == 0, out=nonspace[1:])
@@ -705,19 +869,20 @@ def _short_lines(
     cw, p0, pw = t["cw"], t["p0"], t["pw"]
     cs, ce = cw[ls[short]], cw[le[short]]
     worded = ce > cs
-    dup_short = np.zeros(n_docs, dtype=np.int64)
-    if worded.sum() >= 2:
-        cs, ce, sdoc = cs[worded], ce[worded], ldoc[short][worded]
-        h = _mix(((p0[ce] - p0[cs]) * (pw[cs] if pw is not None else _pow_base(cs))) ^ ((ce - cs).astype(_U64) * _GOLD))
-        h = _mix(h + _mix(sdoc.astype(_U64) * _GOLD + _U64(1)))
-        _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
-        rep = counts[inverse] >= 2
-        dup_short = np.bincount(sdoc[rep], minlength=n_docs)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "short_lines": np.where(n_lines > 0, short_n / np.maximum(n_lines, 1), 0.0),
-            "dup_short_lines": np.where(n_lines > 0, dup_short / np.maximum(n_lines, 1), 0.0),
-        }
+    cs, ce, sdoc = cs[worded], ce[worded], ldoc[short][worded]
+    h = _mix(((p0[ce] - p0[cs]) * (pw[cs] if pw is not None else _pow_base(cs))) ^ ((ce - cs).astype(_U64) * _GOLD))
+    return {"n_lines": n_lines, "short_n": short_n, "short_hash": h, "short_doc": sdoc}
+
+
+def _dup_short(h: np.ndarray, sdoc: np.ndarray, n_docs: int) -> np.ndarray:
+    """Per document, the worded short lines whose text occurs on another short line of it (hashes
+    salted with the document, so equal lines of two documents never match)."""
+    if h.size < 2:
+        return np.zeros(n_docs, dtype=np.int64)
+    h = _mix(h + _mix(sdoc.astype(_U64) * _GOLD + _U64(1)))
+    _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
+    rep = counts[inverse] >= 2
+    return np.bincount(sdoc[rep], minlength=n_docs)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -781,6 +946,19 @@ def _line_stats(text: str, low: str) -> tuple[float, ...]:
             policy = _policy_lines(low)
             break
 
+    return _line_result(
+        text_len, n_lines, hashes, ellipses, bullets, ellipsis, dup_lines, n_paras, dup_paras, dup_line_chars,
+        dup_para_chars, lorem, javascript, curly, policy, fw_punct, newlines, truncated,
+    )  # fmt: skip
+
+
+def _line_result(
+    text_len: int, n_lines: int, hashes: int, ellipses: int, bullets: int, ellipsis: int, dup_lines: int,
+    n_paras: int, dup_paras: int, dup_line_chars: int, dup_para_chars: int, lorem: int, javascript: int,
+    curly: int, policy: int, fw_punct: int, newlines: int, truncated: int,
+) -> tuple[float, ...]:  # fmt: skip
+    """The 17 line/paragraph/substring values of a document from its counts (one formula for the
+    whole-document and the windowed pass)."""
     inv_lines = 1.0 / n_lines if n_lines else 0.0
     inv_len = 1.0 / text_len if text_len else 0.0
     non_nl = text_len - newlines
@@ -803,6 +981,121 @@ def _line_stats(text: str, low: str) -> tuple[float, ...]:
         newlines,
         truncated * inv_lines,
     )
+
+
+class _LineCounts:
+    """_line_stats' counts of one long document, added up window by window (line-aligned windows:
+    no line, ellipsis, brace pair or phrase spans two); the distinct lines are kept as a set, as in
+    the whole-document pass, so duplicate lines are found across windows."""
+
+    def __init__(self) -> None:
+        self.uniq: set[str] = set()
+        self.c = dict.fromkeys(
+            ("n_lines", "line_chars", "uniq_chars", "bullets", "ellipsis", "truncated", "fw_punct", "newlines",
+             "hashes", "ellipses", "curly", "lorem", "javascript", "policy"), 0,
+        )  # fmt: skip
+
+    def add(self, text: str, low: str) -> None:
+        c = self.c
+        lines = [*filter(None, map(str.strip, text.split("\n")))]
+        c["n_lines"] += len(lines)
+        c["line_chars"] += sum(map(len, lines))
+        new = set(lines).difference(self.uniq)
+        self.uniq |= new
+        c["uniq_chars"] += sum(map(len, new))
+        c["bullets"] += sum(map(_startswith_bullet, lines))
+        c["ellipsis"] += sum(map(_endswith_ellipsis, lines))
+        c["truncated"] += sum(map(_endswith_truncation, lines)) - sum(map(_endswith_long_ellipsis, lines))
+        c["fw_punct"] += sum(map(_endswith_fw, map(_strip_closers, lines)))
+        del lines, new
+        c["newlines"] += text.count("\n")
+        c["hashes"] += text.count("#")
+        c["ellipses"] += text.count("...")
+        c["curly"] += text.count("{") - text.count("-{")
+        if not text.isascii():
+            c["ellipses"] += text.count("…") - text.count("……") + text.count("。。。")
+            c["curly"] += text.count("｛")
+        c["lorem"] += low.count("lorem ipsum")
+        if "javascript" in low:
+            c["javascript"] += sum(map(_contains_js, low.split("\n")))
+        if any(p in low for p in _POLICY_GATES):
+            c["policy"] += _policy_lines(low)
+
+    def result(self, text: str, size: int) -> tuple[float, ...]:
+        c = self.c
+        n_lines = c["n_lines"]
+        dup_lines = n_lines - len(self.uniq)
+        n_paras, dup_paras, dup_para_chars = _paragraph_counts(text, size)
+        return _line_result(
+            len(text), n_lines, c["hashes"], c["ellipses"], c["bullets"], c["ellipsis"], dup_lines, n_paras,
+            dup_paras, c["line_chars"] - c["uniq_chars"], dup_para_chars, c["lorem"], c["javascript"], c["curly"],
+            c["policy"], c["fw_punct"], c["newlines"], c["truncated"],
+        )  # fmt: skip
+
+
+_NON_SPACE_RE = re.compile(r"\S")
+
+
+def _paragraph_counts(text: str, size: int) -> tuple[int, int, int]:
+    """(paragraphs, duplicate paragraphs, their characters) of `_PARA_SPLIT_RE.split(text.strip())`,
+    without copying the text: pieces of the stripped span cut after a whole run of 2+ newlines, so
+    each piece splits into whole paragraphs plus a trailing empty string."""
+    if "\n\n" not in text:
+        return 1, 0, 0
+    m = _NON_SPACE_RE.search(text)
+    if m is None:
+        return 1, 0, 0  # "".split -> [""]
+    lo, hi = m.start(), len(text)
+    while text[hi - 1].isspace():  # trailing whitespace: short in practice
+        hi -= 1
+    uniq: set[str] = set()
+    n_paras = chars = uniq_chars = 0
+    a = lo
+    while a < hi:
+        p = text.find("\n\n", a + size, hi) if hi - a > size else -1
+        b = hi
+        if p >= 0:
+            b = p + 2
+            while text[b] == "\n":  # text[hi - 1] is not a space: the run ends before hi
+                b += 1
+        paras = _PARA_SPLIT_RE.split(text[a:b])
+        if b < hi:
+            paras.pop()  # the empty string after the piece's final separator
+        n_paras += len(paras)
+        chars += sum(map(len, paras))
+        new = set(paras).difference(uniq)
+        uniq |= new
+        uniq_chars += sum(map(len, new))
+        a = b
+    return n_paras, n_paras - len(uniq), chars - uniq_chars
+
+
+def _lower_chars(text: str) -> str:
+    """_lower_same_length's rare path: every character lowered on its own."""
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+def _long_document(text: str, size: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(numpy signals, line values) of one document longer than `size`, in line-aligned windows
+    (`_windows`): neither its lower-cased copy nor its character arrays exist whole. str.lower() of
+    a window is the window of the whole lower-cased text (its only context rule, final sigma, stops
+    at a "\\n"); a text holding U+0130 (the one character whose lower() is longer) is lowered
+    character by character throughout, as `_lower_same_length` does for the whole text."""
+    per_char = "\u0130" in text
+    parts: list[dict[str, np.ndarray]] = []
+    lines = _LineCounts()
+    for a, b in _windows(text, size):
+        w = text[a:b]
+        low = _lower_chars(w) if per_char else w.lower()
+        part = _window_sums(low, np.zeros(1, dtype=np.int64), np.array([b - a], dtype=np.int64))
+        del part["wdoc"]  # all zeros: one broadcast zero below instead of 4 bytes per word
+        parts.append(part)
+        lines.add(w, low)
+        del w, low, part
+    merged = _merge(parts)
+    merged["wdoc"] = np.broadcast_to(np.int32(0), merged["wh"].shape)
+    arr = _finish(merged, 1)
+    return arr, np.array([lines.result(text, size)], dtype=np.float64)
 
 
 def _policy_lines(low: str) -> int:
@@ -845,14 +1138,17 @@ def quality_signals(texts: Sequence[str], langs: Sequence[str | None] | None = N
 
 def _fill(chunk: Sequence[str], cols: dict[str, np.ndarray], offset: int) -> None:
     n = len(chunk)
-    joined = "\n".join(chunk)
-    low = joined.lower()
-    if len(low) != len(joined):
-        low = "\n".join(map(_lower_same_length, chunk))
-    arr = _batch_arrays(chunk, low)
-    lows = low.split("\n") if joined.count("\n") == n - 1 else _split_lows(chunk, low)
-    rows = list(map(_line_stats, chunk, lows))
-    stats = np.array(rows, dtype=np.float64).reshape(n, 17)
+    if n == 1 and len(chunk[0]) > _WINDOW_CHARS:
+        arr, stats = _long_document(chunk[0], _WINDOW_CHARS)
+    else:
+        joined = "\n".join(chunk)
+        low = joined.lower()
+        if len(low) != len(joined):
+            low = "\n".join(map(_lower_same_length, chunk))
+        arr = _batch_arrays(chunk, low)
+        lows = low.split("\n") if joined.count("\n") == n - 1 else _split_lows(chunk, low)
+        rows = list(map(_line_stats, chunk, lows))
+        stats = np.array(rows, dtype=np.float64).reshape(n, 17)
     (
         n_lines,
         hashes,

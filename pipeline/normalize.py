@@ -26,7 +26,7 @@ import xxhash
 
 from pipeline.config import Casing
 
-__all__ = ["NormChanges", "normalize_text", "normalize_key", "key_hash"]
+__all__ = ["NormChanges", "normalize_text", "normalize_key", "key_hash", "key_hashes"]
 
 # --------------------------------------------------------------------------------------------------
 # Stored text: character sets
@@ -505,3 +505,45 @@ def _strip_key(text: str, strip_re: re.Pattern[str]) -> str:
 def key_hash(key: str) -> str:
     """xxh3_128 hex digest of the UTF-8 key: the exact-dedup key column (32 hex characters)."""
     return xxhash.xxh3_128_hexdigest(key.encode("utf-8"))
+
+
+#: Texts longer than this many characters are keyed piece by piece (`key_hashes`).
+_KEY_WINDOW = 1 << 20
+#: Where a long text may be cut for keying: before an ASCII letter/digit or a CJK unified ideograph.
+#: Both are starters that NFKC never composes with what precedes them and that casefold maps to
+#: themselves or a single ASCII letter, and the key keeps them; so no step of normalize_key (NFKC,
+#: casefold, deletions, the fixed-point loop) sees across the cut.
+_KEY_CUT_RE = re.compile("[0-9A-Za-z\u4e00-\u9fff]")
+
+
+def _key_pieces(text: str, window: int) -> list[tuple[int, int]]:
+    """[a, b) cuts of `text` at safe positions (_KEY_CUT_RE), about `window` characters apart."""
+    cuts: list[tuple[int, int]] = []
+    a, n = 0, len(text)
+    while n - a > window:
+        m = _KEY_CUT_RE.search(text, a + window)
+        if m is None:
+            break
+        cuts.append((a, m.start()))
+        a = m.start()
+    cuts.append((a, n))
+    return cuts
+
+
+def key_hashes(text: str, *, window: int = _KEY_WINDOW) -> tuple[str, str]:
+    """(key_hash(normalize_key(cs)), key_hash(cs)) with cs = normalize_key(text, casefold=False): the
+    exact-dedup key columns `key_hash` and `key_hash_cs`. A text longer than `window` is keyed piece by piece and hashed by streaming xxh3
+    updates, so neither key of a long document exists whole (issue 19 item 10); the pieces' keys
+    concatenate to the whole text's key (see _KEY_CUT_RE), so the digests are the same.
+
+    The case-insensitive key is the casefolded case-sensitive one (a tested property), and folding
+    the short, already stripped key is cheaper than keying the text twice."""
+    if len(text) <= window:
+        cs = normalize_key(text, casefold=False)
+        return key_hash(normalize_key(cs)), key_hash(cs)
+    h, h_cs = xxhash.xxh3_128(), xxhash.xxh3_128()
+    for a, b in _key_pieces(text, window):
+        cs = normalize_key(text[a:b], casefold=False)
+        h_cs.update(cs.encode("utf-8"))
+        h.update(normalize_key(cs).encode("utf-8"))
+    return h.hexdigest(), h_cs.hexdigest()

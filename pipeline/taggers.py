@@ -30,7 +30,7 @@ from filters.quality import QUALITY_FIELDS, quality_signals
 from pipeline.config import DecontaminationConfig, LanguageConfig, RunConfig
 from pipeline.dedup.minhash import signatures
 from pipeline.document import DOC_FIELDS, KEY_FIELDS, LANGUAGE_TAG_FIELDS, PROVENANCE_FIELDS, Document, minhash_type
-from pipeline.normalize import key_hash, normalize_key
+from pipeline.normalize import key_hashes
 from pipeline.stats import RunStats
 from pipeline.tokens import count_tokens, extra_token_counts, extra_token_fields, tokenizer_identities
 
@@ -176,10 +176,8 @@ class ExactKeys:
         return None  # depends on the text only (and the Unicode tables: in the key already)
 
     def tag(self, batch: TagBatch) -> dict[str, Any]:
-        # the case-insensitive key is the casefolded case-sensitive one (a tested property), and
-        # folding the short, already stripped key is cheaper than keying the text twice
-        cs_keys = [normalize_key(t, casefold=False) for t in batch.texts]
-        return {"key_hash": [key_hash(normalize_key(k)) for k in cs_keys], "key_hash_cs": [key_hash(k) for k in cs_keys]}
+        keys = list(map(key_hashes, batch.texts))  # one text's keys at a time (see key_hashes)
+        return {"key_hash": [k for k, _ in keys], "key_hash_cs": [k for _, k in keys]}
 
 
 class Quality:

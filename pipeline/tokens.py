@@ -22,7 +22,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,10 +207,25 @@ def count_tokens(texts: list[str], encoding: str = "o200k_base", *, num_threads:
     if resolve_tokenizer(encoding).kind == "hf":
         return get_tokenizer(encoding).count(texts)
     enc = get_encoding(encoding)
+    if any(len(t) > _LONG_TEXT_CHARS for t in texts):
+        return [_count_long(enc, t) if len(t) > _LONG_TEXT_CHARS else len(enc.encode_ordinary(t)) for t in texts]
     if num_threads <= 1:
         encode = enc.encode_ordinary
         return [len(encode(t)) for t in texts]
     return [len(ids) for ids in enc.encode_ordinary_batch(texts, num_threads=num_threads)]
+
+
+#: Texts longer than this are counted through tiktoken's uint32 token buffer (`_count_long`).
+_LONG_TEXT_CHARS = 1 << 20
+
+
+def _count_long(enc: tiktoken.Encoding, text: str) -> int:
+    """Tokens of one long text without the Python list of ints that encode_ordinary returns (~36
+    bytes per token: a 10 MB document's list alone is ~90 MB): the same BPE through tiktoken's
+    numpy buffer (4 bytes per token). With no special token allowed and none disallowed, `encode`
+    reads special-token strings as plain text, exactly as `encode_ordinary` does. BPE merges are not
+    local, so the text is encoded whole (not in chunks)."""
+    return int(enc.encode_to_numpy(text, allowed_special=set(), disallowed_special=()).size)
 
 
 def count_bytes(text: str) -> int:
@@ -602,23 +617,40 @@ def count_words(texts: list[str], *, segmenter: str | None = None) -> list[int]:
     words = _WORD_RE.findall
     blocks_of = _JIEBA_BLOCK_RE.findall
     block_words: Callable[[str], int] | None = None
-    counts: list[int] = []
-    for text in texts:
+
+    def count(text: str) -> int:
+        nonlocal block_words
         if text.isascii():
-            counts.append(len(words(text)))
-            continue
+            return len(words(text))
         parts = han_split(text)  # [other, run, other, run, ..., other]
         if len(parts) == 1:
-            counts.append(len(words(text)))
-            continue
+            return len(words(text))
         if block_words is None:
             block_words = _segmenter(segmenter).block_words
         runs = parts[1::2]
         han = " ".join(runs)  # the space keeps jieba blocks from spanning two runs
         blocks = blocks_of(han)
         singles = len(han) - (len(runs) - 1) - sum(map(len, blocks))  # Han outside jieba's block class
-        counts.append(len(words(" ".join(parts[0::2]))) + singles + sum(map(block_words, blocks)))
-    return counts
+        return len(words(" ".join(parts[0::2]))) + singles + sum(map(block_words, blocks))
+
+    return [count(t) if len(t) <= _LONG_TEXT_CHARS else sum(map(count, _space_pieces(t))) for t in texts]
+
+
+_SPACE_RE = re.compile(r"\s")
+
+
+def _space_pieces(text: str) -> Iterator[str]:
+    """Pieces of a long text, each ending just after a whitespace character (or at the end), about
+    _LONG_TEXT_CHARS long: no word, Han run or jieba block spans two, so their counts add up to the
+    text's (the lists of words and runs of a long document never exist whole)."""
+    a, n = 0, len(text)
+    while n - a > _LONG_TEXT_CHARS:
+        m = _SPACE_RE.search(text, a + _LONG_TEXT_CHARS)
+        if m is None:
+            break
+        yield text[a : m.end()]
+        a = m.end()
+    yield text[a:]
 
 
 @functools.cache

@@ -13,7 +13,7 @@ import xxhash
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipeline.normalize import NormChanges, key_hash, normalize_key, normalize_text
+from pipeline.normalize import NormChanges, _key_pieces, key_hash, key_hashes, normalize_key, normalize_text
 
 # --------------------------------------------------------------------------------------------------
 # Real lines
@@ -540,3 +540,46 @@ def test_case_sensitive_key_idempotent_and_folds_to_the_key(text: str) -> None:
     cs = normalize_key(text, casefold=False)
     assert normalize_key(cs, casefold=False) == cs
     assert normalize_key(cs) == normalize_key(text)
+
+
+# --------------------------------------------------------------------------------------------------
+# Long texts: keys streamed piece by piece (issue 19 item 10)
+# --------------------------------------------------------------------------------------------------
+
+#: Combining marks after deleted characters, casefold changes, compatibility forms, Hangul jamo,
+#: non-BMP symbols and final sigma: whatever could couple a piece to the next one.
+_KEY_EDGES = (
+    "e\n\u0301x. <\u0338 ΟΔΟΣ Straße ﬁne Ｔ字形 \U0001f600 ᄀ\u1161\u11a8 ǰ\u0323 a\u0345:\u0300b",
+    CMRC_QUOTES + CMRC_FULLWIDTH_LETTERS + CMRC_ZWSP + CMRC_ACRONYMS,
+    "no cut candidates here: ¿¡ — … «»",
+    "",
+)
+
+
+def _whole_keys(text: str) -> tuple[str, str]:
+    """The keys tag has always stored: the case-insensitive one folds the case-sensitive key."""
+    cs = normalize_key(text, casefold=False)
+    return key_hash(normalize_key(cs)), key_hash(cs)
+
+
+def test_key_pieces_cut_before_safe_characters_and_cover_the_text() -> None:
+    text = "".join(_KEY_EDGES) * 3
+    for window in (1, 4, 33):
+        cuts = _key_pieces(text, window)
+        assert cuts[0][0] == 0 and cuts[-1][1] == len(text)
+        assert all(b == a2 for (_, b), (a2, _) in zip(cuts, cuts[1:]))
+        assert all(re.fullmatch("[0-9A-Za-z\u4e00-\u9fff]", text[a]) for a, _ in cuts[1:])
+
+
+@pytest.mark.parametrize("window", [1, 2, 5, 64])
+def test_streamed_keys_equal_whole_text_keys(window: int) -> None:
+    texts = [*_KEY_EDGES, "".join(_KEY_EDGES) * 4, (CMRC_FULLWIDTH_DIGITS + CMRC_FULLWIDTH_MATH + CMRC_IDEOGRAPHIC_SPACE) * 3]
+    for text in texts:
+        assert key_hashes(text, window=window) == _whole_keys(text), text[:60]
+    assert key_hashes(texts[4]) == _whole_keys(texts[4])  # below the window: the plain path
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.sampled_from(list("aZ9 \n.,-中文字ΣσßﬁＴ\u0301\u0345\u0338<\u1161\u11a8ᄀ\u00ad\u200b\U0001f600ǰİ")), max_size=80))
+def test_streamed_keys_equal_whole_text_keys_on_generated_text(text: str) -> None:
+    assert key_hashes(text, window=3) == _whole_keys(text)

@@ -545,3 +545,91 @@ def test_long_document_path_keeps_no_power_table_and_gives_the_same_signals(samp
     assert "pw" not in qs._powers_cache or qs._powers_cache["pw"].size <= 2000
     for k in SIGNAL_COLUMNS:
         np.testing.assert_array_equal(whole[k], long_path[k], err_msg=k)
+
+
+# --------------------------------------------------------------------------------------------------
+# Long documents: line-aligned windows give the whole-document values (issue 19 item 10)
+# --------------------------------------------------------------------------------------------------
+
+_MENU = "首页\n返回顶部\n上一篇\nHome\n"
+_EDGE_TEXTS = {
+    "no newline": "alpha bravo charlie delta echo foxtrot alpha bravo charlie delta echo. Done!",
+    "empty lines": "\n\n\nfirst line.\n\n\n\nsecond line...\n\n- Home\n\n\nthird\n\n",
+    "chinese": "她说：“今天天气很好。”\n\n我们去公园吧！\n好……\n首页\n返回顶部\n太好了～\n"
+    "隐私政策 使用条款\n中 文 空 格\n",
+    "mixed": "使用Python进行数据分析。Lorem ipsum dolor.\n{code} -{zh-hans:a}- ｛b｝\n# title ...\n"
+    "javascript: void(0)\nTerms of Use | Privacy Policy\n• bullet “quoted.”\n'said \"yes.\"'\n",
+    "one char lines": "a\nb\na\n。\n\n.\n…\n",
+    "paragraphs": "  \n\n\n para one.\n\npara two\n\n\n\n para one.\n\n  \n\npara two\n\n\n  \n",
+    "whitespace only": " \n\n \t\n",
+    "dotted i and sigma": "İstanbul ΟΔΟΣ\nΣ ΟΔΟΣ.\nİ\nıi İİ\n\nΟΔΟΣ\n",
+    "sigma": "ΟΔΟΣ ΟΔΟΣ\nΣ\nΣΑ\n",
+}
+
+
+def _windowed(texts: list[str], monkeypatch: pytest.MonkeyPatch, window: int) -> dict[str, np.ndarray]:
+    """Signals of each text alone (one document per call) with windows of `window` characters."""
+    monkeypatch.setattr(qs, "_WINDOW_CHARS", window)
+    rows = [quality_signals([t]) for t in texts]
+    return {k: np.concatenate([r[k] for r in rows]) for k in SIGNAL_COLUMNS}
+
+
+def _assert_same(whole: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> None:
+    for k in SIGNAL_COLUMNS:
+        np.testing.assert_array_equal(whole[k], got[k], err_msg=k)
+
+
+def test_paragraph_counts_equal_the_split_of_the_stripped_text() -> None:
+    for text in [*_EDGE_TEXTS.values(), "\n".join(_EDGE_TEXTS.values()) * 2, "", "a", "\n\n", "a\n\n\nb\n\na"]:
+        paras = qs._PARA_SPLIT_RE.split(text.strip()) if "\n\n" in text else [text]
+        want = (len(paras), len(paras) - len(set(paras)), sum(map(len, paras)) - sum(map(len, set(paras))))
+        if "\n\n" not in text:
+            want = (1, 0, 0)
+        for size in (1, 2, 5, 40, 10_000):
+            assert qs._paragraph_counts(text, size) == want, (text, size)
+
+
+def test_windows_are_line_aligned_and_cover_the_text() -> None:
+    text = "ab\ncdefgh\n\nij\nklmnopqrstu\nv"
+    for size in (1, 2, 3, 5, 8, 100):
+        cuts = qs._windows(text, size)
+        assert cuts[0][0] == 0 and cuts[-1][1] == len(text)
+        assert all(b == a2 for (_, b), (a2, _) in zip(cuts, cuts[1:]))
+        assert all(text[b - 1] == "\n" for _, b in cuts[:-1])
+        assert all(b - a <= size or "\n" not in text[a : b - 1] for a, b in cuts)
+    assert qs._windows("no newline at all", 3) == [(0, 17)]
+    assert qs._windows("ends\n", 2) == [(0, 5)]
+    assert qs._windows("", 4) == [(0, 0)]
+
+
+@pytest.mark.parametrize("window", [1, 7, 64, 1000])
+def test_windowed_signals_equal_whole_document_on_edge_texts(window: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tokens, n-grams, sentence and clause ends, lines and repeated short lines that meet window
+    edges (window 1: every line is a window of its own)."""
+    texts = [*_EDGE_TEXTS.values(), "\n".join(_EDGE_TEXTS.values()) * 3, _MENU * 4]
+    whole = quality_signals(texts)  # many documents: one window per chunk
+    _assert_same(whole, _windowed(texts, monkeypatch, window))
+
+
+def test_windowed_signals_equal_whole_document_on_long_samples(sample_texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real English and Chinese documents joined into long ones (n-grams repeated in far windows,
+    a menu at both ends), windows of a few lines each."""
+    en, zh = sample_texts[:60], [t for t in sample_texts if signals(t)["q_han_frac"] > 0.5][:60]
+    docs = [
+        _MENU + "\n".join(en) + "\n" + _MENU + "- Home\n",
+        "\n\n".join(zh) + "\n" + _MENU,
+        "\n".join(en[:20] + zh[:20] + en[:20]),
+    ]
+    whole = {k: np.concatenate([quality_signals([d])[k] for d in docs]) for k in SIGNAL_COLUMNS}
+    for window in (50, 333, 4096):
+        _assert_same(whole, _windowed(docs, monkeypatch, window))
+    monkeypatch.setattr(qs, "_GROUP_BLOCK", 5)  # n-gram groups, hash mixing, coverage in blocks
+    _assert_same(whole, _windowed(docs, monkeypatch, 1 << 20))
+    monkeypatch.setattr(qs, "_PART_CANDIDATES", 7)  # candidates split by hash: 64 parts
+    _assert_same(whole, _windowed(docs, monkeypatch, 1 << 20))
+    _assert_same(whole, _windowed(docs, monkeypatch, 333))
+    batch = [*sample_texts[:80], *docs]  # many documents in one chunk: parts of doc-salted hashes
+    monkeypatch.setattr(qs, "_PART_CANDIDATES", 1 << 20)
+    want = quality_signals(batch)
+    monkeypatch.setattr(qs, "_PART_CANDIDATES", 7)
+    _assert_same(want, quality_signals(batch))

@@ -153,3 +153,16 @@ def test_byte_and_char_counts() -> None:
     assert count_chars(ZH_TANG) == 59  # 7 + 4 x 12 characters + 4 line breaks
     assert count_bytes("abc") == 3 and count_chars("") == 0
     assert count_bytes("\U0001f600") == 4 and count_chars("\U0001f600") == 1
+
+
+@pytest.mark.parametrize("encoding", ["o200k_base", "cl100k_base"])
+def test_long_texts_count_through_the_token_buffer_the_same(encoding: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Texts above the long-text size are counted from tiktoken's uint32 buffer (no Python list of
+    ints per token, issue 19 item 10): the same counts, special-token strings read as text."""
+    import pipeline.tokens as tk
+
+    texts = [*REAL, "Split documents with <|endoftext|> between them. <|fim_prefix|>", "", "床前明月光"]
+    want = count_tokens(texts, encoding)
+    monkeypatch.setattr(tk, "_LONG_TEXT_CHARS", 3)
+    assert count_tokens(texts, encoding) == want
+    assert want == [len(get_encoding(encoding).encode_ordinary(t)) for t in texts]

@@ -180,3 +180,19 @@ def test_segmenter_name_records_the_mode() -> None:
     assert words_segmenter_name().endswith("hmm=off")
     with pytest.raises(ValueError):
         count_words(["中文"], segmenter="pkuseg")
+
+
+@pytest.mark.parametrize("piece", [1, 4, 50])
+def test_long_texts_counted_in_whitespace_pieces_the_same(corpora: dict[str, list[str]], piece: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Texts above the long-text size are counted piece by piece, cut after whitespace (issue 19
+    item 10): Han runs, jieba blocks and words never span a cut, so the counts are the same."""
+    import pipeline.tokens as tk
+
+    texts = [
+        *corpora["cmrc"][:15], *corpora["web"][:10], *corpora["tang"][:10],
+        "\n".join(corpora["cmrc"][:10] + corpora["web"][:10]), "", "中", "a 中 b", "3D版 1号店\u3000第2章", "nospaceatall",
+    ]  # fmt: skip
+    want = count_words(texts)
+    monkeypatch.setattr(tk, "_LONG_TEXT_CHARS", piece)
+    assert count_words(texts) == want
+    assert "".join(tk._space_pieces("a b\u3000c\nd  ")) == "a b\u3000c\nd  "

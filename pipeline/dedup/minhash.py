@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipeline.config import DedupConfig
-from pipeline.dedup.shingles import ShingleBatch, shingle_hashes
+from pipeline.dedup.shingles import ShingleBatch, shingle_hash_blocks, shingle_hashes
 
 if TYPE_CHECKING:  # datasketch's package import pulls in scipy and redis (~2 s): loaded where used
     from datasketch import LeanMinHash
@@ -48,6 +48,8 @@ EMPTY_VALUE = np.uint32(0xFFFFFFFF)
 #: Characters per internal batch: large enough that numpy's per-call overhead vanishes, small
 #: enough that the temporary arrays stay in the tens of MB.
 _BATCH_CHARS = 1_000_000
+#: Texts longer than this (characters) are shingled alone, in bounded memory (`_long_signature`).
+_LONG_CHARS = _BATCH_CHARS
 #: Shingles per permutation block: 8k x 128 x 4 bytes = 4 MB (L2/L3-sized: measured fastest).
 _BLOCK_SHINGLES = 8_192
 
@@ -122,6 +124,10 @@ def signatures(texts: Sequence[str], cfg: DedupConfig) -> np.ndarray:
     out = np.empty((n, cfg.num_perm), dtype=np.uint32)
     i = 0
     while i < n:
+        if len(texts[i]) > _LONG_CHARS:
+            out[i] = _long_signature(texts[i], cfg)
+            i += 1
+            continue
         j, chars = i, 0
         while j < n and (j == i or chars + len(texts[j]) <= _BATCH_CHARS):
             chars += len(texts[j])
@@ -130,6 +136,17 @@ def signatures(texts: Sequence[str], cfg: DedupConfig) -> np.ndarray:
         out[i:j] = signatures_from_shingles(sh, cfg.num_perm, cfg.seed)
         i = j
     return out
+
+
+def _long_signature(text: str, cfg: DedupConfig) -> np.ndarray:
+    """The signature of one long text from its shingle hashes block by block (the minimum of the
+    blocks' minima is the minimum): the text's shingles never exist as one array."""
+    sig = np.full(cfg.num_perm, EMPTY_VALUE, dtype=np.uint32)
+    for block in shingle_hash_blocks(text, cfg.word_ngram, cfg.char_ngram):
+        if len(block):
+            one = ShingleBatch(block, np.array([0, len(block)], dtype=np.int64))
+            np.minimum(sig, signatures_from_shingles(one, cfg.num_perm, cfg.seed)[0], out=sig)
+    return sig
 
 
 def is_empty(sigs: np.ndarray) -> np.ndarray:

@@ -38,8 +38,9 @@ runs only for the few documents that need it (see `_fold_cp`).
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,7 @@ __all__ = [
     "CHAR",
     "shingle_text",
     "shingle_hashes",
+    "shingle_hash_blocks",
     "ngram_hashes64",
     "shingles",
     "shingle_hash",
@@ -513,9 +515,19 @@ def _hash_batch(
     if (cls == _IGNORE).any():
         keep = cls != _IGNORE
         cp, cls = cp[keep], cls[keep]
+    tok = _token_hashes(cp, cls)
+    if tok is None:
+        return (np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, bool)) if wide else (np.zeros(0, np.uint32), np.zeros(0, np.int64))
+    th, kind, tok_doc = tok
+    return _shingles_of_tokens(th, kind, tok_doc, word_n, char_n, wide=wide)
+
+
+def _token_hashes(cp: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(token hash uint64, kind uint8, document index int64) of every token of a joined batch whose
+    ignorable characters are already deleted; None without tokens."""
     n = len(cls)
     if n == 0:
-        return (np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, bool)) if wide else (np.zeros(0, np.uint32), np.zeros(0, np.int64))
+        return None
     is_word = cls == _WORD
     is_cjk = cls == _CJK
     # A token starts at every character-gram character and at the first character of a word.
@@ -525,7 +537,7 @@ def _hash_batch(
     tok_pos = np.flatnonzero(start)  # position of each token's first character
     n_tok = len(tok_pos)
     if n_tok == 0:
-        return (np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, bool)) if wide else (np.zeros(0, np.uint32), np.zeros(0, np.int64))
+        return None
     # Per-token polynomial hash sum(cp_j * P^(j - start)).
     end = is_cjk.copy()
     end[-1] |= is_word[-1]
@@ -572,7 +584,16 @@ def _hash_batch(
     per_doc = np.diff(np.searchsorted(tok_pos, marks), prepend=0, append=n_tok)
     tok_doc = np.repeat(np.arange(len(per_doc), dtype=np.int64), per_doc)
     kind = np.where(is_cjk[tok_pos], np.uint8(CHAR), np.uint8(WORD))
-    run_start, run_len, run_kind = _absorb(kind, tok_doc, word_n, char_n, any_cjk=bool(is_cjk.any()))
+    return th, kind, tok_doc
+
+
+def _shingles_of_tokens(
+    th: np.ndarray, kind: np.ndarray, tok_doc: np.ndarray, word_n: int, char_n: int, *, wide: bool
+) -> tuple[np.ndarray, ...]:
+    """The shingle hashes of _hash_batch from the batch's tokens (hashes, kinds, documents)."""
+    n_tok = len(th)
+    # every character-gram character is a CHAR token (symbols too, in the fallback pass)
+    run_start, run_len, run_kind = _absorb(kind, tok_doc, word_n, char_n, any_cjk=bool((kind == CHAR).any()))
     # Shingles per run: every window of n tokens, or the whole run when it is shorter than n.
     run_n = np.where(run_kind == WORD, word_n, char_n)
     count = np.maximum(run_len - run_n + 1, 1)
@@ -582,6 +603,26 @@ def _hash_batch(
     # Full windows: rolling sums over contiguous slices (acc[i] = sum_k th[i+k] R^k); when the two
     # n differ, the smaller one's partial sum is kept aside. Windows of short runs are redone below.
     lo_n, hi_n = min(word_n, char_n), max(word_n, char_n)
+    acc, acc_lo = _rolling(th, lo_n, hi_n)
+    if lo_n == hi_n:
+        win = acc[s]
+    else:
+        win = np.where(np.repeat(run_n, count) == hi_n, acc[s], acc_lo[s])
+    short = np.flatnonzero(run_len < run_n)
+    if len(short):  # whole-run shingles of runs shorter than n
+        win[first_sh[short]] = _short_run_sums(th, run_start[short], run_len[short])
+    salt = m_run.astype(np.uint64) * _U64(_C_M) + run_kind.astype(np.uint64) * _U64(_C_K)
+    win += np.repeat(salt, count)
+    if wide:
+        return _fmix64_np(win), np.repeat(tok_doc[run_start], count), np.repeat(run_len >= run_n, count)
+    h = (_fmix64_np(win) >> _U64(32)).astype(np.uint32)
+    return h, np.repeat(tok_doc[run_start], count)
+
+
+def _rolling(th: np.ndarray, lo_n: int, hi_n: int) -> tuple[np.ndarray, np.ndarray]:
+    """acc[i] = sum_k th[i+k] R^k over k < hi_n, and the same over k < lo_n (the same array when
+    lo_n == hi_n); sums are cut short at the end of `th` (only full windows are read from them)."""
+    n_tok = len(th)
     acc = th.copy()
     acc_lo = acc
     for k in range(1, hi_n):
@@ -589,24 +630,16 @@ def _hash_batch(
             acc_lo = acc.copy()
         if k < n_tok:
             acc[:-k] += th[k:] * _U64(_rpow(k))
-    if lo_n == hi_n:
-        win = acc[s]
-    else:
-        win = np.where(np.repeat(run_n, count) == hi_n, acc[s], acc_lo[s])
-    short = np.flatnonzero(run_len < run_n)
-    if len(short):  # whole-run shingles of runs shorter than n
-        ps, pm = run_start[short], run_len[short]
-        pacc = th[ps].copy()
-        for k in range(1, int(pm.max())):
-            sel = np.flatnonzero(pm > k)
-            pacc[sel] += th[ps[sel] + k] * _U64(_rpow(k))
-        win[first_sh[short]] = pacc
-    salt = m_run.astype(np.uint64) * _U64(_C_M) + run_kind.astype(np.uint64) * _U64(_C_K)
-    win += np.repeat(salt, count)
-    if wide:
-        return _fmix64_np(win), np.repeat(tok_doc[run_start], count), np.repeat(run_len >= run_n, count)
-    h = (_fmix64_np(win) >> _U64(32)).astype(np.uint32)
-    return h, np.repeat(tok_doc[run_start], count)
+    return acc, acc_lo
+
+
+def _short_run_sums(th: np.ndarray, ps: np.ndarray, pm: np.ndarray) -> np.ndarray:
+    """sum_k th[ps + k] R^k for k < pm: the shingle sums of whole runs shorter than their n."""
+    pacc = th[ps].copy()
+    for k in range(1, int(pm.max())):
+        sel = np.flatnonzero(pm > k)
+        pacc[sel] += th[ps[sel] + k] * _U64(_rpow(k))
+    return pacc
 
 
 def _absorb(
@@ -660,3 +693,103 @@ def _absorb(
     brk[1:] = (doc[1:] != doc[:-1]) | (kind[1:] != kind[:-1])
     rs = np.flatnonzero(brk)
     return rs, np.diff(rs, append=n), kind[rs]
+
+
+# --------------------------------------------------------------------------------------------------
+# One long document, in bounded memory (issue 19 item 10)
+# --------------------------------------------------------------------------------------------------
+
+#: Characters per piece of a long text's character pass (code points, classes, prefix sums).
+_PIECE_CHARS = 1 << 18
+#: Shingles per block of a long text's window pass.
+_BLOCK_SHINGLES = 1 << 17
+_PIECE_CUT = re.compile("[\n ]")
+
+
+def _pieces(text: str, size: int) -> list[tuple[int, int]]:
+    """[a, b) cuts of `text` before a "\\n" or an ASCII space, about `size` characters apart. Both are
+    separators that fold to themselves and that NFKC neither changes nor composes with a neighbour,
+    so no token, fold or NFKC run crosses a cut."""
+    cuts: list[tuple[int, int]] = []
+    a, n = 0, len(text)
+    while n - a > size:
+        m = _PIECE_CUT.search(text, a + size)
+        if m is None:
+            break
+        b = m.start()
+        cuts.append((a, b))
+        a = b
+    cuts.append((a, n))
+    return cuts
+
+
+def _text_tokens(text: str, piece_chars: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(token hashes, kinds) of one text, computed piece by piece (the same values as the
+    whole-text pass, since tokens hash independently of their position); None without tokens."""
+    table = _class_table()
+    ths: list[np.ndarray] = []
+    kinds: list[np.ndarray] = []
+    for a, b in _pieces(text, piece_chars):
+        cp = _fold_cp(_join([text[a:b]]))
+        cls = table[cp]
+        if (cls == _IGNORE).any():
+            keep = cls != _IGNORE
+            cp, cls = cp[keep], cls[keep]
+        tok = _token_hashes(cp, cls)
+        del cp, cls
+        if tok is not None:
+            ths.append(tok[0])
+            kinds.append(tok[1])
+    if not ths:
+        return None
+    return np.concatenate(ths), np.concatenate(kinds)
+
+
+def shingle_hash_blocks(
+    text: str,
+    word_ngram: int = 5,
+    char_ngram: int = 5,
+    *,
+    piece_chars: int | None = None,
+    block_shingles: int | None = None,
+) -> Iterator[np.ndarray]:
+    """The shingle hashes (uint32) of one text, in blocks of at most `block_shingles` whose
+    concatenation is `shingle_hashes([text]).hashes` (same values, same order).
+
+    For long documents: the character arrays exist one piece of `piece_chars` at a time, only the
+    token hashes and kinds (9 bytes per token) span the text, and each block's windows are summed
+    over its own slice of tokens. Sizes default to _PIECE_CHARS and _BLOCK_SHINGLES."""
+    piece_chars = piece_chars or _PIECE_CHARS
+    block_shingles = block_shingles or _BLOCK_SHINGLES
+    tok = _text_tokens(text, piece_chars)
+    if tok is None:  # no letter/digit/CJK token: the symbol fallback, on the whole text (rare)
+        yield shingle_hashes([text], word_ngram, char_ngram).hashes
+        return
+    th, kind = tok
+    doc = np.broadcast_to(np.int64(0), th.shape)  # one document: no per-token array
+    run_start, run_len, run_kind = _absorb(kind, doc, word_ngram, char_ngram, any_cjk=bool((kind == CHAR).any()))
+    del kind
+    run_n = np.where(run_kind == WORD, word_ngram, char_ngram)
+    count = np.maximum(run_len - run_n + 1, 1)
+    first_sh = np.cumsum(count) - count
+    total = int(count.sum())
+    salt = np.minimum(run_len, run_n).astype(np.uint64) * _U64(_C_M) + run_kind.astype(np.uint64) * _U64(_C_K)
+    short = run_len < run_n
+    pacc = np.zeros(len(run_start), dtype=np.uint64)
+    if short.any():
+        pacc[short] = _short_run_sums(th, run_start[short], run_len[short])
+    lo_n, hi_n = min(word_ngram, char_ngram), max(word_ngram, char_ngram)
+    for i0 in range(0, total, block_shingles):
+        idx = np.arange(i0, min(i0 + block_shingles, total), dtype=np.int64)
+        r = np.searchsorted(first_sh, idx, side="right") - 1  # run of every shingle
+        s = run_start[r] + (idx - first_sh[r])  # its first token (increasing)
+        lo = int(s[0])
+        acc, acc_lo = _rolling(th[lo : min(int(s[-1]) + hi_n, len(th))], lo_n, hi_n)
+        s -= lo
+        win = acc[s] if lo_n == hi_n else np.where(run_n[r] == hi_n, acc[s], acc_lo[s])
+        del acc, acc_lo, s
+        sh = short[r]
+        if sh.any():
+            win[sh] = pacc[r[sh]]
+        win += salt[r]
+        yield (_fmix64_np(win) >> _U64(32)).astype(np.uint32)

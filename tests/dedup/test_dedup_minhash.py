@@ -90,3 +90,18 @@ def test_internal_batching_does_not_change_signatures(monkeypatch: pytest.Monkey
     monkeypatch.setattr(mh, "_BATCH_CHARS", batch_chars)
     monkeypatch.setattr(mh, "_BLOCK_SHINGLES", 97)  # documents straddle permutation blocks
     assert np.array_equal(signatures(texts, CFG), whole)
+
+
+def test_long_text_signatures_equal_the_batch_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Texts above the long-text size are signed from shingle blocks (bounded memory, issue 19
+    item 10): the same rows as the batch path, empty texts included."""
+    from pipeline.dedup import minhash as M
+    from pipeline.dedup import shingles as S
+
+    texts = ["\n".join(c4_texts()[:10]), "\n\n".join(cmrc_texts()[:10]), "", "😀 👍", "short one", c4_texts()[0] + cmrc_texts()[0]]
+    cfg = DedupConfig()
+    want = signatures(texts, cfg)
+    monkeypatch.setattr(M, "_LONG_CHARS", 5)
+    monkeypatch.setattr(S, "_PIECE_CHARS", 97)
+    monkeypatch.setattr(S, "_BLOCK_SHINGLES", 13)
+    np.testing.assert_array_equal(signatures(texts, cfg), want)

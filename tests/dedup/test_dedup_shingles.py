@@ -146,3 +146,43 @@ def test_tables_cover_every_character_that_nfkc_or_casefold_changes() -> None:
         and t.fold[c] == c
     ]
     assert changed == []
+
+
+# --------------------------------------------------------------------------------------------------
+# One long document in pieces and blocks (issue 19 item 10)
+# --------------------------------------------------------------------------------------------------
+
+#: Texts whose runs, minor-run merges, short runs, folds and ignorable characters meet piece edges.
+_LONG_EDGES = [
+    "2009年2月离世 the character 中 means middle and 北京 is a city name 好 ok",
+    "ﬁne Ｔ字形 Straße e\u0301 soft\u00adhyphen zero\u200bwidth a\x00b İstanbul ΟΔΟΣ",
+    "中 文 空 格 a 中 b 文 c 字 d e f g h i j k 春眠不觉晓处处闻啼鸟",
+    "no-newline-just-one-token-" * 5,
+    "😀 👍 ！",  # symbol-only: the fallback pass
+    "",
+    " \n\t ",
+]
+
+
+def _blocks(text: str, **kw: int) -> np.ndarray:
+    parts = list(S.shingle_hash_blocks(text, **kw))
+    return np.concatenate(parts) if parts else np.zeros(0, np.uint32)
+
+
+def test_pieces_cut_before_newlines_and_spaces_and_cover_the_text() -> None:
+    text = "\n".join(_LONG_EDGES)
+    for size in (1, 3, 40):
+        cuts = S._pieces(text, size)
+        assert cuts[0][0] == 0 and cuts[-1][1] == len(text)
+        assert all(b == a2 for (_, b), (a2, _) in zip(cuts, cuts[1:]))
+        assert all(text[a] in "\n " for a, _ in cuts[1:])
+
+
+@pytest.mark.parametrize(("piece", "block"), [(1, 1), (5, 3), (64, 7), (4096, 1 << 17)])
+@pytest.mark.parametrize(("wn", "cn"), [(5, 5), (3, 5), (5, 2)])
+def test_shingle_blocks_equal_whole_text_hashes(piece: int, block: int, wn: int, cn: int) -> None:
+    texts = [*_LONG_EDGES, "\n".join(_LONG_EDGES) * 2, "\n".join(c4_texts()[:8] + cmrc_texts()[:8] + poems()[:8])]
+    for text in texts:
+        want = shingle_hashes([text], wn, cn).hashes
+        got = _blocks(text, word_ngram=wn, char_ngram=cn, piece_chars=piece, block_shingles=block)
+        assert np.array_equal(got, want), text[:60]
