@@ -35,7 +35,7 @@ from pipeline.tokens import tokenizer_settings
 from pipeline.card import write_card
 from pipeline.config import RunConfig, SourceConfig
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
-from pipeline.dedup.cluster import ClusterPlan, finish_clusters, partition_edges, plan_clusters, pool_map
+from pipeline.dedup.cluster import ClusterPlan, MapFn, ProcessMap, finish_clusters, partition_edges, plan_clusters
 from pipeline.layout import Layout, as_layout
 from pipeline.lock import OutLock
 from pipeline.report import remove_report, write_report
@@ -150,15 +150,16 @@ def cluster_begin(cfg: RunConfig, out: Layout | str | Path, tagged: list[TagResu
     return ClusterWork(ordered, key, plan, seconds={"plan": time.perf_counter() - clock})
 
 
-def cluster_end(cfg: RunConfig, out: Layout | str | Path, cw: ClusterWork) -> dict[str, Any]:
-    """Last part: components + outputs (when computed), the cluster key, then one keeper per cluster
-    among the documents that pass the other rules; returns the summary (cluster_stats.json)."""
+def cluster_end(cfg: RunConfig, out: Layout | str | Path, cw: ClusterWork, map_fn: MapFn | None = None, workers: int = 1) -> dict[str, Any]:
+    """Last part: components + outputs (when computed; the costly output work in `workers` tasks
+    through `map_fn` when given), the cluster key, then one keeper per cluster among the documents
+    that pass the other rules; returns the summary (cluster_stats.json)."""
     if not cw.enabled:
         return {"enabled": False}
     lay = as_layout(out)
     work, st = lay.dedup_dir(), lay.stage
     if cw.plan is not None:
-        res = finish_clusters(cw.plan)
+        res = finish_clusters(cw.plan, map_fn=map_fn, groups=workers if map_fn is not None else 1)
         cw.seconds.update(res.seconds)
         st.write_bytes(f"{work}/cluster_key.txt", cw.key.encode())
     # one source of truth for the summary, whether the clusters are new or reused
@@ -177,11 +178,15 @@ def cluster_step(
     Partition tasks run in this process, or in a pool of `workers` processes (the flow maps them as
     tasks instead: flows/curate.py). `seconds`: filled with the time of each step."""
     cw = cluster_begin(cfg, out, tagged, reuse, workers)
-    if cw.plan is not None:
-        clock = time.perf_counter()
-        pool_map(workers)(partition_edges, cw.plan, list(range(cw.plan.partitions)))
-        cw.seconds["partitions"] = time.perf_counter() - clock
-    summary = cluster_end(cfg, out, cw)
+    pool = ProcessMap(workers)
+    try:
+        if cw.plan is not None:
+            clock = time.perf_counter()
+            pool(partition_edges, cw.plan, list(range(cw.plan.partitions)))
+            cw.seconds["partitions"] = time.perf_counter() - clock
+        summary = cluster_end(cfg, out, cw, pool, workers)
+    finally:
+        pool.close()
     if seconds is not None:
         seconds.update(cw.seconds)
     return summary

@@ -733,11 +733,12 @@ def partition_edges(plan: ClusterPlan, part: int) -> dict[str, int]:
     return {**asdict(counts), "peak_rss_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)}
 
 
-def _docs_rows(plan: ClusterPlan, nodes: np.ndarray) -> pa.Table:
-    """(id, source, n_chars, key_hash) of documents `nodes` (sorted global indices), read shard by
-    shard from the staged files: only the clustered documents are held."""
+def _docs_rows(plan: ClusterPlan, nodes: np.ndarray, shards: range | None = None) -> pa.Table:
+    """(id, source, n_chars, key_hash) of documents `nodes` (sorted global indices, all in
+    `shards`), read shard by shard from the staged files: only the clustered documents are held."""
     out: list[pa.Table] = []
-    for s, path in enumerate(plan.shards):
+    for s in shards if shards is not None else range(len(plan.shards)):
+        path = plan.shards[s]
         lo, hi = np.searchsorted(nodes, [plan.offsets[s], plan.offsets[s + 1]])
         if hi <= lo:
             continue
@@ -747,10 +748,11 @@ def _docs_rows(plan: ClusterPlan, nodes: np.ndarray) -> pa.Table:
     return pa.concat_tables(out) if out else _DOCS_SCHEMA.empty_table()
 
 
-def finish_clusters(plan: ClusterPlan, keep_intermediate: bool = False) -> ClusterResult:
+def finish_clusters(plan: ClusterPlan, keep_intermediate: bool = False, map_fn: MapFn | None = None, groups: int = 1) -> ClusterResult:
     """Components over the edges only (documents in no edge are singletons and cost nothing) and
     the outputs: clusters.parquet, edges.parquet, cluster_stats.json. Memory: the edges and the
-    clustered documents, not the corpus."""
+    clustered documents, not the corpus. `groups` > 1: the costly output work in that many tasks
+    through `map_fn` (row reading by shard slice; sorting and flags by range of cluster ids)."""
     cfg, store, work = plan.cfg, plan.store, plan.work
     res = ClusterResult(work_dir=Path(work) if store.local else work)  # type: ignore[arg-type]
     res.n_docs, res.n_empty_signatures, res.n_partitions = plan.n_docs, plan.n_empty_signatures, plan.partitions
@@ -795,14 +797,18 @@ def finish_clusters(plan: ClusterPlan, keep_intermediate: bool = False) -> Clust
     res.seconds["components"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    clustered = _docs_rows(plan, nodes) if len(nodes) else _DOCS_SCHEMA.empty_table()
-    table = _clusters_table(clustered, root)
+    if groups > 1 and len(nodes) and map_fn is not None:
+        table, edges_t, res.source_pairs, res.source_docs = _outputs_parallel(plan, nodes, root, a, b, kind, sim, groups, map_fn)
+    else:
+        clustered = _docs_rows(plan, nodes) if len(nodes) else _DOCS_SCHEMA.empty_table()
+        table = _clusters_table(clustered, root)
+        edges_t = _edges_table(nodes, clustered, a, b, kind, sim, cfg.num_perm)
+        res.source_pairs, res.source_docs = _source_matrix(table)
     _write_atomic(store, table, f"{work}/clusters.parquet")
-    _write_atomic(store, _edges_table(nodes, clustered, a, b, kind, sim, cfg.num_perm), f"{work}/edges.parquet")
+    _write_atomic(store, edges_t, f"{work}/edges.parquet")
     res.n_clusters = len(np.unique(root))
     res.n_clustered_docs = len(nodes)
     res.n_duplicates = res.n_clustered_docs - res.n_clusters
-    res.source_pairs, res.source_docs = _source_matrix(table)
     store.write_bytes(f"{work}/cluster_stats.json", (json.dumps(res.stats(), indent=2, sort_keys=True) + "\n").encode("utf-8"))
     if not keep_intermediate:
         store.rm_tree(f"{work}/_parts")
@@ -810,21 +816,162 @@ def finish_clusters(plan: ClusterPlan, keep_intermediate: bool = False) -> Clust
     return res
 
 
-def pool_map(workers: int) -> Callable[[Callable[[ClusterPlan, int], dict[str, int]], ClusterPlan, list[int]], list[dict[str, int]]]:
-    """A `map_fn` running partition tasks in `workers` processes (spawned: safe in a process
-    that runs threads, like a Prefect flow), in order of the parts; one worker: in this process."""
+@dataclass
+class _Outputs:
+    """What the output tasks of finish_clusters share (small: paths and boundaries)."""
 
-    def run(fn: Callable[[ClusterPlan, int], dict[str, int]], plan: ClusterPlan, parts: list[int]) -> list[dict[str, int]]:
-        if workers <= 1 or len(parts) <= 1:
-            return [fn(plan, i) for i in parts]
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    plan: ClusterPlan
+    slices: list[tuple[int, int]]  # shard ranges [lo, hi) of the row tasks
+    groups: int = 1
 
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(parts)), mp_context=ctx) as pool:
-            return list(pool.map(fn, [plan] * len(parts), parts))
+    @property
+    def dir(self) -> str:
+        return f"{self.plan.work}/_out"
 
-    return run
+    def path(self, kind: str, k: int) -> str:
+        return f"{self.dir}/{kind}-{k:05d}.arrow"
+
+
+def _write_ipc(store: Store, table: pa.Table, path: str) -> None:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+    store.write_bytes(path, sink.getvalue().to_pybytes())
+
+
+def _read_ipc(store: Store, path: str) -> pa.Table:
+    return pa.ipc.open_file(pa.py_buffer(store.read_bytes(path))).read_all()
+
+
+def _rows_task(op: _Outputs, k: int) -> dict[str, int]:
+    """Output task 1 (one per slice of shards): the clustered documents' (id, source, n_chars,
+    key_hash) from the staged files of its shards, in document order."""
+    lo, hi = op.slices[k]
+    plan = op.plan
+    nodes = np.frombuffer(plan.store.read_bytes(f"{op.dir}/nodes.i64"), dtype=np.int64)
+    a, b = np.searchsorted(nodes, [plan.offsets[lo], plan.offsets[hi]])
+    _write_ipc(plan.store, _docs_rows(plan, nodes[a:b], range(lo, hi)), op.path("rows", k))
+    return {"peak_rss_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)}
+
+
+def _group_task(op: _Outputs, k: int) -> dict[str, int]:
+    """Output task 2 (one per range of cluster ids): its clusters, sorted; its edges (those whose
+    smaller id falls in the same range), sorted; its part of the source matrix. Ranges are in id
+    order, so the chunks concatenated are the sorted whole."""
+    st = op.plan.store
+    rows = _read_ipc(st, op.path("grows", k))
+    table = _clusters_table(rows.drop_columns(["comp"]), rows.column("comp").to_numpy())
+    _write_ipc(st, table, op.path("clusters", k))
+    e = _read_ipc(st, op.path("gedges", k))
+    _write_ipc(st, e.sort_by([("a", "ascending"), ("b", "ascending")]), op.path("edges", k))
+    matrix, docs = _source_matrix(table)
+    st.write_bytes(op.path("sources", k), json.dumps({"matrix": matrix, "docs": docs}).encode())
+    return {"peak_rss_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)}
+
+
+def _outputs_parallel(
+    plan: ClusterPlan, nodes: np.ndarray, root: np.ndarray, a: np.ndarray, b: np.ndarray, kind: np.ndarray, sim: np.ndarray, groups: int, map_fn: MapFn
+) -> tuple[pa.Table, pa.Table, dict[str, dict[str, int]], dict[str, int]]:
+    """The outputs with their costly parts in `groups` parallel tasks (row reading; per cluster
+    range: sorting, exact-match flags, source matrix); here only what is linear and cheap: the
+    cluster id of each component, the range boundaries, concatenation."""
+    st = plan.store
+    # row tasks: contiguous slices of the shards
+    cuts = sorted({round(k * len(plan.shards) / groups) for k in range(groups + 1)})
+    op = _Outputs(plan, list(zip(cuts[:-1], cuts[1:])), groups)
+    st.write_bytes(f"{op.dir}/nodes.i64", nodes.astype(np.int64).tobytes())
+    map_fn(_rows_task, op, list(range(len(op.slices))))  # type: ignore[arg-type]
+    rows = pa.concat_tables([_read_ipc(st, op.path("rows", k)) for k in range(len(op.slices))])
+    ids = rows.column("id").combine_chunks()
+    # cluster id of each component = its smallest id; ranges of cluster ids -> groups
+    comp = pa.array(root, type=pa.int64())
+    cid = pa.table({"comp": comp, "id": ids}).group_by("comp").aggregate([("id", "min")])
+    order = np.asarray(pc.sort_indices(cid.column("id_min")))
+    n_c = len(order)
+    bounds = [cid.column("id_min")[int(order[(n_c * k) // groups])].as_py() for k in range(1, groups)] if n_c else []
+    bounds = sorted(set(bounds))
+
+    def group_of(strings: pa.Array) -> np.ndarray:
+        g = np.zeros(len(strings), dtype=np.int64)
+        for bd in bounds:
+            g += np.asarray(pc.greater_equal(strings, pa.scalar(bd, pa.string())))
+        return g
+
+    # a cluster's rows go to the group of its cluster id
+    cid_comp = cid.column("comp").to_numpy()
+    cid_group = group_of(cid.column("id_min"))
+    by_comp = np.argsort(cid_comp)
+    row_group = cid_group[by_comp[np.searchsorted(cid_comp[by_comp], root)]]
+    rows = rows.append_column("comp", comp)
+    # edges as ids (a < b), grouped by the range of a
+    ia = ids.take(pa.array(np.searchsorted(nodes, a)))
+    ib = ids.take(pa.array(np.searchsorted(nodes, b)))
+    swap = np.asarray(pc.greater(ia, ib))
+    lo = pc.if_else(pa.array(swap), ib, ia)
+    hi = pc.if_else(pa.array(swap), ia, ib)
+    edges = pa.table(
+        {
+            "a": lo,
+            "b": hi,
+            "match": pa.array(np.where(kind == 1, "exact", "near").tolist(), type=pa.string()),
+            "jaccard": pa.array((sim / plan.cfg.num_perm).astype(np.float32)),
+        },
+        schema=EDGES_SCHEMA,
+    )
+    edge_group = group_of(lo)
+    n_groups = len(bounds) + 1
+    for k in range(n_groups):
+        _write_ipc(st, rows.filter(pa.array(row_group == k)), op.path("grows", k))
+        _write_ipc(st, edges.filter(pa.array(edge_group == k)), op.path("gedges", k))
+    del rows, edges
+    map_fn(_group_task, op, list(range(n_groups)))  # type: ignore[arg-type]
+    clusters = pa.concat_tables([_read_ipc(st, op.path("clusters", k)) for k in range(n_groups)]).combine_chunks()
+    edges = pa.concat_tables([_read_ipc(st, op.path("edges", k)) for k in range(n_groups)]).combine_chunks()
+    matrix: dict[str, dict[str, int]] = {}
+    docs: dict[str, int] = {}
+    for k in range(n_groups):
+        part = json.loads(st.read_bytes(op.path("sources", k)))
+        for x, row in part["matrix"].items():
+            for y, v in row.items():
+                matrix.setdefault(x, {})[y] = matrix.get(x, {}).get(y, 0) + int(v)
+        for s, v in part["docs"].items():
+            docs[s] = docs.get(s, 0) + int(v)
+    matrix = {k: dict(sorted(v.items())) for k, v in sorted(matrix.items())}
+    st.rm_tree(op.dir)
+    return clusters, edges, matrix, dict(sorted(docs.items()))
+
+
+MapFn = Callable[[Callable[[Any, int], dict[str, int]], Any, list[int]], list[dict[str, int]]]
+
+
+class ProcessMap:
+    """A `map_fn` running tasks in `workers` processes (spawned: safe in a process that runs
+    threads, like a Prefect flow), results in order of the parts; one pool for every map of a
+    cluster run, started on first use; one worker: in this process. `close()` stops the pool."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: Any = None
+
+    def __call__(self, fn: Callable[[Any, int], dict[str, int]], arg: Any, parts: list[int]) -> list[dict[str, int]]:
+        if self.workers <= 1 or len(parts) <= 1:
+            return [fn(arg, i) for i in parts]
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return list(self._pool.map(fn, [arg] * len(parts), parts))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def pool_map(workers: int) -> ProcessMap:
+    """A ProcessMap of `workers` processes."""
+    return ProcessMap(workers)
 
 
 def cluster(
@@ -838,7 +985,7 @@ def cluster(
     sidecar_store: Store | None = None,
     sidecar_of: Callable[[str], str] | None = None,
     workers: int = 1,
-    map_fn: Callable[[Callable[[ClusterPlan, int], dict[str, int]], ClusterPlan, list[int]], list[dict[str, int]]] | None = None,
+    map_fn: MapFn | None = None,
 ) -> ClusterResult:
     """Clusters the documents of the staged shards `paths` (columns `id`, `source`, `key_hash`,
     `minhash` (fixed_size_list<uint32>[num_perm] or list<uint32>), `n_chars`, optional
@@ -858,6 +1005,7 @@ def cluster(
         sidecar_store = Store(*url_to_fs(str(tmp)), str(tmp))
         index = {os.fspath(p): i for i, p in enumerate(sorted(os.fspath(p) for p in paths))}
         sidecar_of = lambda p: f"{tmp}/{index[p]:06d}{SUFFIX}"  # noqa: E731
+    mapper = map_fn or ProcessMap(workers)
     try:
         plan = plan_clusters(
             paths, work, cfg, store=store, sidecar_store=sidecar_store, sidecar_of=sidecar_of, partitions=partitions, workers=workers
@@ -865,10 +1013,12 @@ def cluster(
         seconds = {"plan": time.perf_counter() - clock}
         clock = time.perf_counter()
         parts = list(range(plan.partitions))
-        done = (map_fn or pool_map(workers))(partition_edges, plan, parts)
+        done = mapper(partition_edges, plan, parts)
         seconds["partitions"] = time.perf_counter() - clock
-        res = finish_clusters(plan, keep_intermediate=keep_intermediate)
+        res = finish_clusters(plan, keep_intermediate=keep_intermediate, map_fn=mapper, groups=workers)
     finally:
+        if map_fn is None:
+            mapper.close()
         if tmp is not None and not keep_intermediate:
             shutil.rmtree(tmp, ignore_errors=True)
     res.seconds = {**seconds, **res.seconds}

@@ -107,8 +107,13 @@ def test_plan_tasks_and_finish_one_by_one(synthetic: tuple[list[Path], tuple[byt
     assert plan.n_docs == 12_000 and plan.ranges[0][0] == 0 and plan.ranges[-1][1] == FINE_BUCKETS
     counts = [partition_edges(plan, i) for i in reversed(range(plan.partitions))]
     assert all(c["peak_rss_mb"] > 0 for c in counts)
-    finish_clusters(plan)
+    finish_clusters(plan, keep_intermediate=True)
     assert _outputs(tmp_path / "w") == ref
+    # the outputs' own tasks (rows by shard slice, clusters by range of cluster ids), run here
+    for groups in (2, 3):
+        (tmp_path / "w" / "clusters.parquet").unlink()
+        finish_clusters(plan, keep_intermediate=True, map_fn=pool_map(1), groups=groups)
+        assert _outputs(tmp_path / "w") == ref
 
 
 def test_stale_sidecar_is_rebuilt(tmp_path: Path) -> None:
