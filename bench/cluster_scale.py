@@ -138,6 +138,7 @@ def child(folder: Path, work: Path, workers: int) -> dict[str, object]:
     from pipeline.layout import Store, url_to_fs
 
     store = Store(*url_to_fs("/"), "/")
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     res = cluster(sorted(folder.glob("staged-*.parquet")), work, DedupConfig(), store=store, sidecar_store=store, sidecar_of=sidecar_path, workers=workers)
     seconds = time.perf_counter() - t0
@@ -162,6 +163,7 @@ def child(folder: Path, work: Path, workers: int) -> dict[str, object]:
         "near_edges": res.n_near_edges,
         "exact_edges": res.n_exact_edges,
         "output_sha256": h.hexdigest(),
+        "loadavg_1m_before": round(load_before, 2),  # other jobs on this shared machine
     }
 
 
