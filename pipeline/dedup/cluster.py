@@ -1012,8 +1012,8 @@ def cluster(
     processes, or through `map_fn(fn, plan, parts)`: e.g. Dask) -> finish_clusters. Paths are read in
     sorted order, so the outputs do not depend on the order given, nor on `partitions` / workers.
     Sidecars: `sidecar_of(path)` in `sidecar_store` (default: next to each shard, as the tag task
-    writes them; written here where missing). With neither given and a local store, they go to
-    work_dir/_tmp (inputs that are not a run's staging are not written next to)."""
+    writes them; written here where missing). With neither given, they go to a local temporary
+    folder, removed at the end (inputs that are not a run's staging are not written next to)."""
     store = store or Store(*url_to_fs("/"), "/")
     work = os.fspath(work_dir)
     clock = time.perf_counter()
