@@ -586,6 +586,8 @@ _PART_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("kind", pa.int8
 #: band row held, sorted and paired (keys, documents, sort order, copies, candidate pairs), and
 #: the fixed part (interpreter, numpy/pyarrow, a chunk of _PAIRS_PER_CHUNK candidate pairs).
 _BYTES_PER_BAND_ROW = 80
+#: Clustered documents per output range task (finish_clusters): beyond this, ranges even with one worker.
+_OUTPUT_GROUP_DOCS = 1_000_000
 _TASK_BASE_BYTES = 320 << 20
 
 
@@ -815,7 +817,10 @@ def finish_clusters(plan: ClusterPlan, keep_intermediate: bool = False, map_fn: 
     res.seconds["components"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    if groups > 1 and len(nodes) and map_fn is not None:
+    # many clustered documents: the output work in ranges even with one worker (bounded memory)
+    groups = max(groups, math.ceil(len(nodes) / _OUTPUT_GROUP_DOCS))
+    map_fn = map_fn or ProcessMap(1)
+    if groups > 1 and len(nodes):
         table, edges_t, res.source_pairs, res.source_docs = _outputs_parallel(plan, nodes, root, a, b, kind, sim, groups, map_fn)
     else:
         clustered = _docs_rows(plan, nodes) if len(nodes) else _DOCS_SCHEMA.empty_table()

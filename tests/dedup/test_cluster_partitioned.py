@@ -142,3 +142,12 @@ def test_partition_count_follows_the_memory_budget() -> None:
 def test_pool_map_runs_in_order() -> None:
     assert pool_map(1)(lambda plan, i: {"i": i}, None, [2, 0, 1]) == [{"i": 2}, {"i": 0}, {"i": 1}]  # type: ignore[arg-type]
     assert np.all(np.diff([1, 2]) > 0)
+
+
+def test_many_clustered_documents_take_output_ranges_with_one_worker(
+    monkeypatch: pytest.MonkeyPatch, synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], tmp_path: Path
+) -> None:
+    paths, ref = synthetic
+    monkeypatch.setattr(C, "_OUTPUT_GROUP_DOCS", 500)
+    cluster(paths, tmp_path / "w", CFG)
+    assert _outputs(tmp_path / "w") == ref
