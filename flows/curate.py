@@ -29,7 +29,7 @@ from prefect.tasks import Task, exponential_backoff
 from pipeline.config import RunConfig, SourceConfig, load_config
 from pipeline.layout import Layout
 from pipeline.lock import OutLock
-from pipeline.dedup.cluster import partition_edges
+from pipeline.dedup.cluster import ClusterPlan, partition_edges
 from pipeline.runner import ClusterWork, RunSummary, cluster_begin, cluster_end, finish, plan, reset_select
 from pipeline.select import SelectResult, select_shard
 from pipeline.sources import InputShard
@@ -122,13 +122,13 @@ def cluster_plan_task(cfg: RunConfig, out: Layout, tagged: list[TagResult], work
 
 
 @task(name="cluster-partition", task_run_name="cluster partition {part:05d}", cache_policy=NO_CACHE, **_io_retries)
-def cluster_partition_task(cw: ClusterWork, part: int) -> dict[str, int]:
+def cluster_partition_task(plan: ClusterPlan, part: int) -> dict[str, int]:
     """One band partition: its buckets from every shard's sidecar, candidate pairs, verification,
-    its edges under OUT/.staging/dedup/_parts (rewritten whole on a retry)."""
-    assert cw.plan is not None
+    its edges under OUT/.staging/dedup/_parts (rewritten whole on a retry). Gets the plan only
+    (paths and offsets), not the tag results."""
     start = time.perf_counter()
-    counts = partition_edges(cw.plan, part)
-    lo, hi = cw.plan.ranges[part]
+    counts = partition_edges(plan, part)
+    lo, hi = plan.ranges[part]
     get_run_logger().info(
         "partition %d (fine buckets %d-%d): %d candidate pairs in %.1fs, peak RSS %d MB",
         part, lo, hi - 1, counts["n_candidate_pairs"], time.perf_counter() - start, counts["peak_rss_mb"],
@@ -284,7 +284,7 @@ def _run(cfg: RunConfig, config_path: str, lay: Layout, workers: int = 1) -> Cur
     step = time.perf_counter()
     parts = list(range(cw.plan.partitions)) if cw.plan is not None else []
     if parts:  # one task run per band partition, spread over the workers
-        cluster_partition_task.map(unmapped(cw), parts).result()
+        cluster_partition_task.map(unmapped(cw.plan), parts).result()
     cluster_future = cluster_task.submit(cfg, out_s, cw, time.perf_counter() - step)
     dedup = cluster_future.result()
     cluster_seconds = dedup.pop("seconds_by_step", {}) if isinstance(dedup, dict) else {}
