@@ -1,5 +1,6 @@
-"""The curation flow: tag tasks mapped over input shards, the global cluster task, select tasks
-mapped over tagged shards, then the finish task (stats, report, card: `pipeline.runner.finish`).
+"""The curation flow: tag tasks mapped over input shards, the cluster phase (a plan task, one task
+per band partition mapped over the workers, then components + keepers), select tasks mapped over
+tagged shards, then the finish task (stats, report, card: `pipeline.runner.finish`).
 
 Tasks pass paths, configs and small stats objects, never documents, so the same flow runs its tasks
 in this process (default: one at a time) or in Dask worker processes on this or other machines
@@ -28,7 +29,8 @@ from prefect.tasks import Task, exponential_backoff
 from pipeline.config import RunConfig, SourceConfig, load_config
 from pipeline.layout import Layout
 from pipeline.lock import OutLock
-from pipeline.runner import RunSummary, cluster_step, finish, plan, reset_select
+from pipeline.dedup.cluster import ClusterPlan, partition_edges
+from pipeline.runner import ClusterWork, RunSummary, cluster_begin, cluster_end, finish, plan, reset_select
 from pipeline.select import SelectResult, select_shard
 from pipeline.sources import InputShard
 from pipeline.tag import TagResult, tag_shard
@@ -104,26 +106,56 @@ def tag_task(shard: InputShard, src: SourceConfig, cfg: RunConfig, out: Layout) 
     return res
 
 
-@task(name="cluster", cache_policy=NO_CACHE)
-def cluster_task(cfg: RunConfig, out: Layout, tagged: list[TagResult]) -> dict[str, Any]:
-    """Global: duplicate clusters over every staged shard and one keeper per cluster (reused when
-    every shard's tags were reused). Drops what an earlier select derived first."""
-    start = time.perf_counter()
+@task(name="cluster-plan", cache_policy=NO_CACHE)
+def cluster_plan_task(cfg: RunConfig, out: Layout, tagged: list[TagResult], workers: int = 1) -> ClusterWork:
+    """Global, first part: drops what an earlier select derived, checks ids, and plans the band
+    partitions over the staged shards' sidecars (or decides the clusters of the same key are reused,
+    when every shard's tags were reused)."""
     reset_select(out)
-    summary = cluster_step(cfg, out, tagged, reuse=all(t.skipped for t in tagged))
+    cw = cluster_begin(cfg, out, tagged, reuse=all(t.skipped for t in tagged), workers=workers)
+    logger = get_run_logger()
+    if cw.plan is not None:
+        logger.info("cluster: %d documents in %d band partitions (%.1fs to plan)", cw.plan.n_docs, cw.plan.partitions, cw.seconds["plan"])
+    elif cw.enabled:
+        logger.info("cluster: reusing the clusters of the same key")
+    return cw
+
+
+@task(name="cluster-partition", task_run_name="cluster partition {part:05d}", cache_policy=NO_CACHE, **_io_retries)
+def cluster_partition_task(plan: ClusterPlan, part: int) -> dict[str, int]:
+    """One band partition: its buckets from every shard's sidecar, candidate pairs, verification,
+    its edges under OUT/.staging/dedup/_parts (rewritten whole on a retry). Gets the plan only
+    (paths and offsets), not the tag results."""
+    start = time.perf_counter()
+    counts = partition_edges(plan, part)
+    lo, hi = plan.ranges[part]
+    get_run_logger().info(
+        "partition %d (fine buckets %d-%d): %d candidate pairs in %.1fs, peak RSS %d MB",
+        part, lo, hi - 1, counts["n_candidate_pairs"], time.perf_counter() - start, counts["peak_rss_mb"],
+    )
+    return counts
+
+
+@task(name="cluster", cache_policy=NO_CACHE)
+def cluster_task(cfg: RunConfig, out: Layout, cw: ClusterWork, partition_seconds: float = 0.0) -> dict[str, Any]:
+    """Global, last part: components over the edges, clusters/edges/stats, one keeper per cluster.
+    Returns the summary plus `seconds_by_step` (kept out of stats.json by the flow)."""
+    if cw.plan is not None:
+        cw.seconds["partitions"] = partition_seconds
+    summary = cluster_end(cfg, out, cw)
     if summary.get("enabled"):
         get_run_logger().info(
-            "clustered duplicates in %.1fs: %s documents, %s clusters, %s duplicates (%s exact edges, %s near)",
-            time.perf_counter() - start,
+            "clustered duplicates: %s documents, %s clusters, %s duplicates (%s exact edges, %s near); %s",
             summary.get("n_docs"),
             summary.get("n_clusters"),
             summary.get("n_duplicates"),
             summary.get("n_exact_edges"),
             summary.get("n_near_edges"),
+            ", ".join(f"{k} {v:.1f}s" for k, v in cw.seconds.items()),
         )
     else:
         get_run_logger().info("dedup off")
-    return summary
+    return {**summary, "seconds_by_step": dict(cw.seconds)}
 
 
 @task(name="select", task_run_name="select {tagged.source}/{tagged.shard}", cache_policy=NO_CACHE, **_io_retries)
@@ -174,6 +206,7 @@ class CurateOutcome:
     seconds: dict[str, float] = field(default_factory=dict)
     shards: int = 0
     flow_run_id: str = ""
+    cluster_seconds: dict[str, float] = field(default_factory=dict)  # the cluster phase by step
 
 
 def summary_markdown(outcome: CurateOutcome, config_path: str) -> str:
@@ -187,6 +220,11 @@ def summary_markdown(outcome: CurateOutcome, config_path: str) -> str:
         f"{outcome.shards} input shards, {len(s.skipped_shards)} reused (tagged earlier with the same key); "
         + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.seconds.items()),
         "",
+        *(
+            ["Cluster phase by step: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.cluster_seconds.items()), ""]
+            if outcome.cluster_seconds
+            else []
+        ),
         "## Kept documents per source and language",
         "",
         "| source | lang | docs | MB | tokens |",
@@ -215,18 +253,19 @@ def summary_markdown(outcome: CurateOutcome, config_path: str) -> str:
 # Default: one task at a time in this process. The work is CPU-bound Python, so threads would only
 # interleave under the GIL (and blur the per-shard MB/s); parallelism comes from Dask processes.
 @flow(name="curate", task_runner=ThreadPoolTaskRunner(max_workers=1))
-def curate_flow(config_path: str, out: str, staging: str | None = None, wait: bool = False) -> CurateOutcome:
+def curate_flow(config_path: str, out: str, staging: str | None = None, wait: bool = False, workers: int = 1) -> CurateOutcome:
     """One curation run of CONFIG into OUT (a folder or a store URL), holding OUT's lock:
-    tag (per shard) -> cluster -> select (per shard) -> finish. `wait`: wait for another run's
-    lock instead of failing."""
+    tag (per shard) -> cluster (plan, one task per band partition, components + keepers) ->
+    select (per shard) -> finish. `wait`: wait for another run's lock instead of failing.
+    `workers`: how many workers run the tasks (the band partitions come in multiples of it)."""
     logger = get_run_logger()
     cfg = load_config(config_path)
     lay = Layout(out, staging)  # local paths become absolute: tasks may run with another working directory
     with OutLock(lay, wait=wait, log=logger.info):
-        return _run(cfg, config_path, lay)
+        return _run(cfg, config_path, lay, workers)
 
 
-def _run(cfg: RunConfig, config_path: str, lay: Layout) -> CurateOutcome:
+def _run(cfg: RunConfig, config_path: str, lay: Layout, workers: int = 1) -> CurateOutcome:
     logger = get_run_logger()
     out_s = lay
     shards: list[tuple[InputShard, SourceConfig]] = plan(cfg)
@@ -241,8 +280,14 @@ def _run(cfg: RunConfig, config_path: str, lay: Layout) -> CurateOutcome:
     logger.info("tag: %d shards tagged, %d skipped (done, same key) in %.1fs", len(tagged) - skipped, skipped, seconds["tag"])
 
     phase = time.perf_counter()
-    cluster_future = cluster_task.submit(cfg, out_s, tag_futures)
-    cluster_future.result()
+    cw: ClusterWork = cluster_plan_task.submit(cfg, out_s, tag_futures, workers).result()
+    step = time.perf_counter()
+    parts = list(range(cw.plan.partitions)) if cw.plan is not None else []
+    if parts:  # one task run per band partition, spread over the workers
+        cluster_partition_task.map(unmapped(cw.plan), parts).result()
+    cluster_future = cluster_task.submit(cfg, out_s, cw, time.perf_counter() - step)
+    dedup = cluster_future.result()
+    cluster_seconds = dedup.pop("seconds_by_step", {}) if isinstance(dedup, dict) else {}
     seconds["cluster"] = time.perf_counter() - phase
 
     phase = time.perf_counter()
@@ -251,11 +296,13 @@ def _run(cfg: RunConfig, config_path: str, lay: Layout) -> CurateOutcome:
     seconds["select"] = time.perf_counter() - phase
 
     phase = time.perf_counter()
-    summary: RunSummary = finish_task.submit(cfg, out_s, tag_futures, select_futures, cluster_future).result()
+    summary: RunSummary = finish_task.submit(cfg, out_s, tag_futures, select_futures, dedup).result()
     seconds["finish"] = time.perf_counter() - phase
     seconds["total"] = time.perf_counter() - start
 
-    outcome = CurateOutcome(summary=summary, seconds=seconds, shards=len(shards), flow_run_id=str(prefect_flow_run.id))
+    outcome = CurateOutcome(
+        summary=summary, seconds=seconds, shards=len(shards), flow_run_id=str(prefect_flow_run.id), cluster_seconds=cluster_seconds
+    )
     create_markdown_artifact(
         summary_markdown(outcome, config_path), key=ARTIFACT_KEY, description=f"curate run of {config_path} into {lay.out.display(lay.out.root)}"
     )

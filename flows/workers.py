@@ -71,5 +71,5 @@ def run_curation(
     flow_obj = curate_flow if runner is None else curate_flow.with_options(task_runner=runner)
     api = temporary_api() if runner is not None else contextlib.nullcontext()
     with api:
-        outcome: CurateOutcome = flow_obj(config_path=config, out=out, staging=staging, wait=wait)
+        outcome: CurateOutcome = flow_obj(config_path=config, out=out, staging=staging, wait=wait, workers=workers or 1)
     return outcome

@@ -188,6 +188,12 @@ class DedupConfig(Strict):
     source_priority: list[str] = Field(
         default_factory=list, description="keeper rule: sources listed first win; then longer text; then smaller id"
     )
+    cluster_memory_mb: int = Field(
+        1024,
+        ge=256,
+        description="memory budget of one cluster partition task (MiB): the band partitions are as many as "
+        "keep each task under it (about 0.6M documents per GiB); the clusters do not depend on it",
+    )
 
     @model_validator(mode="after")
     def _bands_fit(self) -> DedupConfig:

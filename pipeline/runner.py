@@ -19,8 +19,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import platform
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from pipeline.tokens import tokenizer_settings
 from pipeline.card import write_card
 from pipeline.config import RunConfig, SourceConfig
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
-from pipeline.dedup.cluster import cluster as cluster_signatures
+from pipeline.dedup.cluster import ClusterPlan, MapFn, ProcessMap, finish_clusters, partition_edges, plan_clusters
 from pipeline.layout import Layout, as_layout
 from pipeline.lock import OutLock
 from pipeline.report import remove_report, write_report
@@ -78,7 +79,7 @@ def reset_select(out: Layout | str | Path) -> None:
 def _cluster_key(cfg: RunConfig, tagged: list[TagResult]) -> str:
     """Clusters depend on the signatures (the tag keys) and the dedup settings, not on thresholds."""
     blob = orjson.dumps(
-        {"dedup": cfg.dedup.model_dump(mode="json", exclude={"source_priority"}), "tags": sorted(t.key for t in tagged)},
+        {"dedup": cfg.dedup.model_dump(mode="json", exclude={"source_priority", "cluster_memory_mb"}), "tags": sorted(t.key for t in tagged)},
         option=orjson.OPT_SORT_KEYS,
     )
     return hashlib.sha256(blob).hexdigest()
@@ -116,26 +117,79 @@ def check_unique_ids(out: Layout | str | Path, tagged: list[TagResult]) -> None:
     )
 
 
-def cluster_step(cfg: RunConfig, out: Layout | str | Path, tagged: list[TagResult], reuse: bool = False) -> dict[str, Any]:
-    """Global: duplicate clusters over every staged shard, then one keeper per cluster among the
-    documents that pass the other rules. `reuse`: keep clusters computed for the same key."""
+@dataclass
+class ClusterWork:
+    """What `cluster_begin` decides: nothing to do (dedup off, or clusters reused for the same key),
+    or the plan whose partition tasks must run before `cluster_end`."""
+
+    ordered: list[TagResult]
+    key: str = ""
+    plan: ClusterPlan | None = None  # None: nothing to compute
+    enabled: bool = True
+    seconds: dict[str, float] = field(default_factory=dict)  # per step; not in stats.json (not deterministic)
+
+
+def cluster_begin(cfg: RunConfig, out: Layout | str | Path, tagged: list[TagResult], reuse: bool = False, workers: int = 1) -> ClusterWork:
+    """First part of the global cluster step: unique ids, then (unless the clusters of the same key
+    are reused) the partition plan over the staged shards' sidecars (written by tag; rebuilt where
+    missing or stale). Partitions: from the document count, cfg.dedup.cluster_memory_mb and `workers`."""
     lay = as_layout(out)
     check_unique_ids(lay, tagged)
-    if not cfg.dedup.enabled:
-        return {"enabled": False}
     ordered = sorted(tagged, key=lambda r: r.shard)
+    if not cfg.dedup.enabled:
+        return ClusterWork(ordered, enabled=False)
     work = lay.dedup_dir()
     key = _cluster_key(cfg, ordered)
     key_file, stats_file = f"{work}/cluster_key.txt", f"{work}/cluster_stats.json"
     st = lay.stage
-    if not (reuse and st.exists(key_file) and st.read_bytes(key_file).decode() == key and st.exists(stats_file)):
-        st.rm_tree(work)
-        cluster_signatures([lay.staged(p) for t in ordered for p in t.staged], work, cfg.dedup, store=st)
-        st.write_bytes(key_file, key.encode())
+    if reuse and st.exists(key_file) and st.read_bytes(key_file).decode() == key and st.exists(stats_file):
+        return ClusterWork(ordered, key)
+    st.rm_tree(work)
+    clock = time.perf_counter()
+    plan = plan_clusters([lay.staged(p) for t in ordered for p in t.staged], work, cfg.dedup, store=st, workers=workers)
+    return ClusterWork(ordered, key, plan, seconds={"plan": time.perf_counter() - clock})
+
+
+def cluster_end(cfg: RunConfig, out: Layout | str | Path, cw: ClusterWork, map_fn: MapFn | None = None, workers: int = 1) -> dict[str, Any]:
+    """Last part: components + outputs (when computed; the costly output work in `workers` tasks
+    through `map_fn` when given), the cluster key, then one keeper per cluster among the documents
+    that pass the other rules; returns the summary (cluster_stats.json)."""
+    if not cw.enabled:
+        return {"enabled": False}
+    lay = as_layout(out)
+    work, st = lay.dedup_dir(), lay.stage
+    if cw.plan is not None:
+        res = finish_clusters(cw.plan, map_fn=map_fn, groups=workers if map_fn is not None else 1)
+        cw.seconds.update(res.seconds)
+        st.write_bytes(f"{work}/cluster_key.txt", cw.key.encode())
     # one source of truth for the summary, whether the clusters are new or reused
-    summary: dict[str, Any] = orjson.loads(st.read_bytes(stats_file))
-    choose_cluster_keepers(cfg, lay, [(t.shard, t.staged) for t in ordered])
+    summary: dict[str, Any] = orjson.loads(st.read_bytes(f"{work}/cluster_stats.json"))
+    clock = time.perf_counter()
+    choose_cluster_keepers(cfg, lay, [(t.shard, t.staged) for t in cw.ordered])
+    cw.seconds["keepers"] = time.perf_counter() - clock
     return {"enabled": True, **summary}
+
+
+def cluster_step(
+    cfg: RunConfig, out: Layout | str | Path, tagged: list[TagResult], reuse: bool = False, workers: int = 1, seconds: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """Global: duplicate clusters over every staged shard, then one keeper per cluster among the
+    documents that pass the other rules. `reuse`: keep clusters computed for the same key.
+    Partition tasks run in this process, or in a pool of `workers` processes (the flow maps them as
+    tasks instead: flows/curate.py). `seconds`: filled with the time of each step."""
+    cw = cluster_begin(cfg, out, tagged, reuse, workers)
+    pool = ProcessMap(workers)
+    try:
+        if cw.plan is not None:
+            clock = time.perf_counter()
+            pool(partition_edges, cw.plan, list(range(cw.plan.partitions)))
+            cw.seconds["partitions"] = time.perf_counter() - clock
+        summary = cluster_end(cfg, out, cw, pool, workers)
+    finally:
+        pool.close()
+    if seconds is not None:
+        seconds.update(cw.seconds)
+    return summary
 
 
 def casing_summary(dedup: dict[str, Any]) -> dict[str, int] | None:

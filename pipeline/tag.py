@@ -35,6 +35,7 @@ from pipeline.shards import RotatingWriter, staging_output, write_table_atomic
 from pipeline.sources import InputShard, input_fingerprint, iter_shard
 from pipeline.stats import RunStats
 from pipeline import taggers
+from pipeline.dedup.sidecar import sidecar_path, write_sidecar
 from pipeline.taggers import TagBatch, language_tagger, staged_schema, tagger_configs
 
 __all__ = ["TagResult", "language_tagger", "tag_key", "tag_shard", "load_done", "read_marker"]
@@ -297,6 +298,11 @@ def tag_shard(
     except BaseException:
         writer.abort()
         raise
+    if cfg.dedup.enabled:
+        # band keys and exact keys already in fine buckets, signatures as a flat matrix: the cluster
+        # step's partition tasks read these instead of a global ingest pass (pipeline/dedup/sidecar.py)
+        for path in staged:
+            write_sidecar(lay.stage, path, lay.stage, sidecar_path(path), cfg.dedup)
 
     read = stats.stages.get(("read", src.name))
     details = Counter(detail(r.drop_reason, r.drop_value) for r in rejects["read"])

@@ -1,21 +1,35 @@
-"""Global duplicate clustering over staged shards: LSH band keys and exact keys go to Parquet
-partitions on disk, each partition is grouped alone (sort + runs of equal keys), candidate pairs
-are verified by estimated Jaccard, and union-find joins verified pairs into clusters.
+"""Global duplicate clustering over staged shards, as parallel tasks with bounded memory (issue #18):
+LSH band keys and exact keys come partitioned from the tag tasks (`pipeline/dedup/sidecar.py`: one
+sidecar per staged file, keys in FINE_BUCKETS fine buckets by their top bits, signatures as a flat
+matrix), each band partition (a contiguous range of fine buckets) is grouped alone by one task (sort
++ runs of equal keys), candidate pairs are verified by estimated Jaccard, and connected components
+over the edges only join verified pairs into clusters.
 
-Why this shape (design.md, "Data flow"): no in-memory index of the whole corpus. What is held for
-the whole run is the signature matrix in a flat file, memory-mapped (only the rows of candidate
-pairs are read, and their pages are dropped from the resident set after each verification block),
-8 bytes of dedup-group hash per document, and the verified edges; everything keyed by band lives in
-one partition at a time. Measured (bench/dedup_memory.py): 1M documents cluster in ~16 s with a
-peak RSS of ~0.75 GB. Partitions are independent, so `_near_edges` / `_exact_edges` can be mapped
-over workers later (Dask) with the same code.
+    plan_clusters(paths, work, cfg)   sorted shards, sidecars (written where missing), document
+                                      offsets, partitions from the document count and
+                                      cfg.cluster_memory_mb
+    partition_edges(plan, i)          one task per partition: reads its buckets from every shard
+                                      and only the signatures of its candidate pairs; writes
+                                      work/_parts/part-NNNNN.parquet
+    finish_clusters(plan)             components over the edges, clusters/edges/stats
+    cluster(paths, work, cfg)         the three in a row (map_fn: over a pool or Dask)
+
+Why this shape (design.md, "Data flow"): no in-memory index of the whole corpus, and no array per
+document in any process. A partition task holds its partition's band rows (~48 bytes per row at
+the sort); signatures are read by row (memory-mapped locally, pages dropped from the resident set
+after each verification block), dedup-group hashes likewise; the final step holds the verified
+edges and the clustered documents only. Document i of the run is row i - offset[s] of shard s in
+sorted shard order (offsets from row counts), so the outputs are those of one global numbering.
 
 Candidates: every pair of documents that shares one of `cfg.bands` band keys (`cfg.rows`
 signature values each; 16 x 8 makes a J=0.85 pair a candidate 99.4% of the time, docs/dependencies.md).
 Verification: the fraction of equal signature values (datasketch's `jaccard`) >= `cfg.threshold`.
 Buckets larger than `_ALL_PAIRS_MAX` (templated boilerplate) are verified greedily instead of
 pairwise: up to `_GREEDY_ROUNDS` representatives each take the members that match them (see
-`_bucket_pairs`), so cost stays linear; the rest fall back to windows of all-pairs.
+`_bucket_pairs`), so cost stays linear; the rest fall back to windows of all-pairs. A key's bucket
+is whole in one partition, so the verified edges do not depend on the partitioning; the count of
+candidate pairs counts each distinct pair once, at its smallest shared band key, so it does not
+either (comparisons inside large buckets are counted as made).
 
 Exact duplicates: equal `key_hash` (the case-insensitive exact key) links documents whatever
 their signatures, found the same partitioned way; the empty key (texts of punctuation/symbols
@@ -26,31 +40,32 @@ Exemption: with `cfg.exempt_same_tree`, a pair whose two documents share a non-n
 documents of one tree can still meet in one cluster through a third document; select then keeps
 one of them, which is what a duplicate of both deserves.
 
-Work directory layout (`work_dir`):
+Work directory layout (`work_dir`, local or a store):
     clusters.parquet        one row per document in a cluster of size >= 2 (CLUSTERS_SCHEMA),
                             sorted by (cluster, id); the only file select needs
     edges.parquet           verified links: a, b (ids, a < b), match ("exact" | "near"),
                             jaccard (estimated, float32); sorted; for audits and benchmarks
     cluster_stats.json      counts, the source x source duplicate-pair matrix, casing impact
-    _tmp/                   signatures.u32, groups.u64, docs.parquet, bands/part-*.parquet,
-                            exact/part-*.parquet, exact_cs/part-*.parquet; removed at the end
+    _parts/part-*.parquet   each partition task's edges (document indices); removed at the end
                             unless keep_intermediate=True
 Every output file is written under a temporary name and renamed; same inputs + same config give
-byte-identical outputs.
+byte-identical outputs whatever the number of partitions and workers (the partition count is
+therefore not in cluster_stats.json: `ClusterResult.n_partitions`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import mmap
 import os
+import resource
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -61,10 +76,23 @@ import xxhash
 from pipeline.config import DedupConfig
 from pipeline.layout import Store, url_to_fs
 from pipeline.dedup.keepers import choose_keepers
-from pipeline.dedup.keys import EMPTY_KEY_HASH, KEY_HASH_CS
+from pipeline.dedup.keys import EMPTY_KEY_HASH
 from pipeline.dedup.minhash import EMPTY_VALUE
+from pipeline.dedup.sidecar import FINE_BUCKETS, SUFFIX, Gather, Sidecar, read_footer, sidecar_ok, sidecar_path, write_sidecar
 
-__all__ = ["CLUSTERS_SCHEMA", "EDGES_SCHEMA", "ClusterResult", "cluster", "choose_keepers", "connected_components"]
+__all__ = [
+    "CLUSTERS_SCHEMA",
+    "EDGES_SCHEMA",
+    "ClusterPlan",
+    "ClusterResult",
+    "choose_keepers",
+    "choose_partitions",
+    "cluster",
+    "connected_components",
+    "finish_clusters",
+    "partition_edges",
+    "plan_clusters",
+]
 
 CLUSTERS_SCHEMA = pa.schema(
     [
@@ -86,15 +114,6 @@ EDGES_SCHEMA = pa.schema(
     ]
 )
 
-#: Rows (band key, document) per band partition: ~4M rows = 64 MB of keys, ~250 MB to sort.
-_ROWS_PER_PARTITION = 4_000_000
-#: Input rows per read batch. Small on purpose: Parquet decodes a list<uint32> column with level
-#: arrays and page buffers several times the size of the values (65k rows of 128 values: ~300 MB
-#: transient, 16k rows: ~100 MB), and the reader is opened without pre-buffering of whole row groups.
-_BATCH_ROWS = 16_384
-#: Band/exact rows buffered in memory (all partitions together) before they are written out as
-#: row groups (2M rows = 32 MB).
-_BUFFER_ROWS = 2_000_000
 #: Buckets up to this size are verified pair by pair (256 -> 32,640 pairs).
 _ALL_PAIRS_MAX = 256
 #: Larger buckets: at most this many greedy representatives, then windows of all-pairs.
@@ -103,9 +122,6 @@ _GREEDY_ROUNDS = 64
 _PAIRS_PER_CHUNK = 4_000_000
 #: Candidate pairs verified per block: 2 x 4k gathered rows touch up to 8k pages (32 MB) of the mapping.
 _VERIFY_BLOCK = 4_096
-
-_BAND_SCHEMA = pa.schema([("key", pa.uint64()), ("doc", pa.int64())])
-_EXACT_SCHEMA = pa.schema([("k1", pa.uint64()), ("k2", pa.uint64()), ("doc", pa.int64())])
 
 
 @dataclass
@@ -116,7 +132,7 @@ class ClusterResult(Mapping[str, object]):
     work_dir: Path
     n_docs: int = 0
     n_empty_signatures: int = 0
-    n_partitions: int = 0
+    n_partitions: int = 0  # not in stats(): the outputs do not depend on it
     n_candidate_pairs: int = 0  # distinct candidate pairs verified (per partition), exempt pairs excluded
     n_near_edges: int = 0  # candidate pairs that passed verification
     n_exact_edges: int = 0
@@ -130,6 +146,7 @@ class ClusterResult(Mapping[str, object]):
     source_pairs: dict[str, dict[str, int]] = field(default_factory=dict)  # symmetric
     source_docs: dict[str, int] = field(default_factory=dict)  # docs per source in clusters
     seconds: dict[str, float] = field(default_factory=dict)  # not written (not deterministic)
+    task_peak_rss_mb: int = 0  # largest peak RSS of a partition task's process; not written
 
     @property
     def clusters_path(self) -> Path:
@@ -143,6 +160,8 @@ class ClusterResult(Mapping[str, object]):
         d = asdict(self)
         d.pop("work_dir")
         d.pop("seconds")
+        d.pop("task_peak_rss_mb")
+        d.pop("n_partitions")  # not an answer: the outputs are the same whatever the partitioning
         return d
 
     def __getitem__(self, key: str) -> object:
@@ -289,76 +308,48 @@ def connected_components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 # --------------------------------------------------------------------------------------------------
-# Partition writers
-# --------------------------------------------------------------------------------------------------
-
-
-class _Partitions:
-    """One open ParquetWriter per partition; rows routed by (hash high bits) % P, buffered until
-    _BUFFER_ROWS rows wait in all partitions together, then written as one row group each."""
-
-    def __init__(self, folder: Path, schema: pa.Schema, count: int) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.paths = [folder / f"part-{i:05d}.parquet" for i in range(count)]
-        self.schema = schema
-        self.count = count
-        self._writers: list[pq.ParquetWriter | None] = [None] * count
-        self._buffers: list[list[pa.Table]] = [[] for _ in range(count)]
-        self._buffered = 0
-
-    def write(self, route: np.ndarray, columns: dict[str, np.ndarray]) -> None:
-        if len(route) == 0:
-            return
-        part = ((route >> np.uint64(32)) % np.uint64(self.count)).astype(np.int64)
-        order = np.argsort(part, kind="stable")
-        bounds = np.searchsorted(part[order], np.arange(self.count + 1))
-        for p in range(self.count):
-            lo, hi = bounds[p], bounds[p + 1]
-            if lo == hi:
-                continue
-            sel = order[lo:hi]
-            self._buffers[p].append(pa.table({k: v[sel] for k, v in columns.items()}, schema=self.schema))
-        self._buffered += len(route)
-        if self._buffered >= _BUFFER_ROWS:
-            self._flush()
-
-    def _flush(self) -> None:
-        for p, tables in enumerate(self._buffers):
-            if not tables:
-                continue
-            w = self._writers[p]
-            if w is None:
-                w = self._writers[p] = pq.ParquetWriter(self.paths[p], self.schema, compression="none")
-            w.write_table(pa.concat_tables(tables).combine_chunks())
-            self._buffers[p] = []
-        self._buffered = 0
-
-    def close(self) -> list[Path]:
-        self._flush()
-        for w in self._writers:
-            if w is not None:
-                w.close()
-        return [p for p, w in zip(self.paths, self._writers) if w is not None]
-
-
-# --------------------------------------------------------------------------------------------------
 # Per-partition work
 # --------------------------------------------------------------------------------------------------
 
 
 def _runs(sorted_keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(start, length) of runs of equal keys (length >= 2) in lexicographically sorted columns."""
+    """(start, length) of runs of equal keys (length >= 2) in lexicographically sorted columns.
+    Built from the (sparse) positions equal to their predecessor: ~1 byte per row, not 16."""
     n = len(sorted_keys[0])
     if n < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    brk = np.zeros(n, dtype=bool)
-    brk[0] = True
+    same = np.ones(n - 1, dtype=bool)
     for k in sorted_keys:
-        brk[1:] |= k[1:] != k[:-1]
-    starts = np.flatnonzero(brk)
-    lens = np.diff(starts, append=n)
-    keep = lens >= 2
-    return starts[keep], lens[keep]
+        same &= k[1:] == k[:-1]
+    pos = np.flatnonzero(same)  # row pos + 1 continues the run of row pos
+    if len(pos) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    new_run = np.ones(len(pos), dtype=bool)
+    new_run[1:] = pos[1:] != pos[:-1] + 1
+    starts = pos[new_run]
+    lens = np.diff(np.append(np.flatnonzero(new_run), len(pos))) + 1
+    return starts.astype(np.int64), lens.astype(np.int64)
+
+
+def _sort_by_keys(keys: list[np.ndarray], doc: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Rows sorted by (keys..., doc). The input is the concatenation, in shard order, of per-shard
+    runs already sorted that way (the sidecars' order), so a stable sort on the first key (timsort
+    merging presorted runs) is enough; where that leaves a tie of the first key out of order (a
+    64-bit collision of k1 with another k2), the full lexicographic sort is done instead."""
+    order = np.argsort(keys[0], kind="stable")
+    for i in range(len(keys)):
+        keys[i] = keys[i][order]  # the unsorted array goes as soon as its sorted copy exists
+    doc = doc[order]
+    del order
+    tie = keys[0][1:] == keys[0][:-1]
+    if tie.any():
+        bad = tie & (doc[1:] < doc[:-1])
+        for k in keys[1:]:
+            bad |= tie & (k[1:] != k[:-1])
+        if bad.any():
+            order = np.lexsort((doc, *reversed(keys)))
+            keys, doc = [k[order] for k in keys], doc[order]
+    return keys, doc
 
 
 @dataclass
@@ -379,106 +370,115 @@ class _Edges:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32)
         return np.concatenate(self.a), np.concatenate(self.b), np.concatenate(self.sim)
 
-    def merge(self, other: _Edges, n: int) -> None:
-        """Takes other's edges and keeps each pair once (a pair found in several bands is verified
-        in each, but stored once): memory is bounded by the distinct verified pairs."""
-        a, b, sim = _Edges(self.a + other.a, self.b + other.b, self.sim + other.sim).arrays()
-        code, first = np.unique(a * np.int64(max(n, 1)) + b, return_index=True)
-        self.a, self.b, self.sim = [a[first]], [b[first]], [sim[first]]
+    def distinct(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each pair once (a pair found in several bands is verified in each, stored once)."""
+        a, b, sim = self.arrays()
+        _, first = np.unique(a * np.int64(max(n, 1)) + b, return_index=True)
+        return a[first], b[first], sim[first]
 
 
-class _Signatures:
-    """The (n, num_perm) signature matrix on disk, memory-mapped read-only. After each verification
-    block the mapped pages are dropped (MADV_DONTNEED): they stay in the page cache for the next
-    access but leave this process's resident set, so RSS does not grow with the corpus."""
+@dataclass
+class _Counts:
+    """What a partition task counts (summed over partitions: each is partition-independent)."""
 
-    def __init__(self, path: Path, n: int, num_perm: int) -> None:
-        self._file = open(path, "rb")
-        self._mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if n else None
-        self.rows = (
-            np.frombuffer(self._mm, dtype=np.uint32).reshape(n, num_perm) if self._mm is not None else np.zeros((0, num_perm), np.uint32)
-        )
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, idx: np.ndarray | int) -> np.ndarray:
-        return self.rows[idx]
-
-    def release(self) -> None:
-        if self._mm is not None and hasattr(mmap, "MADV_DONTNEED"):
-            self._mm.madvise(mmap.MADV_DONTNEED)
-
-    def close(self) -> None:
-        del self.rows
-        if self._mm is not None:
-            self._mm.close()
-        self._file.close()
+    n_candidate_pairs: int = 0
+    n_exempt_pairs: int = 0
+    exact_dup_docs: int = 0
+    exact_dup_docs_cs: int = 0
 
 
-def _equal_counts(sigs: _Signatures, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Number of equal signature values per pair, in blocks of rows gathered from the mapping."""
+@dataclass
+class _Bands:
+    bands: int
+    rows: int
+
+
+def _equal_counts(sigs: Gather, a: np.ndarray, b: np.ndarray, owner: tuple[np.ndarray, _Bands] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Number of equal signature values per pair, in blocks of rows gathered from the sidecars; and
+    with `owner` = (sorted band keys of this chunk, band settings), whether the pair's smallest
+    shared band key is one of them: each distinct candidate pair is counted once, at that key,
+    whatever the partitioning."""
     out = np.empty(len(a), dtype=np.int32)
+    own = np.ones(len(a), dtype=bool)
     for lo in range(0, len(a), _VERIFY_BLOCK):
         hi = min(lo + _VERIFY_BLOCK, len(a))
-        out[lo:hi] = np.count_nonzero(sigs[a[lo:hi]] == sigs[b[lo:hi]], axis=1)
+        sa, sb = sigs[a[lo:hi]], sigs[b[lo:hi]]
+        out[lo:hi] = np.count_nonzero(sa == sb, axis=1)
+        if owner is not None:
+            keys, bd = owner
+            ka, kb = _band_keys(sa, bd.bands, bd.rows), _band_keys(sb, bd.bands, bd.rows)
+            kmin = np.where(ka == kb, ka, np.iinfo(np.uint64).max).min(axis=1)
+            pos = np.minimum(np.searchsorted(keys, kmin), max(len(keys) - 1, 0))
+            own[lo:hi] = keys[pos] == kmin if len(keys) else False
         sigs.release()
-    return out
+    return out, own
 
 
 def _near_edges(
-    path: Path, sigs: _Signatures, groups: np.ndarray, need: int, exempt: bool, res: ClusterResult
+    cols: list[np.ndarray], sigs: Gather, groups: Gather, need: int, exempt: bool, bd: _Bands, res: _Counts
 ) -> _Edges:
     """Verified pairs of one band partition: sort by (key, doc), runs of equal keys, candidate pairs
-    (all pairs in small buckets, greedy in large ones), same-group pairs out, verification."""
-    t = pq.read_table(path)
-    key = t.column("key").to_numpy()
-    doc = t.column("doc").to_numpy()
-    del t
-    order = np.lexsort((doc, key))
-    key, doc = key[order], doc[order]
-    del order
+    (all pairs in small buckets, greedy in large ones), same-group pairs out, verification. A key's
+    bucket is whole in one partition, so the edges do not depend on the partitioning. `cols`
+    ([key, doc]) is emptied: the unsorted arrays are freed as soon as their sorted copies exist."""
+    keys, doc = [cols[0]], cols[1]
+    cols.clear()
+    (key,), doc = _sort_by_keys(keys, doc)
+    del keys
     starts, lens = _runs([key])
-    del key
     edges = _Edges()
     small = lens <= _ALL_PAIRS_MAX
     s_starts, s_lens = starts[small], lens[small]
+    run_keys = key[s_starts]
+    del key
     # runs in chunks of ~_PAIRS_PER_CHUNK candidate pairs, so memory does not grow with the partition
     per_run = s_lens * (s_lens - 1) // 2
     chunk = (np.cumsum(per_run) - per_run) // _PAIRS_PER_CHUNK  # chunk of each run, by pairs before it
     bounds = [0, *(np.flatnonzero(np.diff(chunk)) + 1).tolist(), len(s_starts)]
+    n = len(sigs)
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         if hi <= lo:
             continue
         left, right = _pairs_in_runs(s_starts[lo:hi], s_lens[lo:hi])
         a, b = doc[left], doc[right]
         del left, right
-        code = np.unique(a * np.int64(len(sigs)) + b)  # a <= b (doc sorted inside a run)
-        a, b = code // len(sigs), code % len(sigs)
+        code = np.unique(a * np.int64(n) + b)  # a <= b (doc sorted inside a run)
+        a, b = code // n, code % n
         a, b = a[a != b], b[a != b]  # one document twice under one key (a 64-bit collision)
-        _verify(a, b, sigs, groups, need, exempt, edges, res)
-    for s, n in zip(starts[~small], lens[~small]):
-        _bucket_pairs(doc[s : s + n], sigs, groups, need, exempt, edges, res)
+        _verify(a, b, sigs, groups, need, exempt, edges, res, (np.sort(run_keys[lo:hi]), bd))
+    for s, m in zip(starts[~small], lens[~small]):
+        _bucket_pairs(doc[s : s + m], sigs, groups, need, exempt, edges, res)
     return edges
 
 
 def _verify(
-    a: np.ndarray, b: np.ndarray, sigs: _Signatures, groups: np.ndarray, need: int, exempt: bool, edges: _Edges, res: ClusterResult
+    a: np.ndarray,
+    b: np.ndarray,
+    sigs: Gather,
+    groups: Gather,
+    need: int,
+    exempt: bool,
+    edges: _Edges,
+    res: _Counts,
+    owner: tuple[np.ndarray, _Bands] | None = None,
 ) -> None:
     """Candidate pairs (a[i], b[i]): pairs inside one non-null dedup group are dropped when exempt,
-    the rest verified by their count of equal signature values."""
+    the rest verified by their count of equal signature values. Counted: the pairs this chunk owns
+    (`_equal_counts`), all of them without `owner`."""
+    eq, own = _equal_counts(sigs, a, b, owner)
     if exempt:
-        same = (groups[a] == groups[b]) & (groups[a] != 0)
-        res.n_exempt_pairs += int(same.sum())
-        a, b = a[~same], b[~same]
-    res.n_candidate_pairs += len(a)
-    eq = _equal_counts(sigs, a, b)
+        ga, gb = groups[a], groups[b]
+        same = (ga == gb) & (ga != 0)
+        res.n_exempt_pairs += int((same & own).sum())
+        keep = ~same
+        a, b, eq, own = a[keep], b[keep], eq[keep], own[keep]
+    res.n_candidate_pairs += int(own.sum())
     ok = eq >= need
     edges.add(a[ok], b[ok], eq[ok])
 
 
 def _bucket_pairs(
-    members: np.ndarray, sigs: _Signatures, groups: np.ndarray, need: int, exempt: bool, edges: _Edges, res: ClusterResult
+    members: np.ndarray, sigs: Gather, groups: Gather, need: int, exempt: bool, edges: _Edges, res: _Counts
 ) -> None:
     """A large bucket (templated pages): the first remaining member is a representative and takes
     every remaining member it verifies against (exact copies go in the first round); repeated up to
@@ -498,8 +498,9 @@ def _bucket_pairs(
             sigs.release()
         res.n_candidate_pairs += len(others)
         ok = eq >= need
-        if exempt and groups[rep] != 0:
-            same = groups[others] == groups[rep]
+        grep = int(groups[rep]) if exempt else 0
+        if exempt and grep != 0:
+            same = groups[others] == grep
             res.n_exempt_pairs += int((same & ok).sum())
             ok &= ~same
         edges.add(np.full(int(ok.sum()), rep, dtype=np.int64), others[ok], eq[ok])
@@ -510,22 +511,18 @@ def _bucket_pairs(
         _verify(win[left], win[right], sigs, groups, need, exempt, edges, res)
 
 
-def _exact_groups(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(docs sorted by (key, doc), run starts, run lengths) of one exact-key partition."""
-    t = pq.read_table(path)
-    k1, k2, doc = (t.column(c).to_numpy() for c in ("k1", "k2", "doc"))
-    order = np.lexsort((doc, k2, k1))
-    k1, k2, doc = k1[order], k2[order], doc[order]
+def _exact_groups(k1: np.ndarray, k2: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(docs sorted by (key, doc), run starts, run lengths) of one partition's exact keys."""
+    (k1, k2), doc = _sort_by_keys([k1, k2], doc)
     starts, lens = _runs([k1, k2])
     return doc, starts, lens
 
 
-def _exact_edges(path: Path, groups: np.ndarray, num_perm: int, exempt: bool, res: ClusterResult) -> _Edges:
-    """Edges of one exact-key partition. Equal keys are transitive, so a star per key suffices: every
-    member links to the key's first member, and members of the first member's own dedup_group (which
-    may not link to it) link to the first member of another group instead; the components are those
-    of all non-exempt pairs."""
-    doc, starts, lens = _exact_groups(path)
+def _exact_edges(doc: np.ndarray, starts: np.ndarray, lens: np.ndarray, groups: Gather, num_perm: int, exempt: bool, res: _Counts) -> _Edges:
+    """Edges of one partition's exact keys. Equal keys are transitive, so a star per key suffices:
+    every member links to the key's first member, and members of the first member's own dedup_group
+    (which may not link to it) link to the first member of another group instead; the components
+    are those of all non-exempt pairs."""
     res.exact_dup_docs += int((lens - 1).sum())
     edges = _Edges()
     if len(starts) == 0:
@@ -540,7 +537,7 @@ def _exact_edges(path: Path, groups: np.ndarray, num_perm: int, exempt: bool, re
         edges.add(a, b, np.full(len(a), num_perm))
         return edges
     g = groups[d]
-    gfirst = groups[first]
+    gfirst = g[np.repeat(np.cumsum(lens) - lens, lens)]  # the first member's group (pos of the run start)
     with_first = ~is_first & ((g != gfirst) | (g == 0))  # may link to the first member
     # first member (in doc order) of each run that may link to the run's first member
     cand = np.where(with_first, np.arange(len(d)), np.iinfo(np.int64).max)
@@ -555,13 +552,8 @@ def _exact_edges(path: Path, groups: np.ndarray, num_perm: int, exempt: bool, re
     return edges
 
 
-def _exact_dup_count(path: Path) -> int:
-    _, _, lens = _exact_groups(path)
-    return int((lens - 1).sum())
-
-
 # --------------------------------------------------------------------------------------------------
-# Driver
+# Driver: plan -> partition tasks -> components + outputs
 # --------------------------------------------------------------------------------------------------
 
 
@@ -583,29 +575,426 @@ def _check_schema(store: Store, path: str, num_perm: int) -> pa.Schema:
     return schema
 
 
-def _batches(store: Store, paths: Sequence[str], columns: list[str]) -> Iterator[pa.RecordBatch]:
-    for p in paths:
-        pf = store.parquet_file(p, pre_buffer=False, buffer_size=1 << 20)
-        have = set(pf.schema_arrow.names)
-        yield from pf.iter_batches(batch_size=_BATCH_ROWS, columns=[c for c in columns if c in have])
-
-
 def _write_atomic(store: Store, table: pa.Table, path: str) -> None:
     store.write_table(table, path, compression="zstd", compression_level=3)
 
 
 _DOCS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("n_chars", pa.int64()), ("key_hash", pa.string())])
+_PART_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("kind", pa.int8()), ("sim", pa.int32())])
+
+#: Partition-task memory model (measured, bench/cluster_scale.py: 1.3 GB for 12.8M band rows): bytes per
+#: band row held, sorted and paired (keys, documents, sort order, copies, candidate pairs), and
+#: the fixed part (interpreter, numpy/pyarrow, a chunk of _PAIRS_PER_CHUNK candidate pairs).
+_BYTES_PER_BAND_ROW = 80
+#: Clustered documents per output range task (finish_clusters): beyond this, ranges even with one worker.
+_OUTPUT_GROUP_DOCS = 1_000_000
+_TASK_BASE_BYTES = 320 << 20
+
+
+def choose_partitions(n_band_rows: int, memory_mb: int, workers: int = 1) -> int:
+    """Band partitions so that one partition task stays under `memory_mb`, rounded up to a multiple
+    of `workers` (at least two per worker) so the workers finish together; at most FINE_BUCKETS."""
+    usable = max((memory_mb << 20) - _TASK_BASE_BYTES, 64 << 20)
+    p = max(1, math.ceil(n_band_rows * _BYTES_PER_BAND_ROW / usable))
+    if n_band_rows and workers > 1:
+        p = math.ceil(max(p, 2 * workers) / workers) * workers
+    return min(FINE_BUCKETS, p)
 
 
 @dataclass
-class _Staged:
-    """What pass 1 leaves in work_dir/_tmp."""
+class ClusterPlan:
+    """Everything a partition task and the final step need: small and picklable (it travels to
+    Dask workers). Shards are in sorted order; document i of the run is row i - offsets[s] of
+    shard s, offsets from the shards' row counts."""
 
-    n: int
-    band_paths: list[Path]
-    exact_paths: list[Path]
-    cs_paths: list[Path]
-    has_cs: bool  # every shard has key_hash_cs
+    cfg: DedupConfig
+    store: Store
+    work: str
+    shards: list[str]
+    sidecar_store: Store
+    sidecars: list[str]
+    offsets: list[int]
+    has_cs: bool
+    n_empty_signatures: int
+    ranges: list[tuple[int, int]]  # fine buckets [lo, hi) of each partition
+
+    @property
+    def n_docs(self) -> int:
+        return self.offsets[-1]
+
+    @property
+    def partitions(self) -> int:
+        return len(self.ranges)
+
+    def part_path(self, i: int) -> str:
+        return f"{self.work}/_parts/part-{i:05d}.parquet"
+
+    def open_sidecars(self) -> list[Sidecar]:
+        return [Sidecar(self.sidecar_store, p, f) for p, f in zip(self.sidecars, self._footers)]
+
+    _footers: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+
+def ensure_sidecars(
+    store: Store, paths: Sequence[str], cfg: DedupConfig, sidecar_store: Store | None = None, sidecar_of: Callable[[str], str] | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Each staged shard's sidecar path and footer; a missing or stale sidecar (staging from before
+    sidecars, changed band settings) is written now (what the tag task normally does)."""
+    sidecar_store = sidecar_store or store
+    sidecar_of = sidecar_of or sidecar_path
+    names, footers = [], []
+    for p in paths:
+        _check_schema(store, p, cfg.num_perm)
+        sc = sidecar_of(p)
+        footer = read_footer(sidecar_store, sc)
+        if not sidecar_ok(footer, cfg, store.parquet_file(p).metadata.num_rows, store.size(p)):
+            footer = write_sidecar(store, p, sidecar_store, sc, cfg)
+        names.append(sc)
+        footers.append(footer)  # type: ignore[arg-type]
+    return names, footers
+
+
+def plan_clusters(
+    paths: Sequence[str | Path],
+    work_dir: str | Path,
+    cfg: DedupConfig,
+    *,
+    store: Store | None = None,
+    sidecar_store: Store | None = None,
+    sidecar_of: Callable[[str], str] | None = None,
+    partitions: int | None = None,
+    workers: int = 1,
+) -> ClusterPlan:
+    """Sorted shards, their sidecars (written where missing), document offsets, and the band
+    partitions: `partitions`, or from the document count and `cfg.cluster_memory_mb`."""
+    store = store or Store(*url_to_fs("/"), "/")
+    shards = sorted(os.fspath(p) for p in paths)
+    names, footers = ensure_sidecars(store, shards, cfg, sidecar_store, sidecar_of)
+    offsets = [0, *np.cumsum([int(f["n"]) for f in footers]).tolist()]
+    n_empty = sum(int(f["n_empty"]) for f in footers)
+    n_band_rows = (offsets[-1] - n_empty) * cfg.bands
+    p = partitions or choose_partitions(n_band_rows, cfg.cluster_memory_mb, workers)
+    p = max(1, min(FINE_BUCKETS, p))
+    cuts = [round(i * FINE_BUCKETS / p) for i in range(p + 1)]
+    return ClusterPlan(
+        cfg=cfg,
+        store=store,
+        work=os.fspath(work_dir),
+        shards=shards,
+        sidecar_store=sidecar_store or store,
+        sidecars=names,
+        offsets=offsets,
+        has_cs=bool(shards) and all(f["has_cs"] for f in footers),
+        n_empty_signatures=n_empty,
+        ranges=list(zip(cuts[:-1], cuts[1:])),
+        _footers=footers,
+    )
+
+
+def _gathers(plan: ClusterPlan, sidecars: list[Sidecar]) -> tuple[Gather, Gather]:
+    off = np.asarray(plan.offsets, dtype=np.int64)
+    return Gather(sidecars, off, "sig", plan.cfg.num_perm, np.uint32), Gather(sidecars, off, "groups", 1, np.uint64)
+
+
+def _load(plan: ClusterPlan, sidecars: list[Sidecar], name: str, lo: int, hi: int, fields: list[tuple[str, Any]]) -> list[np.ndarray]:
+    """Columns of fine buckets [lo, hi) of section `name` from every shard, read straight into
+    arrays of the partition's size; the row column (last) becomes the global document index."""
+    offs = [sc.offsets(name) for sc in sidecars]
+    sizes = [int(o[hi] - o[lo]) for o in offs]
+    total = sum(sizes)
+    out = [np.empty(total, dtype=np.dtype(dt) if i < len(fields) - 1 else np.int64) for i, (_, dt) in enumerate(fields)]
+    at = 0
+    for s, (sc, off) in enumerate(zip(sidecars, offs)):
+        m = sizes[s]
+        if m == 0:
+            continue
+        cols = sc.bucket_range(name, lo, hi, fields, off)
+        for i, c in enumerate(cols[:-1]):
+            out[i][at : at + m] = c
+        np.add(cols[-1], plan.offsets[s], out=out[-1][at : at + m], casting="unsafe")
+        at += m
+    return out
+
+
+def partition_edges(plan: ClusterPlan, part: int) -> dict[str, int]:
+    """One partition task: its fine buckets' band keys and exact keys from every shard, candidate
+    pairs, verification, and its edges written to work/_parts/part-NNNNN.parquet (a, b: global
+    document indices, a < b; kind 1 exact / 0 near; sim: equal signature values). Returns its
+    counts (also in the file's metadata) and this process's peak RSS so far (MB). Memory: this
+    partition's keys, not the corpus."""
+    cfg = plan.cfg
+    lo, hi = plan.ranges[part]
+    n, P = plan.n_docs, cfg.num_perm
+    need = math.ceil(cfg.threshold * P - 1e-9)  # equal values a verified pair needs
+    sidecars = plan.open_sidecars()
+    sigs, groups = _gathers(plan, sidecars)
+    counts = _Counts()
+    try:
+        cols = _load(plan, sidecars, "band", lo, hi, [("key", np.uint64), ("row", np.uint32)])
+        na, nb, nsim = _near_edges(cols, sigs, groups, need, cfg.exempt_same_tree, _Bands(cfg.bands, cfg.rows), counts).distinct(n)
+        k1, k2, doc = _load(plan, sidecars, "ex", lo, hi, [("k1", np.uint64), ("k2", np.uint64), ("row", np.uint32)])
+        ea, eb, esim = _exact_edges(*_exact_groups(k1, k2, doc), groups, P, cfg.exempt_same_tree, counts).arrays()
+        if plan.has_cs:
+            k1, k2, doc = _load(plan, sidecars, "cs", lo, hi, [("k1", np.uint64), ("k2", np.uint64), ("row", np.uint32)])
+            counts.exact_dup_docs_cs += int((_exact_groups(k1, k2, doc)[2] - 1).sum())
+        del k1, k2, doc
+    finally:
+        sigs.close()
+    t = pa.table(
+        {
+            "a": np.concatenate([ea, na]),
+            "b": np.concatenate([eb, nb]),
+            "kind": np.concatenate([np.ones(len(ea), np.int8), np.zeros(len(na), np.int8)]),
+            "sim": np.concatenate([esim, nsim]).astype(np.int32),
+        },
+        schema=_PART_SCHEMA,
+    ).replace_schema_metadata({"counts": json.dumps(asdict(counts))})
+    plan.store.write_table(t, plan.part_path(part), compression="none")
+    return {**asdict(counts), "peak_rss_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)}
+
+
+def _docs_rows(plan: ClusterPlan, nodes: np.ndarray, shards: range | None = None) -> pa.Table:
+    """(id, source, n_chars, key_hash) of documents `nodes` (sorted global indices, all in
+    `shards`), read shard by shard from the staged files: only the clustered documents are held."""
+    out: list[pa.Table] = []
+    for s in shards if shards is not None else range(len(plan.shards)):
+        path = plan.shards[s]
+        lo, hi = np.searchsorted(nodes, [plan.offsets[s], plan.offsets[s + 1]])
+        if hi <= lo:
+            continue
+        t = plan.store.read_table(path, columns=list(_DOCS_SCHEMA.names))
+        t = t.take(pa.array(nodes[lo:hi] - plan.offsets[s]))
+        out.append(pa.table({c: t.column(c).cast(_DOCS_SCHEMA.field(c).type) for c in _DOCS_SCHEMA.names}, schema=_DOCS_SCHEMA))
+    return pa.concat_tables(out) if out else _DOCS_SCHEMA.empty_table()
+
+
+def finish_clusters(plan: ClusterPlan, keep_intermediate: bool = False, map_fn: MapFn | None = None, groups: int = 1) -> ClusterResult:
+    """Components over the edges only (documents in no edge are singletons and cost nothing) and
+    the outputs: clusters.parquet, edges.parquet, cluster_stats.json. Memory: the edges and the
+    clustered documents, not the corpus. `groups` > 1: the costly output work in that many tasks
+    through `map_fn` (row reading by shard slice; sorting and flags by range of cluster ids)."""
+    cfg, store, work = plan.cfg, plan.store, plan.work
+    res = ClusterResult(work_dir=Path(work) if store.local else work)  # type: ignore[arg-type]
+    res.n_docs, res.n_empty_signatures, res.n_partitions = plan.n_docs, plan.n_empty_signatures, plan.partitions
+    clock = time.perf_counter()
+    tables = []
+    counts = _Counts()
+    for i in range(plan.partitions):
+        t = store.read_table(plan.part_path(i))
+        meta = json.loads((store.parquet_file(plan.part_path(i)).schema_arrow.metadata or {})[b"counts"])
+        for k, v in meta.items():
+            setattr(counts, k, getattr(counts, k) + int(v))
+        tables.append(t)
+    edges = pa.concat_tables(tables) if tables else _PART_SCHEMA.empty_table()
+    del tables
+    a, b = edges.column("a").to_numpy(), edges.column("b").to_numpy()
+    kind, sim = edges.column("kind").to_numpy(), edges.column("sim").to_numpy().copy()
+    del edges
+    n = max(plan.n_docs, 1)
+    # distinct edges; an exact link wins over a near one for the same pair
+    code = a * np.int64(n) + b
+    order = np.lexsort((-kind.astype(np.int16), code))
+    code, kind, sim = code[order], kind[order], sim[order]
+    first = np.ones(len(code), dtype=bool)
+    first[1:] = code[1:] != code[:-1]
+    code, kind, sim = code[first], kind[first], sim[first]
+    a, b = code // n, code % n
+    del code
+    res.n_candidate_pairs, res.n_exempt_pairs = counts.n_candidate_pairs, counts.n_exempt_pairs
+    res.exact_dup_docs = counts.exact_dup_docs
+    if plan.has_cs:
+        res.exact_dup_docs_cs = counts.exact_dup_docs_cs
+        res.casing_impact = res.exact_dup_docs - res.exact_dup_docs_cs
+    res.n_near_edges = int((kind == 0).sum())
+    res.n_exact_edges = int((kind == 1).sum())
+    ex = kind == 1
+    sidecars = plan.open_sidecars()
+    sigs, _ = _gathers(plan, sidecars)
+    if ex.any():  # exact edges carry sim = num_perm so far: report the signatures' own estimate
+        sim[ex] = _equal_counts(sigs, a[ex], b[ex])[0]
+    sigs.close()
+    nodes, root = connected_components(a, b)
+    res.seconds["components"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    # many clustered documents: the output work in ranges even with one worker (bounded memory)
+    groups = max(groups, math.ceil(len(nodes) / _OUTPUT_GROUP_DOCS))
+    map_fn = map_fn or ProcessMap(1)
+    if groups > 1 and len(nodes):
+        table, edges_t, res.source_pairs, res.source_docs = _outputs_parallel(plan, nodes, root, a, b, kind, sim, groups, map_fn)
+    else:
+        clustered = _docs_rows(plan, nodes) if len(nodes) else _DOCS_SCHEMA.empty_table()
+        table = _clusters_table(clustered, root)
+        edges_t = _edges_table(nodes, clustered, a, b, kind, sim, cfg.num_perm)
+        res.source_pairs, res.source_docs = _source_matrix(table)
+    _write_atomic(store, table, f"{work}/clusters.parquet")
+    _write_atomic(store, edges_t, f"{work}/edges.parquet")
+    res.n_clusters = len(np.unique(root))
+    res.n_clustered_docs = len(nodes)
+    res.n_duplicates = res.n_clustered_docs - res.n_clusters
+    store.write_bytes(f"{work}/cluster_stats.json", (json.dumps(res.stats(), indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    if not keep_intermediate:
+        store.rm_tree(f"{work}/_parts")
+    res.seconds["outputs"] = time.perf_counter() - clock
+    return res
+
+
+@dataclass
+class _Outputs:
+    """What the output tasks of finish_clusters share (small: paths and boundaries)."""
+
+    plan: ClusterPlan
+    slices: list[tuple[int, int]]  # shard ranges [lo, hi) of the row tasks
+    groups: int = 1
+
+    @property
+    def dir(self) -> str:
+        return f"{self.plan.work}/_out"
+
+    def path(self, kind: str, k: int) -> str:
+        return f"{self.dir}/{kind}-{k:05d}.arrow"
+
+
+def _write_ipc(store: Store, table: pa.Table, path: str) -> None:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+    store.write_bytes(path, sink.getvalue().to_pybytes())
+
+
+def _read_ipc(store: Store, path: str) -> pa.Table:
+    return pa.ipc.open_file(pa.py_buffer(store.read_bytes(path))).read_all()
+
+
+def _rows_task(op: _Outputs, k: int) -> dict[str, int]:
+    """Output task 1 (one per slice of shards): the clustered documents' (id, source, n_chars,
+    key_hash) from the staged files of its shards, in document order."""
+    lo, hi = op.slices[k]
+    plan = op.plan
+    nodes = np.frombuffer(plan.store.read_bytes(f"{op.dir}/nodes.i64"), dtype=np.int64)
+    a, b = np.searchsorted(nodes, [plan.offsets[lo], plan.offsets[hi]])
+    _write_ipc(plan.store, _docs_rows(plan, nodes[a:b], range(lo, hi)), op.path("rows", k))
+    return {"peak_rss_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)}
+
+
+def _group_task(op: _Outputs, k: int) -> dict[str, int]:
+    """Output task 2 (one per range of cluster ids): its clusters, sorted; its edges (those whose
+    smaller id falls in the same range), sorted; its part of the source matrix. Ranges are in id
+    order, so the chunks concatenated are the sorted whole."""
+    st = op.plan.store
+    rows = _read_ipc(st, op.path("grows", k))
+    table = _clusters_table(rows.drop_columns(["comp"]), rows.column("comp").to_numpy())
+    _write_ipc(st, table, op.path("clusters", k))
+    e = _read_ipc(st, op.path("gedges", k))
+    _write_ipc(st, e.sort_by([("a", "ascending"), ("b", "ascending")]), op.path("edges", k))
+    matrix, docs = _source_matrix(table)
+    st.write_bytes(op.path("sources", k), json.dumps({"matrix": matrix, "docs": docs}).encode())
+    return {"peak_rss_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)}
+
+
+def _outputs_parallel(
+    plan: ClusterPlan, nodes: np.ndarray, root: np.ndarray, a: np.ndarray, b: np.ndarray, kind: np.ndarray, sim: np.ndarray, groups: int, map_fn: MapFn
+) -> tuple[pa.Table, pa.Table, dict[str, dict[str, int]], dict[str, int]]:
+    """The outputs with their costly parts in `groups` parallel tasks (row reading; per cluster
+    range: sorting, exact-match flags, source matrix); here only what is linear and cheap: the
+    cluster id of each component, the range boundaries, concatenation."""
+    st = plan.store
+    # row tasks: contiguous slices of the shards
+    cuts = sorted({round(k * len(plan.shards) / groups) for k in range(groups + 1)})
+    op = _Outputs(plan, list(zip(cuts[:-1], cuts[1:])), groups)
+    st.write_bytes(f"{op.dir}/nodes.i64", nodes.astype(np.int64).tobytes())
+    map_fn(_rows_task, op, list(range(len(op.slices))))  # type: ignore[arg-type]
+    rows = pa.concat_tables([_read_ipc(st, op.path("rows", k)) for k in range(len(op.slices))])
+    ids = rows.column("id").combine_chunks()
+    # cluster id of each component = its smallest id; ranges of cluster ids -> groups
+    comp = pa.array(root, type=pa.int64())
+    cid = pa.table({"comp": comp, "id": ids}).group_by("comp").aggregate([("id", "min")])
+    order = np.asarray(pc.sort_indices(cid.column("id_min")))
+    n_c = len(order)
+    bounds = [cid.column("id_min")[int(order[(n_c * k) // groups])].as_py() for k in range(1, groups)] if n_c else []
+    bounds = sorted(set(bounds))
+
+    def group_of(strings: pa.Array) -> np.ndarray:
+        g = np.zeros(len(strings), dtype=np.int64)
+        for bd in bounds:
+            g += np.asarray(pc.greater_equal(strings, pa.scalar(bd, pa.string())))
+        return g
+
+    # a cluster's rows go to the group of its cluster id
+    cid_comp = cid.column("comp").to_numpy()
+    cid_group = group_of(cid.column("id_min"))
+    by_comp = np.argsort(cid_comp)
+    row_group = cid_group[by_comp[np.searchsorted(cid_comp[by_comp], root)]]
+    rows = rows.append_column("comp", comp)
+    # edges as ids (a < b), grouped by the range of a
+    ia = ids.take(pa.array(np.searchsorted(nodes, a)))
+    ib = ids.take(pa.array(np.searchsorted(nodes, b)))
+    swap = np.asarray(pc.greater(ia, ib))
+    lo = pc.if_else(pa.array(swap), ib, ia)
+    hi = pc.if_else(pa.array(swap), ia, ib)
+    edges = pa.table(
+        {
+            "a": lo,
+            "b": hi,
+            "match": pa.array(np.where(kind == 1, "exact", "near").tolist(), type=pa.string()),
+            "jaccard": pa.array((sim / plan.cfg.num_perm).astype(np.float32)),
+        },
+        schema=EDGES_SCHEMA,
+    )
+    edge_group = group_of(lo)
+    n_groups = len(bounds) + 1
+    for k in range(n_groups):
+        _write_ipc(st, rows.filter(pa.array(row_group == k)), op.path("grows", k))
+        _write_ipc(st, edges.filter(pa.array(edge_group == k)), op.path("gedges", k))
+    del rows, edges
+    map_fn(_group_task, op, list(range(n_groups)))  # type: ignore[arg-type]
+    clusters = pa.concat_tables([_read_ipc(st, op.path("clusters", k)) for k in range(n_groups)]).combine_chunks()
+    edges = pa.concat_tables([_read_ipc(st, op.path("edges", k)) for k in range(n_groups)]).combine_chunks()
+    matrix: dict[str, dict[str, int]] = {}
+    docs: dict[str, int] = {}
+    for k in range(n_groups):
+        part = json.loads(st.read_bytes(op.path("sources", k)))
+        for x, row in part["matrix"].items():
+            for y, v in row.items():
+                matrix.setdefault(x, {})[y] = matrix.get(x, {}).get(y, 0) + int(v)
+        for s, v in part["docs"].items():
+            docs[s] = docs.get(s, 0) + int(v)
+    matrix = {k: dict(sorted(v.items())) for k, v in sorted(matrix.items())}
+    st.rm_tree(op.dir)
+    return clusters, edges, matrix, dict(sorted(docs.items()))
+
+
+MapFn = Callable[[Callable[[Any, int], dict[str, int]], Any, list[int]], list[dict[str, int]]]
+
+
+class ProcessMap:
+    """A `map_fn` running tasks in `workers` processes (spawned: safe in a process that runs
+    threads, like a Prefect flow), results in order of the parts; one pool for every map of a
+    cluster run, started on first use; one worker: in this process. `close()` stops the pool."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: Any = None
+
+    def __call__(self, fn: Callable[[Any, int], dict[str, int]], arg: Any, parts: list[int]) -> list[dict[str, int]]:
+        if self.workers <= 1 or len(parts) <= 1:
+            return [fn(arg, i) for i in parts]
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return list(self._pool.map(fn, [arg] * len(parts), parts))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def pool_map(workers: int) -> ProcessMap:
+    """A ProcessMap of `workers` processes."""
+    return ProcessMap(workers)
 
 
 def cluster(
@@ -616,143 +1005,49 @@ def cluster(
     partitions: int | None = None,
     keep_intermediate: bool = False,
     store: Store | None = None,
+    sidecar_store: Store | None = None,
+    sidecar_of: Callable[[str], str] | None = None,
+    workers: int = 1,
+    map_fn: MapFn | None = None,
 ) -> ClusterResult:
     """Clusters the documents of the staged shards `paths` (columns `id`, `source`, `key_hash`,
     `minhash` (fixed_size_list<uint32>[num_perm] or list<uint32>), `n_chars`, optional
     `dedup_group`, optional `key_hash_cs`) and writes work_dir/clusters.parquet, edges.parquet and
-    cluster_stats.json (module doc). Paths are read in sorted order, so the outputs do not depend
-    on the order given. `partitions`: band partitions (default: ~4M band rows each). `store`: where
-    the shards and work_dir live (default: local paths); the intermediates (_tmp) are always on a
-    local disk, since they are memory-mapped."""
+    cluster_stats.json (module doc): plan_clusters -> partition_edges per partition (in `workers`
+    processes, or through `map_fn(fn, plan, parts)`: e.g. Dask) -> finish_clusters. Paths are read in
+    sorted order, so the outputs do not depend on the order given, nor on `partitions` / workers.
+    Sidecars: `sidecar_of(path)` in `sidecar_store` (default: next to each shard, as the tag task
+    writes them; written here where missing). With neither given, they go to a local temporary
+    folder, removed at the end (inputs that are not a run's staging are not written next to)."""
     store = store or Store(*url_to_fs("/"), "/")
     work = os.fspath(work_dir)
-    if store.local:
-        tmp = Path(work) / "_tmp"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-    else:
-        tmp = Path(tempfile.mkdtemp(prefix="curate-cluster-"))
-    res = ClusterResult(work_dir=Path(work) if store.local else work)  # type: ignore[arg-type]
-
     clock = time.perf_counter()
-    staged = _ingest(store, sorted((os.fspath(p) for p in paths)), cfg, tmp, partitions, res)
-    res.seconds["ingest"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    a, b, kind, sim = _link(staged, cfg, tmp, res)
-    res.seconds["partitions"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    nodes, root = connected_components(a, b)
-    clustered = _read_rows(tmp / "docs.parquet", nodes) if len(nodes) else _DOCS_SCHEMA.empty_table()
-    table = _clusters_table(clustered, root)
-    _write_atomic(store, table, f"{work}/clusters.parquet")
-    _write_atomic(store, _edges_table(nodes, clustered, a, b, kind, sim, cfg.num_perm), f"{work}/edges.parquet")
-    res.n_clusters = len(np.unique(root))
-    res.n_clustered_docs = len(nodes)
-    res.n_duplicates = res.n_clustered_docs - res.n_clusters
-    res.source_pairs, res.source_docs = _source_matrix(table)
-    store.write_bytes(f"{work}/cluster_stats.json", (json.dumps(res.stats(), indent=2, sort_keys=True) + "\n").encode("utf-8"))
-    if not keep_intermediate or not store.local:
-        shutil.rmtree(tmp)
-    res.seconds["outputs"] = time.perf_counter() - clock
+    tmp: Path | None = None
+    if sidecar_of is None and sidecar_store is None:
+        tmp = Path(tempfile.mkdtemp(prefix="curate-sidecars-"))
+        sidecar_store = Store(*url_to_fs(str(tmp)), str(tmp))
+        index = {os.fspath(p): i for i, p in enumerate(sorted(os.fspath(p) for p in paths))}
+        sidecar_of = lambda p: f"{tmp}/{index[p]:06d}{SUFFIX}"  # noqa: E731
+    mapper = map_fn or ProcessMap(workers)
+    try:
+        plan = plan_clusters(
+            paths, work, cfg, store=store, sidecar_store=sidecar_store, sidecar_of=sidecar_of, partitions=partitions, workers=workers
+        )
+        seconds = {"plan": time.perf_counter() - clock}
+        clock = time.perf_counter()
+        parts = list(range(plan.partitions))
+        done = mapper(partition_edges, plan, parts)
+        seconds["partitions"] = time.perf_counter() - clock
+        res = finish_clusters(plan, keep_intermediate=keep_intermediate, map_fn=mapper, groups=workers)
+    finally:
+        if map_fn is None:
+            mapper.close()
+        if tmp is not None and not keep_intermediate:
+            shutil.rmtree(tmp, ignore_errors=True)
+    res.seconds = {**seconds, **res.seconds}
+    res.task_peak_rss_mb = max((int(d.get("peak_rss_mb", 0)) for d in done), default=0)
     return res
 
-
-def _ingest(store: Store, paths: list[str], cfg: DedupConfig, tmp: Path, partitions: int | None, res: ClusterResult) -> _Staged:
-    """Pass 1, streaming over the shards: signatures and dedup-group hashes appended to flat files,
-    band keys and exact keys routed to their partitions, (id, source, n_chars, key_hash) to
-    docs.parquet (row i = document i)."""
-    P = cfg.num_perm
-    schemas = [_check_schema(store, p, P) for p in paths]
-    n_total = sum(store.parquet_file(p).metadata.num_rows for p in paths)
-    has_cs = bool(paths) and all(KEY_HASH_CS in s.names for s in schemas)
-    n_band_parts = partitions or max(1, math.ceil(n_total * cfg.bands / _ROWS_PER_PARTITION))
-    n_exact_parts = max(1, math.ceil(n_total / _ROWS_PER_PARTITION))
-    res.n_partitions = n_band_parts
-    bands = _Partitions(tmp / "bands", _BAND_SCHEMA, n_band_parts)
-    exact = _Partitions(tmp / "exact", _EXACT_SCHEMA, n_exact_parts)
-    exact_cs = _Partitions(tmp / "exact_cs", _EXACT_SCHEMA, n_exact_parts) if has_cs else None
-    cols = ["id", "source", "key_hash", "minhash", "n_chars", "dedup_group"] + ([KEY_HASH_CS] if has_cs else [])
-    n = 0
-    with (
-        open(tmp / "signatures.u32", "wb") as fsig,
-        open(tmp / "groups.u64", "wb") as fgrp,
-        pq.ParquetWriter(tmp / "docs.parquet", _DOCS_SCHEMA, compression="none") as docs,
-    ):
-        for batch in _batches(store, paths, cols):
-            m = batch.num_rows
-            if m == 0:
-                continue
-            sig = _signature_matrix(batch.column("minhash"), P)
-            fsig.write(sig.tobytes())
-            group_col = batch.column("dedup_group") if "dedup_group" in batch.schema.names else None
-            fgrp.write(_group_hashes(group_col, m).tobytes())
-            docidx = np.arange(n, n + m, dtype=np.int64)
-            nonempty = ~np.all(sig == EMPTY_VALUE, axis=1)
-            res.n_empty_signatures += int(m - nonempty.sum())
-            bk = _band_keys(sig[nonempty], cfg.bands, cfg.rows).reshape(-1)
-            bands.write(bk, {"key": bk, "doc": np.repeat(docidx[nonempty], cfg.bands)})
-            for parts, name in ((exact, "key_hash"), (exact_cs, KEY_HASH_CS)):
-                if parts is not None:
-                    k1, k2, ok = _hex_keys(batch.column(name))
-                    parts.write(k1[ok], {"k1": k1[ok], "k2": k2[ok], "doc": docidx[ok]})
-            docs.write_table(
-                pa.table({c: batch.column(c).cast(_DOCS_SCHEMA.field(c).type) for c in _DOCS_SCHEMA.names}, schema=_DOCS_SCHEMA)
-            )
-            n += m
-    res.n_docs = n
-    return _Staged(n, bands.close(), exact.close(), exact_cs.close() if exact_cs is not None else [], has_cs)
-
-
-def _link(staged: _Staged, cfg: DedupConfig, tmp: Path, res: ClusterResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Pass 2, one partition at a time: verified near edges and exact edges, merged into distinct
-    pairs (a < b); returns (a, b, kind: 1 exact / 0 near, equal signature values)."""
-    n, P = staged.n, cfg.num_perm
-    need = math.ceil(cfg.threshold * P - 1e-9)  # equal values a verified pair needs
-    sigs = _Signatures(tmp / "signatures.u32", n, P)
-    groups = np.fromfile(tmp / "groups.u64", dtype=np.uint64)  # 8 bytes per document
-    near, exact = _Edges(), _Edges()
-    for p in staged.band_paths:
-        near.merge(_near_edges(p, sigs, groups, need, cfg.exempt_same_tree, res), n)
-    for p in staged.exact_paths:
-        exact.merge(_exact_edges(p, groups, P, cfg.exempt_same_tree, res), n)
-    if staged.has_cs:
-        res.exact_dup_docs_cs = sum(_exact_dup_count(p) for p in staged.cs_paths)
-        res.casing_impact = res.exact_dup_docs - res.exact_dup_docs_cs
-    na, nb, nsim = near.arrays()
-    ea, eb, esim = exact.arrays()
-    # distinct edges; an exact link wins over a near one for the same pair
-    kind = np.concatenate([np.ones(len(ea), np.int8), np.zeros(len(na), np.int8)])
-    code = np.concatenate([ea, na]) * np.int64(max(n, 1)) + np.concatenate([eb, nb])
-    sim = np.concatenate([esim, nsim])
-    order = np.lexsort((-kind, code))
-    code, kind, sim = code[order], kind[order], sim[order]
-    first = np.ones(len(code), dtype=bool)
-    first[1:] = code[1:] != code[:-1]
-    code, kind, sim = code[first], kind[first], sim[first]
-    a, b = code // max(n, 1), code % max(n, 1)
-    res.n_near_edges = int((kind == 0).sum())
-    res.n_exact_edges = int((kind == 1).sum())
-    ex = kind == 1
-    if ex.any():  # exact edges carry sim = num_perm so far: report the signatures' own estimate
-        sim[ex] = _equal_counts(sigs, a[ex], b[ex])
-    sigs.close()
-    return a, b, kind, sim
-
-
-def _read_rows(path: Path, rows: np.ndarray) -> pa.Table:
-    """Rows `rows` (sorted doc indices) of docs.parquet, streaming: only they are held."""
-    pf = pq.ParquetFile(path)
-    out: list[pa.Table] = []
-    base = 0
-    for batch in pf.iter_batches(batch_size=_BATCH_ROWS):
-        lo, hi = np.searchsorted(rows, [base, base + batch.num_rows])
-        if hi > lo:
-            out.append(pa.Table.from_batches([batch]).take(pa.array(rows[lo:hi] - base)))
-        base += batch.num_rows
-    return pa.concat_tables(out) if out else pf.schema_arrow.empty_table()
 
 
 def _clusters_table(docs: pa.Table, root: np.ndarray) -> pa.Table:

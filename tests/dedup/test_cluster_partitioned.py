@@ -1,0 +1,153 @@
+"""The partitioned cluster step (issue #18) against the single-process `cluster()` it replaced
+(tests/dedup/reference_cluster.py, the code as it was): byte-identical clusters.parquet and
+edges.parquet, the same cluster_stats.json (less `n_partitions`, which is no answer), whatever the
+number of partitions and of worker processes; on real sample documents and on seeded synthetic
+shards with cross-shard near duplicates, exact copies, dedup groups and over-large buckets."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import reference_cluster as R
+from dedup_helpers import Doc, c4_texts, cmrc_texts, oasst_texts, write_shards
+
+import pipeline.dedup.cluster as C
+from pipeline.config import DedupConfig
+from pipeline.dedup.cluster import choose_partitions, cluster, finish_clusters, partition_edges, plan_clusters, pool_map
+from pipeline.dedup.sidecar import FINE_BUCKETS, read_footer, sidecar_path
+from pipeline.layout import Store, url_to_fs
+
+CFG = DedupConfig()
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _bench() -> object:
+    spec = importlib.util.spec_from_file_location("cluster_scale", REPO / "bench" / "cluster_scale.py")
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+def _outputs(work: Path) -> tuple[bytes, bytes, dict[str, object]]:
+    stats = json.loads((work / "cluster_stats.json").read_text())
+    stats.pop("n_partitions", None)
+    return (work / "clusters.parquet").read_bytes(), (work / "edges.parquet").read_bytes(), stats
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], tuple[bytes, bytes, dict[str, object]]]:
+    """Four seeded shards of 3000 documents (the bench's generator) and the reference outputs."""
+    root = tmp_path_factory.mktemp("synthetic")
+    paths = _bench().generate(root / "in", 12_000, seed=7, shard_rows=3_000)  # type: ignore[attr-defined]
+    ref = R.cluster(paths, root / "ref", CFG)
+    assert ref.n_clusters > 500 and ref.n_exact_edges > 100 and ref.n_exempt_pairs > 0
+    return paths, _outputs(root / "ref")
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 64])
+def test_same_bytes_as_the_single_process_cluster(synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], partitions: int, tmp_path: Path) -> None:
+    paths, ref = synthetic
+    res = cluster(list(reversed(paths)), tmp_path / "w", CFG, partitions=partitions)
+    assert res.n_partitions == partitions
+    got = _outputs(tmp_path / "w")
+    assert got[0] == ref[0] and got[1] == ref[1]
+    assert got[2] == ref[2]
+
+
+def test_two_workers_and_sidecars_next_to_the_shards(synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], tmp_path: Path) -> None:
+    paths, ref = synthetic
+    store = Store(*url_to_fs("/"), "/")
+    res = cluster(paths, tmp_path / "w2", CFG, workers=2, store=store, sidecar_store=store, sidecar_of=sidecar_path)
+    assert res.n_partitions % 2 == 0 and res.task_peak_rss_mb > 0
+    assert _outputs(tmp_path / "w2") == ref
+    footer = read_footer(store, sidecar_path(str(paths[0])))
+    assert footer is not None and footer["n"] == 3_000 and footer["buckets"] == FINE_BUCKETS
+    assert not (tmp_path / "w2" / "_parts").exists()
+
+
+def test_large_buckets_and_greedy_path_match_the_reference(monkeypatch: pytest.MonkeyPatch, synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], tmp_path: Path) -> None:
+    """With a tiny all-pairs limit most buckets go greedy: still the reference's clusters and edges."""
+    paths, _ = synthetic
+    for mod in (C, R):
+        monkeypatch.setattr(mod, "_ALL_PAIRS_MAX", 3)
+        monkeypatch.setattr(mod, "_GREEDY_ROUNDS", 2)
+    R.cluster(paths, tmp_path / "ref", CFG)
+    cluster(paths, tmp_path / "new", CFG, partitions=5)
+    ref, got = _outputs(tmp_path / "ref"), _outputs(tmp_path / "new")
+    assert got[0] == ref[0] and got[1] == ref[1]
+    # pair counts differ from the reference only where a pair also shares a large bucket (counted
+    # once, at its smallest shared key, here; in each small bucket's chunk there)
+    counted = ("n_candidate_pairs", "n_exempt_pairs")
+    assert {k: v for k, v in got[2].items() if k not in counted} == {k: v for k, v in ref[2].items() if k not in counted}
+
+
+def test_real_documents_match_the_reference(tmp_path: Path) -> None:
+    c4, cm, oa = c4_texts(), cmrc_texts(), oasst_texts()
+    docs = [Doc(f"c4/{i:04d}", "c4", t) for i, t in enumerate(c4[:80])]
+    docs += [Doc(f"cmrc/{i:04d}", "cmrc", t) for i, t in enumerate(cm[:80])]
+    docs += [Doc(f"oasst/{i:04d}", "oasst", t, group=f"tree{i // 5}") for i, t in enumerate(oa[:40])]
+    docs += [Doc(f"dup/{i:04d}", "web", t.upper()) for i, t in enumerate(c4[:20])]  # exact under the key
+    docs += [Doc(f"near/{i:04d}", "web", t + " Thanks for reading.") for i, t in enumerate(c4[20:40])]
+    docs += [Doc(f"tree/{i:04d}", "oasst", t, group=f"tree{i // 5}") for i, t in enumerate(oa[:10])]  # exempt
+    paths = write_shards(docs, tmp_path / "in", CFG, shards=3)
+    R.cluster(paths, tmp_path / "ref", CFG)
+    for p in (1, 2, 7):
+        cluster(paths, tmp_path / f"p{p}", CFG, partitions=p)
+        assert _outputs(tmp_path / f"p{p}") == _outputs(tmp_path / "ref")
+
+
+def test_plan_tasks_and_finish_one_by_one(synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], tmp_path: Path) -> None:
+    """The three library steps the flow maps, called as the flow calls them (tasks in any order)."""
+    paths, ref = synthetic
+    plan = plan_clusters(paths, tmp_path / "w", CFG, partitions=4, sidecar_of=lambda p: str(tmp_path / (Path(p).stem + ".lsh")))
+    assert plan.n_docs == 12_000 and plan.ranges[0][0] == 0 and plan.ranges[-1][1] == FINE_BUCKETS
+    counts = [partition_edges(plan, i) for i in reversed(range(plan.partitions))]
+    assert all(c["peak_rss_mb"] > 0 for c in counts)
+    finish_clusters(plan, keep_intermediate=True)
+    assert _outputs(tmp_path / "w") == ref
+    # the outputs' own tasks (rows by shard slice, clusters by range of cluster ids), run here
+    for groups in (2, 3):
+        (tmp_path / "w" / "clusters.parquet").unlink()
+        finish_clusters(plan, keep_intermediate=True, map_fn=pool_map(1), groups=groups)
+        assert _outputs(tmp_path / "w") == ref
+
+
+def test_stale_sidecar_is_rebuilt(tmp_path: Path) -> None:
+    """A sidecar made with other band settings (or from another file) is written again."""
+    docs = [Doc(f"c4/{i:04d}", "c4", t) for i, t in enumerate(c4_texts()[:30])] + [Doc("c4/dup", "c4", c4_texts()[0])]
+    paths = write_shards(docs, tmp_path / "in", CFG, shards=1)
+    store = Store(*url_to_fs("/"), "/")
+    other = DedupConfig(bands=32, rows=4)
+    cluster(paths, tmp_path / "a", other, store=store, sidecar_store=store, sidecar_of=sidecar_path)
+    assert read_footer(store, sidecar_path(str(paths[0])))["bands"] == 32  # type: ignore[index]
+    res = cluster(paths, tmp_path / "b", CFG, store=store, sidecar_store=store, sidecar_of=sidecar_path)
+    assert read_footer(store, sidecar_path(str(paths[0])))["bands"] == 16  # type: ignore[index]
+    assert res.n_clusters == 1
+
+
+def test_partition_count_follows_the_memory_budget() -> None:
+    assert choose_partitions(0, 1024) == 1
+    one_gib = choose_partitions(16_000_000 * 16, 1024)
+    assert choose_partitions(16_000_000 * 16, 2048) < one_gib < choose_partitions(16_000_000 * 16, 512)
+    assert choose_partitions(1_000_000 * 16, 1024, workers=2) % 2 == 0
+    assert choose_partitions(10**9 * 16, 256) == FINE_BUCKETS
+    with pytest.raises(ValueError):
+        DedupConfig(cluster_memory_mb=10)
+
+
+def test_pool_map_runs_in_order() -> None:
+    assert pool_map(1)(lambda plan, i: {"i": i}, None, [2, 0, 1]) == [{"i": 2}, {"i": 0}, {"i": 1}]  # type: ignore[arg-type]
+    assert np.all(np.diff([1, 2]) > 0)
+
+
+def test_many_clustered_documents_take_output_ranges_with_one_worker(
+    monkeypatch: pytest.MonkeyPatch, synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], tmp_path: Path
+) -> None:
+    paths, ref = synthetic
+    monkeypatch.setattr(C, "_OUTPUT_GROUP_DOCS", 500)
+    cluster(paths, tmp_path / "w", CFG)
+    assert _outputs(tmp_path / "w") == ref
