@@ -39,7 +39,8 @@ from pipeline.dedup.cluster import ClusterPlan, MapFn, ProcessMap, finish_cluste
 from pipeline.layout import Layout, as_layout
 from pipeline.lock import OutLock
 from pipeline.report import remove_report, write_report
-from pipeline.select import SelectResult, choose_cluster_keepers, select_shard, select_stages
+from pipeline.dedup.keepers import choose_cluster_keepers
+from pipeline.select import SelectResult, select_shard, select_stages
 from pipeline.shards import RotatingWriter, describe, publish
 from pipeline.sources import InputShard, expand_inputs
 from pipeline.stats import RunStats

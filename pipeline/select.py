@@ -6,7 +6,8 @@ document is rejected by the first that fails (design.md: malformed, language, qu
 the quality stage also records every rule a document fails (`q_failed`, any-fail counts in stats).
 
 Duplicates need one global decision first: the keeper of each cluster is chosen among the members
-that pass every other rule (`choose_cluster_keepers`), written per shard, and joined in here.
+that pass every other rule (`pipeline.dedup.keepers.choose_cluster_keepers`, run by the cluster
+phase), written per shard, and joined in here.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from filters.language import UNKNOWN_LANG, language_mask
 from filters.pii import KINDS as PII_KINDS
-from filters.quality import SIGNAL_COLUMNS, quality_verdicts, resolve_profile
+from filters.quality import quality_verdicts, resolve_profile
 from pipeline.config import RunConfig
-from pipeline.dedup.cluster import choose_keepers
+from pipeline.dedup.keepers import KEEPER_COLUMNS
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
 from pipeline.layout import Layout, Store, as_layout
 from pipeline.shards import RotatingWriter, staging_output, write_table_atomic
@@ -148,68 +148,12 @@ def _account_contamination(stats: RunStats, batch: pa.Table, cfg: RunConfig) -> 
         stats.contamination[(src, name, "docs")] += n
         stats.contamination[(src, name, "tokens")] += nt
 
-KEEPER_COLUMNS = ["id", "cluster", "cluster_size", "keeper_id", "keeper_source", "is_keeper", "exact"]
-
-
 def passing(batch: pa.Table, cfg: RunConfig) -> pa.Table:
     """Rows that pass every rule before the duplicate rule."""
     for _, rule in RULES:
         mask, _, _, _ = rule(batch, cfg)
         batch = batch.filter(pc.invert(mask))
     return batch
-
-
-#: Staged columns no rule reads: left out when keepers are chosen (memory follows the members).
-_NOT_FOR_RULES = frozenset({"text", "minhash", "messages", "meta", "norm_changes"})
-
-
-def choose_cluster_keepers(cfg: RunConfig, out: Layout | str | Path, shards: list[tuple[str, list[str]]]) -> None:
-    """Global: one keeper per duplicate cluster among members that pass the other rules; writes the
-    member rows of each shard to `.staging/keepers/<shard>.parquet`.
-
-    Reads only cluster members' columns (never texts), so memory follows the number of duplicates."""
-    lay = as_layout(out)
-    clusters = lay.stage.read_table(lay.clusters(), columns=["id", "cluster", "cluster_size"])
-    member_ids = clusters.column("id")
-    parts: list[pa.Table] = []
-    shard_of: list[pa.Table] = []
-    cols: list[str] = []
-    empty: pa.Table | None = None
-    for shard, staged in shards:
-        for rel in staged:
-            if not cols:  # every tag column a rule may read (any registered tagger's), never the texts
-                schema = lay.stage.read_schema(lay.staged(rel))
-                # list columns cannot ride through Arrow's join: rules need only their masks here
-                cols = [c for c in schema.names if c not in _NOT_FOR_RULES and not pa.types.is_list(schema.field(c).type)]
-                empty = pa.schema([schema.field(c) for c in cols]).empty_table()
-            t = lay.stage.read_table(lay.staged(rel), columns=cols)
-            t = t.filter(pc.is_in(t.column("id"), value_set=member_ids))
-            if t.num_rows == 0:
-                continue
-            shard_of.append(pa.table({"id": t.column("id"), "shard": pa.array([shard] * t.num_rows, pa.string())}))
-            parts.append(t)
-    if parts:
-        members = pa.concat_tables(parts)
-    elif empty is not None:
-        members = empty
-    else:
-        members = pa.table({c: pa.array([], pa.string()) for c in ["id", "source", "n_chars", "key_hash", "lang", "lang_score", *SIGNAL_COLUMNS]})
-    members = members.join(clusters, "id")
-    ok = passing(members, cfg)
-    keepers = choose_keepers(ok.select(["id", "cluster", "source", "n_chars"]), cfg.dedup.source_priority)
-    keepers = keepers.select(["id", "keeper_id", "is_keeper"])
-    keeper_keys = ok.select(["id", "key_hash", "source"]).rename_columns(["keeper_id", "keeper_key_hash", "keeper_source"])
-    full = members.join(keepers, "id").join(keeper_keys, "keeper_id")
-    exact = pc.fill_null(pc.equal(full.column("key_hash"), full.column("keeper_key_hash")), False)
-    full = full.append_column("exact", exact)
-    full = full.set_column(
-        full.schema.get_field_index("is_keeper"), "is_keeper", pc.fill_null(full.column("is_keeper"), False)
-    )
-    owners = pa.concat_tables(shard_of) if shard_of else pa.table({"id": pa.array([], pa.string()), "shard": pa.array([], pa.string())})
-    full = full.join(owners, "id")
-    for shard, _ in shards:
-        rows = full.filter(pc.equal(full.column("shard"), shard)).select(KEEPER_COLUMNS).sort_by("id")
-        write_table_atomic(rows, lay.keepers(shard), staging_output(cfg.output), lay.stage)
 
 
 @dataclass

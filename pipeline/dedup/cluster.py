@@ -70,12 +70,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import xxhash
 
 from pipeline.config import DedupConfig
 from pipeline.layout import Store, url_to_fs
-from pipeline.dedup.keepers import choose_keepers
 from pipeline.dedup.keys import EMPTY_KEY_HASH
 from pipeline.dedup.minhash import EMPTY_VALUE
 from pipeline.dedup.sidecar import FINE_BUCKETS, SUFFIX, Gather, Sidecar, read_footer, sidecar_ok, sidecar_path, write_sidecar
@@ -85,7 +83,6 @@ __all__ = [
     "EDGES_SCHEMA",
     "ClusterPlan",
     "ClusterResult",
-    "choose_keepers",
     "choose_partitions",
     "cluster",
     "connected_components",

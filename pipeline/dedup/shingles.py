@@ -591,7 +591,6 @@ def _shingles_of_tokens(
     th: np.ndarray, kind: np.ndarray, tok_doc: np.ndarray, word_n: int, char_n: int, *, wide: bool
 ) -> tuple[np.ndarray, ...]:
     """The shingle hashes of _hash_batch from the batch's tokens (hashes, kinds, documents)."""
-    n_tok = len(th)
     # every character-gram character is a CHAR token (symbols too, in the fallback pass)
     run_start, run_len, run_kind = _absorb(kind, tok_doc, word_n, char_n, any_cjk=bool((kind == CHAR).any()))
     # Shingles per run: every window of n tokens, or the whole run when it is shorter than n.
