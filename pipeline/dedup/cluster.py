@@ -585,6 +585,10 @@ _PART_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("kind", pa.int8
 _BYTES_PER_BAND_ROW = 80
 #: Clustered documents per output range task (finish_clusters): beyond this, ranges even with one worker.
 _OUTPUT_GROUP_DOCS = 1_000_000
+#: Fewer clustered documents than this: the outputs in one process even with several workers. The
+#: split costs more than it saves below (bench/cluster_scale.py, 4M documents, 582k clustered, quiet
+#: machine: 1.9 s in one process, 2.1 s in two tasks; Arrow's kernels already use both cores).
+PARALLEL_OUTPUT_MIN_DOCS = 1_000_000
 _TASK_BASE_BYTES = 320 << 20
 
 
@@ -765,11 +769,14 @@ def _docs_rows(plan: ClusterPlan, nodes: np.ndarray, shards: range | None = None
     return pa.concat_tables(out) if out else _DOCS_SCHEMA.empty_table()
 
 
-def finish_clusters(plan: ClusterPlan, keep_intermediate: bool = False, map_fn: MapFn | None = None, groups: int = 1) -> ClusterResult:
+def finish_clusters(
+    plan: ClusterPlan, keep_intermediate: bool = False, map_fn: MapFn | None = None, groups: int = 1, min_parallel_docs: int = 0
+) -> ClusterResult:
     """Components over the edges only (documents in no edge are singletons and cost nothing) and
     the outputs: clusters.parquet, edges.parquet, cluster_stats.json. Memory: the edges and the
     clustered documents, not the corpus. `groups` > 1: the costly output work in that many tasks
-    through `map_fn` (row reading by shard slice; sorting and flags by range of cluster ids)."""
+    through `map_fn` (row reading by shard slice; sorting and flags by range of cluster ids), once
+    there are at least `min_parallel_docs` clustered documents (below, one process is faster)."""
     cfg, store, work = plan.cfg, plan.store, plan.work
     res = ClusterResult(work_dir=Path(work) if store.local else work)  # type: ignore[arg-type]
     res.n_docs, res.n_empty_signatures, res.n_partitions = plan.n_docs, plan.n_empty_signatures, plan.partitions
@@ -815,7 +822,7 @@ def finish_clusters(plan: ClusterPlan, keep_intermediate: bool = False, map_fn: 
 
     clock = time.perf_counter()
     # many clustered documents: the output work in ranges even with one worker (bounded memory)
-    groups = max(groups, math.ceil(len(nodes) / _OUTPUT_GROUP_DOCS))
+    groups = max(groups if len(nodes) >= min_parallel_docs else 1, math.ceil(len(nodes) / _OUTPUT_GROUP_DOCS))
     map_fn = map_fn or ProcessMap(1)
     if groups > 1 and len(nodes):
         table, edges_t, res.source_pairs, res.source_docs = _outputs_parallel(plan, nodes, root, a, b, kind, sim, groups, map_fn)
@@ -976,17 +983,33 @@ class ProcessMap:
     def __call__(self, fn: Callable[[Any, int], dict[str, int]], arg: Any, parts: list[int]) -> list[dict[str, int]]:
         if self.workers <= 1 or len(parts) <= 1:
             return [fn(arg, i) for i in parts]
+        return list(self._started().map(fn, [arg] * len(parts), parts))
+
+    def _started(self) -> Any:
         if self._pool is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
-        return list(self._pool.map(fn, [arg] * len(parts), parts))
+        return self._pool
+
+    def start(self) -> None:
+        """Starts every process now and imports this module in each (~1 s a process), so that a
+        timed phase measures the work, as a flow's Dask workers are up before its cluster phase."""
+        if self.workers > 1:
+            list(self._started().map(_warm, range(self.workers)))
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+
+
+def _warm(_: int) -> int:
+    """A pool process's first task: the imports are done (module level) and it holds its worker
+    for a moment, so that each of the pool's processes gets one."""
+    time.sleep(0.2)
+    return os.getpid()
 
 
 def pool_map(workers: int) -> ProcessMap:
@@ -1035,7 +1058,7 @@ def cluster(
         parts = list(range(plan.partitions))
         done = mapper(partition_edges, plan, parts)
         seconds["partitions"] = time.perf_counter() - clock
-        res = finish_clusters(plan, keep_intermediate=keep_intermediate, map_fn=mapper, groups=workers)
+        res = finish_clusters(plan, keep_intermediate=keep_intermediate, map_fn=mapper, groups=workers, min_parallel_docs=PARALLEL_OUTPUT_MIN_DOCS)
     finally:
         if map_fn is None:
             mapper.close()
