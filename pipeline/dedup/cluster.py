@@ -931,21 +931,8 @@ def _outputs_parallel(
     row_group = cid_group[by_comp[np.searchsorted(cid_comp[by_comp], root)]]
     rows = rows.append_column("comp", comp)
     # edges as ids (a < b), grouped by the range of a
-    ia = ids.take(pa.array(np.searchsorted(nodes, a)))
-    ib = ids.take(pa.array(np.searchsorted(nodes, b)))
-    swap = np.asarray(pc.greater(ia, ib))
-    lo = pc.if_else(pa.array(swap), ib, ia)
-    hi = pc.if_else(pa.array(swap), ia, ib)
-    edges = pa.table(
-        {
-            "a": lo,
-            "b": hi,
-            "match": pa.array(np.where(kind == 1, "exact", "near").tolist(), type=pa.string()),
-            "jaccard": pa.array((sim / plan.cfg.num_perm).astype(np.float32)),
-        },
-        schema=EDGES_SCHEMA,
-    )
-    edge_group = group_of(lo)
+    edges = _edge_rows(ids, nodes, a, b, kind, sim, plan.cfg.num_perm)
+    edge_group = group_of(edges.column("a"))
     n_groups = len(bounds) + 1
     for k in range(n_groups):
         _write_ipc(st, rows.filter(pa.array(row_group == k)), op.path("grows", k))
@@ -1110,22 +1097,25 @@ def _edges_table(
 ) -> pa.Table:
     if len(a) == 0:
         return EDGES_SCHEMA.empty_table()
-    ids = clustered.column("id").combine_chunks()
+    t = _edge_rows(clustered.column("id").combine_chunks(), nodes, a, b, kind, sim, P)
+    return t.sort_by([("a", "ascending"), ("b", "ascending")])
+
+
+def _edge_rows(ids: pa.Array, nodes: np.ndarray, a: np.ndarray, b: np.ndarray, kind: np.ndarray, sim: np.ndarray, P: int) -> pa.Table:
+    """Edges (doc indices, `ids` aligned with the sorted `nodes`) as EDGES_SCHEMA rows, unsorted:
+    the two ids ordered (a < b as strings), the match kind and the estimated Jaccard."""
     ia = ids.take(pa.array(np.searchsorted(nodes, a)))
     ib = ids.take(pa.array(np.searchsorted(nodes, b)))
-    swap = np.asarray(pc.greater(ia, ib))
-    lo = pc.if_else(pa.array(swap), ib, ia)
-    hi = pc.if_else(pa.array(swap), ia, ib)
-    t = pa.table(
+    swap = pa.array(np.asarray(pc.greater(ia, ib)))
+    return pa.table(
         {
-            "a": lo,
-            "b": hi,
+            "a": pc.if_else(swap, ib, ia),
+            "b": pc.if_else(swap, ia, ib),
             "match": pa.array(np.where(kind == 1, "exact", "near").tolist(), type=pa.string()),
             "jaccard": pa.array((sim / P).astype(np.float32)),
         },
         schema=EDGES_SCHEMA,
     )
-    return t.sort_by([("a", "ascending"), ("b", "ascending")])
 
 
 def _source_matrix(table: pa.Table) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
