@@ -202,16 +202,14 @@ def tag_shard(
     cfg: RunConfig,
     out: Layout | str | Path,
     progress: Progress | None = None,
-    force: bool = False,
 ) -> TagResult:
     """Tags one input shard; skipped (result loaded) when its output exists for the same key."""
     lay = as_layout(out)
     fingerprint = input_fingerprint(shard, src)
     key = tag_key(shard, src, cfg, fingerprint)
-    if not force:
-        done = load_done(lay, shard, key)
-        if done is not None:
-            return done
+    done = load_done(lay, shard, key)
+    if done is not None:
+        return done
 
     stats = RunStats()
     # an earlier marker must not vouch for the files this run is about to overwrite (a kill between

@@ -7,7 +7,7 @@ column `key_hash_cs` counts a subset of `key_hash`'s duplicates and the impact i
 
 from __future__ import annotations
 
-from pipeline.normalize import key_hash, normalize_key
+from pipeline.normalize import key_hash, key_hashes, normalize_key
 
 __all__ = ["KEY_HASH_CS", "EMPTY_KEY_HASH", "case_sensitive_key", "case_sensitive_key_hash"]
 
@@ -23,5 +23,6 @@ def case_sensitive_key(text: str) -> str:
 
 
 def case_sensitive_key_hash(text: str) -> str:
-    """The `key_hash_cs` column value: xxh3-128 hex of `case_sensitive_key(text)`."""
-    return key_hash(case_sensitive_key(text))
+    """The `key_hash_cs` column value: xxh3-128 hex of `case_sensitive_key(text)`, computed by the
+    keys tagger's own `key_hashes` so the two can never disagree."""
+    return key_hashes(text)[1]

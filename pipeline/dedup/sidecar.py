@@ -71,7 +71,7 @@ def write_sidecar(store: Store, staged: str, out: Store, path: str, cfg: DedupCo
     """Reads the staged shard `staged` (of `store`) once and writes its sidecar at `path` (of `out`),
     atomically. Per-shard memory: the shard's band keys (12 bytes x bands per document)."""
     from pipeline.dedup.cluster import _band_keys, _check_schema, _group_hashes, _hex_keys, _signature_matrix
-    from pipeline.dedup.minhash import EMPTY_VALUE
+    from pipeline.dedup.minhash import is_empty
 
     P = cfg.num_perm
     schema = _check_schema(store, staged, P)
@@ -96,7 +96,7 @@ def write_sidecar(store: Store, staged: str, out: Store, path: str, cfg: DedupCo
                 gcol = batch.column("dedup_group") if "dedup_group" in batch.schema.names else None
                 groups.append(_group_hashes(gcol, m))
                 rows = np.arange(n, n + m, dtype=np.uint32)
-                nonempty = ~np.all(sig == EMPTY_VALUE, axis=1)
+                nonempty = ~is_empty(sig)
                 n_empty += int(m - nonempty.sum())
                 band_k.append(_band_keys(sig[nonempty], cfg.bands, cfg.rows).reshape(-1))
                 band_r.append(np.repeat(rows[nonempty], cfg.bands))
