@@ -35,7 +35,7 @@ from pipeline.tokens import tokenizer_settings
 from pipeline.card import write_card
 from pipeline.config import RunConfig, SourceConfig
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
-from pipeline.dedup.cluster import PARALLEL_OUTPUT_MIN_DOCS, ClusterPlan, MapFn, ProcessMap, finish_clusters, partition_edges, plan_clusters
+from pipeline.dedup.cluster import ClusterPlan, MapFn, ProcessMap, finish_clusters, partition_edges, plan_clusters
 from pipeline.layout import Layout, as_layout
 from pipeline.lock import OutLock
 from pipeline.report import remove_report, write_report
@@ -160,7 +160,7 @@ def cluster_end(cfg: RunConfig, out: Layout | str | Path, cw: ClusterWork, map_f
     lay = as_layout(out)
     work, st = lay.dedup_dir(), lay.stage
     if cw.plan is not None:
-        res = finish_clusters(cw.plan, map_fn=map_fn, groups=workers if map_fn is not None else 1, min_parallel_docs=PARALLEL_OUTPUT_MIN_DOCS)
+        res = finish_clusters(cw.plan, map_fn=map_fn, groups=workers if map_fn is not None else 1)
         cw.seconds.update(res.seconds)
         st.write_bytes(f"{work}/cluster_key.txt", cw.key.encode())
     # one source of truth for the summary, whether the clusters are new or reused
@@ -171,13 +171,11 @@ def cluster_end(cfg: RunConfig, out: Layout | str | Path, cw: ClusterWork, map_f
     return {"enabled": True, **summary}
 
 
-def cluster_step(
-    cfg: RunConfig, out: Layout | str | Path, tagged: list[TagResult], reuse: bool = False, workers: int = 1, seconds: dict[str, float] | None = None
-) -> dict[str, Any]:
+def cluster_step(cfg: RunConfig, out: Layout | str | Path, tagged: list[TagResult], reuse: bool = False, workers: int = 1) -> dict[str, Any]:
     """Global: duplicate clusters over every staged shard, then one keeper per cluster among the
     documents that pass the other rules. `reuse`: keep clusters computed for the same key.
     Partition tasks run in this process, or in a pool of `workers` processes (the flow maps them as
-    tasks instead: flows/curate.py). `seconds`: filled with the time of each step."""
+    tasks instead: flows/curate.py)."""
     cw = cluster_begin(cfg, out, tagged, reuse, workers)
     pool = ProcessMap(workers)
     try:
@@ -188,8 +186,6 @@ def cluster_step(
         summary = cluster_end(cfg, out, cw, pool, workers)
     finally:
         pool.close()
-    if seconds is not None:
-        seconds.update(cw.seconds)
     return summary
 
 

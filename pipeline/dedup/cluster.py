@@ -770,7 +770,7 @@ def _docs_rows(plan: ClusterPlan, nodes: np.ndarray, shards: range | None = None
 
 
 def finish_clusters(
-    plan: ClusterPlan, keep_intermediate: bool = False, map_fn: MapFn | None = None, groups: int = 1, min_parallel_docs: int = 0
+    plan: ClusterPlan, keep_intermediate: bool = False, map_fn: MapFn | None = None, groups: int = 1, min_parallel_docs: int = PARALLEL_OUTPUT_MIN_DOCS
 ) -> ClusterResult:
     """Components over the edges only (documents in no edge are singletons and cost nothing) and
     the outputs: clusters.parquet, edges.parquet, cluster_stats.json. Memory: the edges and the
@@ -1045,7 +1045,7 @@ def cluster(
         parts = list(range(plan.partitions))
         done = mapper(partition_edges, plan, parts)
         seconds["partitions"] = time.perf_counter() - clock
-        res = finish_clusters(plan, keep_intermediate=keep_intermediate, map_fn=mapper, groups=workers, min_parallel_docs=PARALLEL_OUTPUT_MIN_DOCS)
+        res = finish_clusters(plan, keep_intermediate=keep_intermediate, map_fn=mapper, groups=workers)
     finally:
         if map_fn is None:
             mapper.close()

@@ -112,7 +112,7 @@ def test_plan_tasks_and_finish_one_by_one(synthetic: tuple[list[Path], tuple[byt
     # the outputs' own tasks (rows by shard slice, clusters by range of cluster ids), run here
     for groups in (2, 3):
         (tmp_path / "w" / "clusters.parquet").unlink()
-        finish_clusters(plan, keep_intermediate=True, map_fn=pool_map(1), groups=groups)
+        finish_clusters(plan, keep_intermediate=True, map_fn=pool_map(1), groups=groups, min_parallel_docs=0)
         assert _outputs(tmp_path / "w") == ref
 
 
