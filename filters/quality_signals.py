@@ -496,18 +496,10 @@ def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int
 
 
 def _mix_inplace(x: np.ndarray) -> np.ndarray:
-    """_mix written into x, a block at a time (one block-sized temporary instead of five arrays as
+    """_mix written into x a block at a time (block-sized temporaries instead of five arrays as
     long as x): for arrays as long as a document."""
     for i in range(0, x.size, _GROUP_BLOCK):
-        b = x[i : i + _GROUP_BLOCK]
-        t = b >> _S30
-        b ^= t
-        b *= _M1
-        np.right_shift(b, _S27, out=t)
-        b ^= t
-        b *= _M2
-        np.right_shift(b, _S31, out=t)
-        b ^= t
+        x[i : i + _GROUP_BLOCK] = _mix(x[i : i + _GROUP_BLOCK])
     return x
 
 
