@@ -1,6 +1,7 @@
 """The curation flow: tag tasks mapped over input shards, the cluster phase (a plan task, one task
 per band partition mapped over the workers, then components + keepers), select tasks mapped over
-tagged shards, then the finish task (stats, report, card: `pipeline.runner.finish`).
+tagged shards, then the finish task (stats, report, card: `pipeline.runner.finish`), in the order
+of the library's one phase driver (`pipeline.driver.run_phases`), which `PrefectPhases` serves.
 
 Tasks pass paths, configs and small stats objects, never documents, so the same flow runs its tasks
 in this process (default: one at a time) or in Dask worker processes on this or other machines
@@ -12,7 +13,7 @@ stopped. All work is done by the library; this module only maps it and reports.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,8 @@ from pipeline.config import RunConfig, SourceConfig, load_config
 from pipeline.layout import Layout
 from pipeline.lock import OutLock
 from pipeline.dedup.cluster import ClusterPlan, partition_edges
-from pipeline.runner import ClusterWork, RunSummary, cluster_begin, cluster_end, finish, plan, reset_select
+from pipeline.driver import run_phases
+from pipeline.runner import ClusterWork, RunSummary, cluster_begin, cluster_end, finish, plan
 from pipeline.select import SelectResult, select_shard
 from pipeline.sources import InputShard
 from pipeline.tag import TagResult, tag_shard
@@ -106,12 +108,11 @@ def tag_task(shard: InputShard, src: SourceConfig, cfg: RunConfig, out: Layout) 
 
 
 @task(name="cluster-plan", cache_policy=NO_CACHE)
-def cluster_plan_task(cfg: RunConfig, out: Layout, tagged: list[TagResult], workers: int = 1) -> ClusterWork:
+def cluster_plan_task(cfg: RunConfig, out: Layout, tagged: list[TagResult], reuse: bool, workers: int = 1) -> ClusterWork:
     """Global, first part: drops what an earlier select derived, checks ids, and plans the band
-    partitions over the staged shards' sidecars (or decides the clusters of the same key are reused,
-    when every shard's tags were reused)."""
-    reset_select(out)
-    cw = cluster_begin(cfg, out, tagged, reuse=all(t.skipped for t in tagged), workers=workers)
+    partitions over the staged shards' sidecars (or decides the clusters of the same key are reused:
+    `reuse`, when every shard's tags were reused)."""
+    cw = cluster_begin(cfg, out, tagged, reuse=reuse, workers=workers)
     logger = get_run_logger()
     if cw.plan is not None:
         logger.info("cluster: %d documents in %d band partitions (%.1fs to plan)", cw.plan.n_docs, cw.plan.partitions, cw.seconds["plan"])
@@ -136,11 +137,9 @@ def cluster_partition_task(plan: ClusterPlan, part: int) -> dict[str, int]:
 
 
 @task(name="cluster", cache_policy=NO_CACHE)
-def cluster_task(cfg: RunConfig, out: Layout, cw: ClusterWork, partition_seconds: float = 0.0) -> dict[str, Any]:
+def cluster_task(cfg: RunConfig, out: Layout, cw: ClusterWork) -> tuple[dict[str, Any], dict[str, float]]:
     """Global, last part: components over the edges, clusters/edges/stats, one keeper per cluster.
-    Returns the summary plus `seconds_by_step` (kept out of stats.json by the flow)."""
-    if cw.plan is not None:
-        cw.seconds["partitions"] = partition_seconds
+    Returns the summary and the seconds per step (kept out of stats.json)."""
     summary = cluster_end(cfg, out, cw)
     if summary.get("enabled"):
         get_run_logger().info(
@@ -154,7 +153,7 @@ def cluster_task(cfg: RunConfig, out: Layout, cw: ClusterWork, partition_seconds
         )
     else:
         get_run_logger().info("dedup off")
-    return {**summary, "seconds_by_step": dict(cw.seconds)}
+    return summary, dict(cw.seconds)
 
 
 @task(name="select", task_run_name="select {tagged.source}/{tagged.shard}", cache_policy=NO_CACHE, **_io_retries)
@@ -264,43 +263,51 @@ def curate_flow(config_path: str, out: str, staging: str | None = None, wait: bo
         return _run(cfg, config_path, lay, workers)
 
 
+class PrefectPhases:
+    """The phases as Prefect tasks (driver.Phases): tag and select mapped over shards, one task
+    per band partition, the global steps as single tasks. Each phase passes the previous phase's
+    futures on, so the UI draws the run's graph; the runner (this process's threads, or Dask
+    workers) decides where they run."""
+
+    def __init__(self, cfg: RunConfig, lay: Layout, workers: int = 1) -> None:
+        self.cfg, self.lay, self.workers = cfg, lay, workers
+        self._tagged: Any = None
+        self._cluster: Any = None
+        self._selected: Any = None
+
+    def tag(self, shards: Sequence[tuple[InputShard, SourceConfig]]) -> list[TagResult]:
+        self._tagged = tag_task.map([s for s, _ in shards], [src for _, src in shards], unmapped(self.cfg), unmapped(self.lay))
+        return list(self._tagged.result())
+
+    def cluster_begin(self, tagged: list[TagResult], reuse: bool) -> ClusterWork:
+        return cluster_plan_task.submit(self.cfg, self.lay, self._tagged or tagged, reuse, self.workers).result()
+
+    def cluster_partitions(self, cw: ClusterWork) -> None:
+        assert cw.plan is not None  # one task run per band partition, spread over the workers
+        cluster_partition_task.map(unmapped(cw.plan), list(range(cw.plan.partitions))).result()
+
+    def cluster_end(self, cw: ClusterWork) -> tuple[dict[str, Any], dict[str, float]]:
+        self._cluster = cluster_task.submit(self.cfg, self.lay, cw)
+        return self._cluster.result()
+
+    def select(self, tagged: list[TagResult]) -> list[SelectResult]:
+        self._selected = select_task.map(self._tagged or tagged, unmapped(self.cfg), unmapped(self.lay), wait_for=[self._cluster])
+        return list(self._selected.result())  # raises the first select failure here, not as finish's upstream error
+
+    def finish(self, tagged: list[TagResult], selected: list[SelectResult], dedup: dict[str, Any]) -> RunSummary:
+        return finish_task.submit(self.cfg, self.lay, self._tagged or tagged, self._selected or selected, dedup).result()
+
+    def close(self) -> None:
+        pass
+
+
 def _run(cfg: RunConfig, config_path: str, lay: Layout, workers: int = 1) -> CurateOutcome:
     logger = get_run_logger()
-    out_s = lay
     shards: list[tuple[InputShard, SourceConfig]] = plan(cfg)
     logger.info("%d input shards from %d sources -> %s", len(shards), len(cfg.sources), lay.out.display(lay.out.root))
-    seconds: dict[str, float] = {}
-
-    start = phase = time.perf_counter()
-    tag_futures = tag_task.map([s for s, _ in shards], [src for _, src in shards], unmapped(cfg), unmapped(out_s))
-    tagged: list[TagResult] = tag_futures.result()
-    seconds["tag"] = time.perf_counter() - phase
-    skipped = sum(t.skipped for t in tagged)
-    logger.info("tag: %d shards tagged, %d skipped (done, same key) in %.1fs", len(tagged) - skipped, skipped, seconds["tag"])
-
-    phase = time.perf_counter()
-    cw: ClusterWork = cluster_plan_task.submit(cfg, out_s, tag_futures, workers).result()
-    step = time.perf_counter()
-    parts = list(range(cw.plan.partitions)) if cw.plan is not None else []
-    if parts:  # one task run per band partition, spread over the workers
-        cluster_partition_task.map(unmapped(cw.plan), parts).result()
-    cluster_future = cluster_task.submit(cfg, out_s, cw, time.perf_counter() - step)
-    dedup = cluster_future.result()
-    cluster_seconds = dedup.pop("seconds_by_step", {}) if isinstance(dedup, dict) else {}
-    seconds["cluster"] = time.perf_counter() - phase
-
-    phase = time.perf_counter()
-    select_futures = select_task.map(tag_futures, unmapped(cfg), unmapped(out_s), wait_for=[cluster_future])
-    select_futures.result()  # raises the first select failure here, not as finish's upstream error
-    seconds["select"] = time.perf_counter() - phase
-
-    phase = time.perf_counter()
-    summary: RunSummary = finish_task.submit(cfg, out_s, tag_futures, select_futures, dedup).result()
-    seconds["finish"] = time.perf_counter() - phase
-    seconds["total"] = time.perf_counter() - start
-
+    res = run_phases(PrefectPhases(cfg, lay, workers), shards, log=logger.info)
     outcome = CurateOutcome(
-        summary=summary, seconds=seconds, shards=len(shards), flow_run_id=str(prefect_flow_run.id), cluster_seconds=cluster_seconds
+        summary=res.summary, seconds=res.seconds, shards=len(shards), flow_run_id=str(prefect_flow_run.id), cluster_seconds=res.cluster_seconds
     )
     create_markdown_artifact(
         summary_markdown(outcome, config_path), key=ARTIFACT_KEY, description=f"curate run of {config_path} into {lay.out.display(lay.out.root)}"

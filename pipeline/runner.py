@@ -1,7 +1,8 @@
 """Plain-Python orchestration: plan the shards, tag, select, finish. No Prefect here.
 
-`run_local` runs everything in this process (the `curate shard` path); the Prefect flow in `flows/`
-maps the same three functions over shards, so both produce byte-identical outputs. Every path goes
+The phases' order is `driver.run_phases`'s: `run_local` (the `curate shard` path) and `refilter`
+give it `LocalPhases` (this process); the Prefect flow in `flows/` gives it tasks over the same
+functions, so both produce byte-identical outputs. Every path goes
 through a `Layout` (pipeline/layout.py), so OUT may be a local folder or an object store.
 
 The commit protocol of finish (the same on a local disk and on a store, which has no atomic rename):
@@ -20,7 +21,7 @@ import hashlib
 import logging
 import platform
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -35,6 +36,7 @@ from pipeline.tokens import tokenizer_settings
 from pipeline.card import write_card
 from pipeline.config import RunConfig, SourceConfig
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
+from pipeline.driver import run_phases
 from pipeline.dedup.cluster import ClusterPlan, MapFn, ProcessMap, finish_clusters, partition_edges, plan_clusters
 from pipeline.layout import Layout, as_layout
 from pipeline.lock import OutLock
@@ -69,7 +71,7 @@ def plan(cfg: RunConfig) -> list[tuple[InputShard, SourceConfig]]:
 
 def reset_select(out: Layout | str | Path) -> None:
     """Select always starts from the staged shards: drop what an earlier select derived (clusters
-    are kept: `cluster_step` decides by their key whether they still hold)."""
+    are kept: `cluster_begin` decides by their key whether they still hold)."""
     lay = as_layout(out)
     lay.stage.rm_tree(lay.selected_dir())
     lay.stage.rm_tree(lay.keepers_dir())
@@ -131,10 +133,12 @@ class ClusterWork:
 
 
 def cluster_begin(cfg: RunConfig, out: Layout | str | Path, tagged: list[TagResult], reuse: bool = False, workers: int = 1) -> ClusterWork:
-    """First part of the global cluster step: unique ids, then (unless the clusters of the same key
-    are reused) the partition plan over the staged shards' sidecars (written by tag; rebuilt where
-    missing or stale). Partitions: from the document count, cfg.dedup.cluster_memory_mb and `workers`."""
+    """First part of the global cluster step: what an earlier select derived goes (select starts
+    from the staged shards), unique ids, then (unless the clusters of the same key are reused) the
+    partition plan over the staged shards' sidecars (written by tag; rebuilt where missing or
+    stale). Partitions: from the document count, cfg.dedup.cluster_memory_mb and `workers`."""
     lay = as_layout(out)
+    reset_select(lay)
     check_unique_ids(lay, tagged)
     ordered = sorted(tagged, key=lambda r: r.shard)
     if not cfg.dedup.enabled:
@@ -169,24 +173,6 @@ def cluster_end(cfg: RunConfig, out: Layout | str | Path, cw: ClusterWork, map_f
     choose_cluster_keepers(cfg, lay, [(t.shard, t.staged) for t in cw.ordered])
     cw.seconds["keepers"] = time.perf_counter() - clock
     return {"enabled": True, **summary}
-
-
-def cluster_step(cfg: RunConfig, out: Layout | str | Path, tagged: list[TagResult], reuse: bool = False, workers: int = 1) -> dict[str, Any]:
-    """Global: duplicate clusters over every staged shard, then one keeper per cluster among the
-    documents that pass the other rules. `reuse`: keep clusters computed for the same key.
-    Partition tasks run in this process, or in a pool of `workers` processes (the flow maps them as
-    tasks instead: flows/curate.py)."""
-    cw = cluster_begin(cfg, out, tagged, reuse, workers)
-    pool = ProcessMap(workers)
-    try:
-        if cw.plan is not None:
-            clock = time.perf_counter()
-            pool(partition_edges, cw.plan, list(range(cw.plan.partitions)))
-            cw.seconds["partitions"] = time.perf_counter() - clock
-        summary = cluster_end(cfg, out, cw, pool, workers)
-    finally:
-        pool.close()
-    return summary
 
 
 def casing_summary(dedup: dict[str, Any]) -> dict[str, int] | None:
@@ -343,6 +329,51 @@ def finish(
     return RunSummary(stats=stats, files=files, skipped_shards=[t.shard for t in tagged if t.skipped], out=out_ref)
 
 
+class LocalPhases:
+    """The phases in this process (driver.Phases): tag and select shard after shard, the band
+    partitions and the cluster outputs in a pool of `workers` processes (one: in this process)."""
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        out: Layout | str | Path,
+        progress: Callable[[InputShard], Progress | None] | None = None,
+        log: Callable[[str], None] | None = None,
+        workers: int = 1,
+        report: bool = True,
+    ) -> None:
+        self.cfg, self.lay, self.progress, self.log, self.workers, self.report = cfg, as_layout(out), progress, log, workers, report
+        self.pool = ProcessMap(workers)
+
+    def tag(self, shards: Sequence[tuple[InputShard, SourceConfig]]) -> list[TagResult]:
+        tagged: list[TagResult] = []
+        for shard, src in shards:
+            res = tag_shard(shard, src, self.cfg, self.lay, self.progress(shard) if self.progress else None)
+            if self.log:
+                self.log(f"tag {shard.name}: {'skipped (done, same key)' if res.skipped else 'done'}")
+            tagged.append(res)
+        return tagged
+
+    def cluster_begin(self, tagged: list[TagResult], reuse: bool) -> ClusterWork:
+        return cluster_begin(self.cfg, self.lay, tagged, reuse, self.workers)
+
+    def cluster_partitions(self, cw: ClusterWork) -> None:
+        assert cw.plan is not None
+        self.pool(partition_edges, cw.plan, list(range(cw.plan.partitions)))
+
+    def cluster_end(self, cw: ClusterWork) -> tuple[dict[str, Any], dict[str, float]]:
+        return cluster_end(self.cfg, self.lay, cw, self.pool, self.workers), dict(cw.seconds)
+
+    def select(self, tagged: list[TagResult]) -> list[SelectResult]:
+        return [select_shard(t.shard, t.staged, self.cfg, self.lay) for t in tagged]
+
+    def finish(self, tagged: list[TagResult], selected: list[SelectResult], dedup: dict[str, Any]) -> RunSummary:
+        return finish(self.cfg, self.lay, tagged, selected, dedup, report=self.report)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
 def run_local(
     cfg: RunConfig,
     out: Layout | str | Path,
@@ -351,21 +382,11 @@ def run_local(
     wait: bool = False,
     report: bool = True,
 ) -> RunSummary:
-    """The whole run in this process, holding OUT's lock: tag every shard, cluster, select, finish
+    """The whole run in this process, holding OUT's lock: the phases of `driver.run_phases`
     (`report`: False skips the corpus-size report and its plots, the slowest part of a small run)."""
     lay = as_layout(out)
     with OutLock(lay, wait=wait, log=log):
-        shards = plan(cfg)
-        tagged: list[TagResult] = []
-        for shard, src in shards:
-            res = tag_shard(shard, src, cfg, lay, progress(shard) if progress else None)
-            if log:
-                log(f"tag {shard.name}: {'skipped (done, same key)' if res.skipped else 'done'}")
-            tagged.append(res)
-        reset_select(lay)
-        dedup = cluster_step(cfg, lay, tagged, reuse=all(t.skipped for t in tagged))
-        selected = [select_shard(t.shard, t.staged, cfg, lay) for t in tagged]
-        return finish(cfg, lay, tagged, selected, dedup, report=report)
+        return run_phases(LocalPhases(cfg, lay, progress, log, report=report), plan(cfg), log=log).summary
 
 
 class RefilterError(ValueError):
@@ -408,9 +429,7 @@ def refilter(cfg: RunConfig, out: Layout | str | Path, log: Callable[[str], None
                     "with this config instead"
                 )
             tagged.append(res)
-        reset_select(lay)
-        dedup = cluster_step(cfg, lay, tagged, reuse=True)
+        outcome = run_phases(LocalPhases(cfg, lay, log=log), staged=tagged)
         if log:
-            log(f"refilter: {len(tagged)} staged shards, clusters {'reused' if dedup.get('enabled') else 'off'}")
-        selected = [select_shard(t.shard, t.staged, cfg, lay) for t in tagged]
-        return finish(cfg, lay, tagged, selected, dedup)
+            log(f"refilter: {len(tagged)} staged shards, clusters {'reused' if outcome.dedup.get('enabled') else 'off'}")
+        return outcome.summary

@@ -25,10 +25,9 @@ from click.testing import CliRunner
 import pipeline.shards as shards
 from pipeline.cli import main
 from pipeline.config import OutputConfig, load_config
-from pipeline.runner import cluster_step, plan, reset_select, run_local
-from pipeline.select import select_shard
+from pipeline.driver import run_phases
+from pipeline.runner import LocalPhases, plan, run_local
 from pipeline.shards import RotatingWriter, file_sha256
-from pipeline.tag import tag_shard
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data" / "samples"
@@ -170,10 +169,8 @@ def test_task_results_are_small_and_hold_no_documents(tmp_path: Path) -> None:
     config = write_corpus(tmp_path / "in", n_en=1, mb_each=0.3)
     cfg = load_config(config)
     out = tmp_path / "out"
-    tagged = [tag_shard(shard, src, cfg, out) for shard, src in plan(cfg)]
-    reset_select(out)
-    dedup = cluster_step(cfg, out, tagged)
-    selected = [select_shard(t.shard, t.staged, cfg, out) for t in tagged]
+    res = run_phases(LocalPhases(cfg, out), plan(cfg))
+    tagged, selected, dedup = res.tagged, res.selected, res.dedup
     probe = _zh_texts()[0][:40].encode()
     for obj in [*tagged, *selected, dedup, cfg, *[shard for shard, _ in plan(cfg)]]:
         blob = cloudpickle.dumps(obj)
