@@ -17,7 +17,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: run test venv bench clean chromium server
+.PHONY: run test test-all venv bench clean chromium server
 
 venv: $(STAMP)
 
@@ -32,6 +32,10 @@ run: $(STAMP)
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
+
+# Every test, the slow ones too (a second, heavier path of a feature that `make test` covers fast).
+test-all: $(STAMP) chromium
+	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 # Headless Chromium for the report's browser test (tests/test_report.py); Debian's `chromium` package.
 # Installed as root, or through sudo; otherwise that one test is skipped with its reason.

@@ -62,6 +62,7 @@ def test_out_on_s3_equals_local_out(s3, tmp_path: Path) -> None:
     assert not [k for k in s3.listing("run2/") if ".staging/" in k]
 
 
+@pytest.mark.slow  # the commit protocol's kill -9 path runs fast on a local OUT (test_orchestration_resume)
 def test_kill_9_on_s3_never_leaves_a_manifest_naming_a_missing_file(s3, tmp_path: Path) -> None:
     config = write_corpus(tmp_path / "in", n_en=3, mb_each=0.3)
     out = f"{s3.url}/run"
@@ -149,6 +150,7 @@ def test_two_runs_on_one_out(tmp_path: Path) -> None:
     assert _local_hashes(out) == _local_hashes(single)
 
 
+@pytest.mark.slow  # Dask workers: test_orchestration; S3 OUT equal to a local one: test_out_on_s3_equals_local_out
 def test_dask_workers_without_the_drivers_paths(s3, tmp_path: Path) -> None:
     """Inputs and OUT on S3, workers started in a directory where the driver's paths do not exist:
     the same shards as a local run."""
