@@ -329,7 +329,14 @@ def card_data(inputs: CardInputs) -> DatasetCardData:
     )
 
 
-def _body(inputs: CardInputs, data: DatasetCardData) -> str:
+#: The card's prose and section order (Jinja, rendered by huggingface_hub's `DatasetCard.from_template`);
+#: the tables, lists and conditional notes come from `_card_fields`.
+CARD_TEMPLATE = Path(__file__).with_name("card_template.md")
+
+
+def _card_fields(inputs: CardInputs, data: DatasetCardData) -> dict[str, Any]:
+    """What the template fills in: numbers, tables (Markdown lines joined) and the notes that
+    depend on the run (empty string or list: the template leaves the sentence out)."""
     stats, manifest = inputs.stats, inputs.manifest
     cfg = manifest.get("config", {})
     total = stats["sizes"]["total"]
@@ -338,37 +345,20 @@ def _body(inputs: CardInputs, data: DatasetCardData) -> str:
     encoding = tokens_cfg.get("encoding") or ((stats.get("report_settings") or {}).get("tokenizers") or [{}])[0].get("label") or (tokens_cfg.get("tokenizer") or ["?"])[0]
     by_lang = stats["sizes"].get("by_lang", {})
     _, dropped_langs = hub_languages(lang for lang, s in by_lang.items() if s.get("docs", 0))
-    out: list[str] = [f"# {data.pretty_name}", ""]
-    out += [
+    configs = data.to_dict().get("configs", [])
+    summary = (
         f"{_n(total['docs'])} documents ({_n(total['bytes'])} UTF-8 bytes, {_n(total.get('tokens'))} BPE tokens with "
         f"`{encoding}`) from {len(inputs.sources)} sources"
         + (", in " + ", ".join(f"{lang} ({_n(s['docs'])} documents)" for lang, s in sorted(by_lang.items())) if by_lang else "")
         + ". Made by the `curate` pipeline"
         + (f" {stats['version']}" if stats.get("version") else "")
         + (f", config hash `{manifest['config_hash'][:16]}`" if manifest.get("config_hash") else "")
-        + ": read, normalize, tag (language, quality signals, MinHash, tokens), select, deduplicate.",
-        "",
-        "This card is generated from `stats/stats.json` and `manifest.json` (`curate card OUT`); edits by hand "
-        "are overwritten by the next run.",
-        "",
-        "## Configs",
-        "",
-        "Each source with kept documents is a config with one `train` split"
-        + ("; `all` (the default) holds every source" if any(c.get("default") for c in data.to_dict().get("configs", [])) else "")
-        + ". Load one by its name, with this repo's Hub id or a local copy of it as `path`:",
-        "",
-        "```python",
-        "from datasets import load_dataset",
-        "",
-        f"ds = load_dataset(path, name={inputs.with_data[0].name!r}, split='train')"
-        if inputs.with_data
-        else "# no documents were kept: there is no config to load",
-        "```",
-        "",
-    ]
+        + ": read, normalize, tag (language, quality signals, MinHash, tokens), select, deduplicate."
+    )
+
     rows_of = {s.name: s for s in inputs.sources}
     config_rows = []
-    for c in data.to_dict().get("configs", []):
+    for c in configs:
         src = rows_of.get(c["config_name"]) if not c.get("default") else None
         config_rows.append(
             [
@@ -378,14 +368,7 @@ def _body(inputs: CardInputs, data: DatasetCardData) -> str:
                 ", ".join(src.sizes if src else sorted(by_lang)),
             ]
         )
-    out += _table(["config", "data files", "rows", "languages"], config_rows, numbers=range(2, 3))
-    empty = [s.name for s in inputs.sources if s.rows == 0]
-    if empty:
-        out += ["", "No document of " + ", ".join(f"`{e}`" for e in empty) + " was kept: no config for them."]
-    if ALL_CONFIG in rows_of:
-        out += ["", f"A source is named `{ALL_CONFIG}`, so there is no combined config: `load_dataset` needs a config name."]
 
-    out += ["", "## Size", "", f"Kept documents per source and language (bytes are UTF-8, characters are Unicode code points, words are regex words and jieba words for Chinese, tokens are `{encoding}`).", ""]
     size_rows: list[list[object]] = []
     for s in inputs.sources:
         for lang, z in s.sizes.items():
@@ -393,27 +376,8 @@ def _body(inputs: CardInputs, data: DatasetCardData) -> str:
     for lang, z in sorted(by_lang.items()):
         size_rows.append(["**all**", lang, _n(z["docs"]), _n(z["bytes"]), _n(z.get("chars")), _n(z.get("words")), _n(z.get("tokens"))])
     size_rows.append(["**all**", "**all**", _n(total["docs"]), _n(total["bytes"]), _n(total.get("chars")), _n(total.get("words")), _n(total.get("tokens"))])
-    out += _table(["source", "language", "documents", "bytes", "characters", "words", "tokens"], size_rows, numbers=range(2, 7))
 
-    out += ["", "## Sources and licences", ""]
-    out += _table(
-        ["source", "type", "subset", "language hint", "licence (config)", "licence (Hub id)", "input"],
-        ([f"`{s.name}`", s.type, s.subset or "-", s.lang or "-", s.license or "-", f"`{s.hub_license}`", s.input] for s in inputs.sources),
-    )
-    notes = [f"`{s.name}`: {s.license_note}" for s in inputs.sources if s.license_note]
-    if notes:
-        out += ["", "Licences the card header cannot name exactly (`unknown` / `other`): " + "; ".join(notes) + "."]
-    out += ["", "Licences are as stated in the run config; check each source's own terms before use."]
     revisions = source_revisions(inputs.manifest)
-    if revisions:
-        out += ["", "Source datasets on the Hub, at the commits this run read (`manifest.json` lists every input file with its blob id):", ""]
-        out += _table(
-            ["dataset", "revision", "files"],
-            ([f"`{repo}`", ", ".join(f"`{c}`" for c in sorted(e["commits"])), str(e["files"])] for repo, e in sorted(revisions.items())),
-            numbers=range(2, 3),
-        )
-
-    out += ["", "## Processing", "", "Every document that enters a stage is kept or rejected with a reason; rejected records are under `rejected/<stage>/` with `drop_reason`.", ""]
     stage_rows = []
     for stage, block in stats.get("stages", {}).items():
         t = block.get("total", {})
@@ -421,23 +385,44 @@ def _body(inputs: CardInputs, data: DatasetCardData) -> str:
         stage_rows.append(
             [f"`{stage}`", STAGE_NOTES.get(stage, "-"), _n(t.get("docs_in")), _n(t.get("docs_kept")), _n(t.get("docs_rejected")), ", ".join(f"{r} {n}" for r, n in reasons) or "-"]
         )
-    out += _table(["stage", "what", "in", "kept", "rejected", "reasons"], stage_rows, numbers=range(2, 5))
-    out += _safety_section(stats, cfg)
-    out += ["", "The run config (from `manifest.json`):", "", "```yaml", yaml.safe_dump(cfg, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100).rstrip(), "```"]
     packages = manifest.get("packages")
-    if packages:
-        out += ["", "Package versions: " + ", ".join(f"{k} {v}" for k, v in sorted(packages.items())) + "."]
+    return {
+        "title": data.pretty_name,
+        "summary": summary,
+        "has_default": any(c.get("default") for c in configs),
+        "first_config": repr(inputs.with_data[0].name) if inputs.with_data else "",
+        "config_table": "\n".join(_table(["config", "data files", "rows", "languages"], config_rows, numbers=range(2, 3))),
+        "empty_sources": ", ".join(f"`{s.name}`" for s in inputs.sources if s.rows == 0),
+        "all_is_a_source": ALL_CONFIG in rows_of,
+        "all_config": ALL_CONFIG,
+        "encoding": encoding,
+        "size_table": "\n".join(_table(["source", "language", "documents", "bytes", "characters", "words", "tokens"], size_rows, numbers=range(2, 7))),
+        "licence_table": "\n".join(
+            _table(
+                ["source", "type", "subset", "language hint", "licence (config)", "licence (Hub id)", "input"],
+                ([f"`{s.name}`", s.type, s.subset or "-", s.lang or "-", s.license or "-", f"`{s.hub_license}`", s.input] for s in inputs.sources),
+            )
+        ),
+        "licence_notes": "; ".join(f"`{s.name}`: {s.license_note}" for s in inputs.sources if s.license_note),
+        "revisions_table": "\n".join(
+            _table(
+                ["dataset", "revision", "files"],
+                ([f"`{repo}`", ", ".join(f"`{c}`" for c in sorted(e["commits"])), str(e["files"])] for repo, e in sorted(revisions.items())),
+                numbers=range(2, 3),
+            )
+        )
+        if revisions
+        else "",
+        "stage_table": "\n".join(_table(["stage", "what", "in", "kept", "rejected", "reasons"], stage_rows, numbers=range(2, 5))),
+        "safety": "\n".join(_safety_section(stats, cfg)),
+        "config_yaml": yaml.safe_dump(cfg, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100).rstrip(),
+        "packages": ", ".join(f"{k} {v}" for k, v in sorted(packages.items())) if packages else "",
+        "limitations": _limitations(inputs, cfg, stats, dropped_langs),
+    }
 
-    out += ["", "## Files", ""]
-    out += [
-        "- `data/<source>/<lang>/train-*.parquet`: kept documents (`id`, `text`, `source`, `lang`, `lang_score`, counts, `meta`, ...).",
-        "- `rejected/<stage>/part-*.parquet`: every dropped record with `drop_reason` and `drop_value`; not part of any config.",
-        "- `stats/`: `stats.json`, the statistics above and more (funnel, sizes, language-hint agreement, duplicates), "
-        "and the corpus-size report made from it.",
-        "- `manifest.json`: every file with rows, bytes and sha256, the config and package versions.",
-    ]
 
-    out += ["", "## Known limitations", ""]
+def _limitations(inputs: CardInputs, cfg: dict[str, Any], stats: dict[str, Any], dropped_langs: list[str]) -> list[str]:
+    """The card's "Known limitations": what this run's settings and results do not promise."""
     lim = [
         "Language tags come from fastText lid.176 with script rules; a document mixing languages gets one tag, "
         "and short or code-heavy documents are tagged less reliably.",
@@ -465,13 +450,11 @@ def _body(inputs: CardInputs, data: DatasetCardData) -> str:
         )
     else:
         lim.append("Deduplication was switched off for this run.")
-    lim += [
+    return lim + [
         _pii_limitation(cfg.get("pii") or {}, [s.name for s in inputs.sources]),
         "Byte counts do not compare across languages (Chinese needs about 3 UTF-8 bytes per character); compare characters or tokens.",
         "Only a `train` split is provided.",
     ]
-    out += [f"- {x}" for x in lim]
-    return "\n".join(out) + "\n"
 
 
 def _pii_limitation(pii_cfg: dict[str, Any], sources: list[str]) -> str:
@@ -494,7 +477,7 @@ def _pii_limitation(pii_cfg: dict[str, Any], sources: list[str]) -> str:
 def _safety_section(stats: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
     """"What was removed": PII found per source and kind with the source's policy, and the
     documents overlapping each benchmark eval set (stats.json `pii`, `contamination`)."""
-    out = ["", "### Personal data and benchmark contamination", ""]
+    out = ["### Personal data and benchmark contamination", ""]
     pii_cfg = cfg.get("pii") or {}
     pii = stats.get("pii") or {}
     if not pii_cfg.get("enabled", True):
@@ -533,7 +516,7 @@ def build_card(out: Layout | str | Path) -> DatasetCard:
     """The card of OUT as a huggingface_hub DatasetCard (header parsed back by the card class)."""
     inputs = read_inputs(out)
     data = card_data(inputs)
-    return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{_body(inputs, data)}")
+    return DatasetCard.from_template(data, template_path=str(CARD_TEMPLATE), **_card_fields(inputs, data))
 
 
 def write_card(out: Layout | str | Path) -> Path | str:
