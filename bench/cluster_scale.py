@@ -12,7 +12,7 @@ count: that is tag-phase work, reported apart as `sidecar_seconds`, not in the c
 
 The cluster phase (`pipeline.dedup.cluster.cluster`: plan -> partition tasks -> components ->
 outputs) runs in a fresh driver subprocess per (size, workers); the partition tasks run in a
-process pool of `workers` processes (`pipeline.dedup.cluster.pool_map`, the library's mechanism for
+process pool of `workers` processes (`pipeline.dedup.pool.pool_map`, the library's mechanism for
 `curate shard`/run_local; the Prefect flow maps the same `partition_edges` over its Dask workers).
 `max_peak_rss_mb` is the largest ru_maxrss of the driver and of every pool process (each partition
 task reports its process's). `output_sha256`: of clusters.parquet and the keeper flags.
@@ -132,7 +132,8 @@ def child(folder: Path, work: Path, workers: int) -> dict[str, object]:
     import pyarrow.parquet as pq
 
     from pipeline.config import DedupConfig
-    from pipeline.dedup.cluster import cluster, pool_map
+    from pipeline.dedup.cluster import cluster
+    from pipeline.dedup.pool import pool_map
     from pipeline.dedup.keepers import choose_keepers
     from pipeline.dedup.sidecar import sidecar_path
     from pipeline.layout import Store, url_to_fs

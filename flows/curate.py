@@ -29,7 +29,8 @@ from prefect.tasks import Task, exponential_backoff
 from pipeline.config import RunConfig, SourceConfig, load_config
 from pipeline.layout import Layout
 from pipeline.lock import OutLock
-from pipeline.dedup.cluster import ClusterPlan, partition_edges
+from pipeline.dedup.edges import partition_edges
+from pipeline.dedup.plan import ClusterPlan
 from pipeline.driver import run_phases
 from pipeline.runner import ClusterWork, RunSummary, cluster_begin, cluster_end, finish, plan
 from pipeline.select import SelectResult, select_shard

@@ -37,7 +37,10 @@ from pipeline.card import write_card
 from pipeline.config import RunConfig, SourceConfig
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
 from pipeline.driver import run_phases
-from pipeline.dedup.cluster import ClusterPlan, MapFn, ProcessMap, finish_clusters, partition_edges, plan_clusters
+from pipeline.dedup.components import finish_clusters
+from pipeline.dedup.edges import partition_edges
+from pipeline.dedup.plan import ClusterPlan, plan_clusters
+from pipeline.dedup.pool import MapFn, ProcessMap
 from pipeline.layout import Layout, as_layout
 from pipeline.lock import OutLock
 from pipeline.report import remove_report, write_report

@@ -70,7 +70,8 @@ def _sorted_by_bucket(cols: list[np.ndarray], rows: np.ndarray) -> tuple[list[np
 def write_sidecar(store: Store, staged: str, out: Store, path: str, cfg: DedupConfig) -> dict[str, Any]:
     """Reads the staged shard `staged` (of `store`) once and writes its sidecar at `path` (of `out`),
     atomically. Per-shard memory: the shard's band keys (12 bytes x bands per document)."""
-    from pipeline.dedup.cluster import _band_keys, _check_schema, _group_hashes, _hex_keys, _signature_matrix
+    from pipeline.dedup.edges import _band_keys, _group_hashes, _hex_keys, _signature_matrix
+    from pipeline.dedup.plan import _check_schema
     from pipeline.dedup.minhash import is_empty
 
     P = cfg.num_perm

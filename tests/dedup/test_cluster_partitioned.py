@@ -15,9 +15,14 @@ import pytest
 import reference_cluster as R
 from dedup_helpers import Doc, c4_texts, cmrc_texts, oasst_texts, write_shards
 
-import pipeline.dedup.cluster as C
 from pipeline.config import DedupConfig
-from pipeline.dedup.cluster import choose_partitions, cluster, finish_clusters, partition_edges, plan_clusters, pool_map
+import pipeline.dedup.components as components
+import pipeline.dedup.edges as edges
+from pipeline.dedup.cluster import cluster
+from pipeline.dedup.components import finish_clusters
+from pipeline.dedup.edges import partition_edges
+from pipeline.dedup.plan import choose_partitions, plan_clusters
+from pipeline.dedup.pool import pool_map
 from pipeline.dedup.sidecar import FINE_BUCKETS, read_footer, sidecar_path
 from pipeline.layout import Store, url_to_fs
 
@@ -72,7 +77,7 @@ def test_two_workers_and_sidecars_next_to_the_shards(synthetic: tuple[list[Path]
 def test_large_buckets_and_greedy_path_match_the_reference(monkeypatch: pytest.MonkeyPatch, synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], tmp_path: Path) -> None:
     """With a tiny all-pairs limit most buckets go greedy: still the reference's clusters and edges."""
     paths, _ = synthetic
-    for mod in (C, R):
+    for mod in (edges, R):
         monkeypatch.setattr(mod, "_ALL_PAIRS_MAX", 3)
         monkeypatch.setattr(mod, "_GREEDY_ROUNDS", 2)
     R.cluster(paths, tmp_path / "ref", CFG)
@@ -148,6 +153,6 @@ def test_many_clustered_documents_take_output_ranges_with_one_worker(
     monkeypatch: pytest.MonkeyPatch, synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], tmp_path: Path
 ) -> None:
     paths, ref = synthetic
-    monkeypatch.setattr(C, "_OUTPUT_GROUP_DOCS", 500)
+    monkeypatch.setattr(components, "_OUTPUT_GROUP_DOCS", 500)
     cluster(paths, tmp_path / "w", CFG)
     assert _outputs(tmp_path / "w") == ref

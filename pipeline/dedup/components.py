@@ -1,0 +1,422 @@
+"""The cluster phase's last step (issue #18): connected components over the verified edges only
+(documents in no edge cost nothing), then the outputs: clusters.parquet, edges.parquet and
+cluster_stats.json, with the row reading and per-cluster work in shard slices and cluster-id
+ranges over the workers when the clustered documents are many. The schemas and `ClusterResult`
+are the phase's answers; `pipeline/dedup/cluster.py` has the overview."""
+
+from __future__ import annotations
+
+
+import json
+import math
+import resource
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.layout import Store
+from pipeline.dedup.keys import EMPTY_KEY_HASH
+from pipeline.dedup.edges import PART_SCHEMA, EdgeCounts, equal_counts, gathers
+from pipeline.dedup.plan import ClusterPlan
+from pipeline.dedup.pool import MapFn, ProcessMap
+
+CLUSTERS_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("cluster", pa.string(), nullable=False),  # smallest id of the cluster
+        pa.field("cluster_size", pa.int64(), nullable=False),
+        pa.field("match", pa.string(), nullable=False),  # "exact": another member has its key_hash
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("n_chars", pa.int64(), nullable=False),
+    ]
+)
+
+EDGES_SCHEMA = pa.schema(
+    [
+        pa.field("a", pa.string(), nullable=False),
+        pa.field("b", pa.string(), nullable=False),
+        pa.field("match", pa.string(), nullable=False),
+        pa.field("jaccard", pa.float32(), nullable=False),
+    ]
+)
+
+@dataclass
+class ClusterResult(Mapping[str, object]):
+    """What one clustering run found. `stats()` is the JSON written to cluster_stats.json, and the
+    result reads as that mapping too (`{"enabled": True, **result}`)."""
+
+    work_dir: Path
+    n_docs: int = 0
+    n_empty_signatures: int = 0
+    n_partitions: int = 0  # not in stats(): the outputs do not depend on it
+    n_candidate_pairs: int = 0  # distinct candidate pairs verified (per partition), exempt pairs excluded
+    n_near_edges: int = 0  # candidate pairs that passed verification
+    n_exact_edges: int = 0
+    n_exempt_pairs: int = 0  # candidate/exact pairs skipped because both share a dedup_group
+    n_clusters: int = 0
+    n_clustered_docs: int = 0
+    n_duplicates: int = 0  # clustered docs minus clusters: what one keeper per cluster drops
+    exact_dup_docs: int = 0  # sum(size - 1) over equal key_hash groups (no exemption)
+    exact_dup_docs_cs: int | None = None  # the same with key_hash_cs (None: column missing)
+    casing_impact: int | None = None  # exact_dup_docs - exact_dup_docs_cs
+    source_pairs: dict[str, dict[str, int]] = field(default_factory=dict)  # symmetric
+    source_docs: dict[str, int] = field(default_factory=dict)  # docs per source in clusters
+    seconds: dict[str, float] = field(default_factory=dict)  # not written (not deterministic)
+    task_peak_rss_mb: int = 0  # largest peak RSS of a partition task's process; not written
+
+    @property
+    def clusters_path(self) -> Path:
+        return self.work_dir / "clusters.parquet"
+
+    @property
+    def edges_path(self) -> Path:
+        return self.work_dir / "edges.parquet"
+
+    def stats(self) -> dict[str, object]:
+        d = asdict(self)
+        d.pop("work_dir")
+        d.pop("seconds")
+        d.pop("task_peak_rss_mb")
+        d.pop("n_partitions")  # not an answer: the outputs are the same whatever the partitioning
+        return d
+
+    def __getitem__(self, key: str) -> object:
+        return self.stats()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.stats())
+
+    def __len__(self) -> int:
+        return len(self.stats())
+
+
+def connected_components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Union-find over edges (a[i], b[i]), vectorised (min-label hooking + pointer jumping):
+    returns (nodes, root) where root is the smallest node of each node's component."""
+    if len(a) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    nodes, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+    u, v = inv[: len(a)], inv[len(a) :]
+    parent = np.arange(len(nodes))
+    while True:
+        pu, pv = parent[u], parent[v]
+        diff = pu != pv
+        if not diff.any():
+            break
+        lo, hi = np.minimum(pu[diff], pv[diff]), np.maximum(pu[diff], pv[diff])
+        np.minimum.at(parent, hi, lo)
+        while True:
+            gp = parent[parent]
+            if np.array_equal(gp, parent):
+                break
+            parent = gp
+    return nodes, nodes[parent]
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-partition work
+# --------------------------------------------------------------------------------------------------
+
+
+
+def _write_atomic(store: Store, table: pa.Table, path: str) -> None:
+    store.write_table(table, path, compression="zstd", compression_level=3)
+
+
+_DOCS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("n_chars", pa.int64()), ("key_hash", pa.string())])
+#: Clustered documents per output range task (finish_clusters): beyond this, ranges even with one worker.
+_OUTPUT_GROUP_DOCS = 1_000_000
+#: Fewer clustered documents than this: the outputs in one process even with several workers. The
+#: split costs more than it saves below (bench/cluster_scale.py, 4M documents, 582k clustered, quiet
+#: machine: 1.9 s in one process, 2.1 s in two tasks; Arrow's kernels already use both cores).
+PARALLEL_OUTPUT_MIN_DOCS = 1_000_000
+
+
+def _docs_rows(plan: ClusterPlan, nodes: np.ndarray, shards: range | None = None) -> pa.Table:
+    """(id, source, n_chars, key_hash) of documents `nodes` (sorted global indices, all in
+    `shards`), read shard by shard from the staged files: only the clustered documents are held."""
+    out: list[pa.Table] = []
+    for s in shards if shards is not None else range(len(plan.shards)):
+        path = plan.shards[s]
+        lo, hi = np.searchsorted(nodes, [plan.offsets[s], plan.offsets[s + 1]])
+        if hi <= lo:
+            continue
+        t = plan.store.read_table(path, columns=list(_DOCS_SCHEMA.names))
+        t = t.take(pa.array(nodes[lo:hi] - plan.offsets[s]))
+        out.append(pa.table({c: t.column(c).cast(_DOCS_SCHEMA.field(c).type) for c in _DOCS_SCHEMA.names}, schema=_DOCS_SCHEMA))
+    return pa.concat_tables(out) if out else _DOCS_SCHEMA.empty_table()
+
+
+def finish_clusters(
+    plan: ClusterPlan, keep_intermediate: bool = False, map_fn: MapFn | None = None, groups: int = 1, min_parallel_docs: int = PARALLEL_OUTPUT_MIN_DOCS
+) -> ClusterResult:
+    """Components over the edges only (documents in no edge are singletons and cost nothing) and
+    the outputs: clusters.parquet, edges.parquet, cluster_stats.json. Memory: the edges and the
+    clustered documents, not the corpus. `groups` > 1: the costly output work in that many tasks
+    through `map_fn` (row reading by shard slice; sorting and flags by range of cluster ids), once
+    there are at least `min_parallel_docs` clustered documents (below, one process is faster)."""
+    cfg, store, work = plan.cfg, plan.store, plan.work
+    res = ClusterResult(work_dir=Path(work) if store.local else work)  # type: ignore[arg-type]
+    res.n_docs, res.n_empty_signatures, res.n_partitions = plan.n_docs, plan.n_empty_signatures, plan.partitions
+    clock = time.perf_counter()
+    tables = []
+    counts = EdgeCounts()
+    for i in range(plan.partitions):
+        t = store.read_table(plan.part_path(i))
+        meta = json.loads((store.parquet_file(plan.part_path(i)).schema_arrow.metadata or {})[b"counts"])
+        for k, v in meta.items():
+            setattr(counts, k, getattr(counts, k) + int(v))
+        tables.append(t)
+    edges = pa.concat_tables(tables) if tables else PART_SCHEMA.empty_table()
+    del tables
+    a, b = edges.column("a").to_numpy(), edges.column("b").to_numpy()
+    kind, sim = edges.column("kind").to_numpy(), edges.column("sim").to_numpy().copy()
+    del edges
+    n = max(plan.n_docs, 1)
+    # distinct edges; an exact link wins over a near one for the same pair
+    code = a * np.int64(n) + b
+    order = np.lexsort((-kind.astype(np.int16), code))
+    code, kind, sim = code[order], kind[order], sim[order]
+    first = np.ones(len(code), dtype=bool)
+    first[1:] = code[1:] != code[:-1]
+    code, kind, sim = code[first], kind[first], sim[first]
+    a, b = code // n, code % n
+    del code
+    res.n_candidate_pairs, res.n_exempt_pairs = counts.n_candidate_pairs, counts.n_exempt_pairs
+    res.exact_dup_docs = counts.exact_dup_docs
+    if plan.has_cs:
+        res.exact_dup_docs_cs = counts.exact_dup_docs_cs
+        res.casing_impact = res.exact_dup_docs - res.exact_dup_docs_cs
+    res.n_near_edges = int((kind == 0).sum())
+    res.n_exact_edges = int((kind == 1).sum())
+    ex = kind == 1
+    sidecars = plan.open_sidecars()
+    sigs, _ = gathers(plan, sidecars)
+    if ex.any():  # exact edges carry sim = num_perm so far: report the signatures' own estimate
+        sim[ex] = equal_counts(sigs, a[ex], b[ex])[0]
+    sigs.close()
+    nodes, root = connected_components(a, b)
+    res.seconds["components"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    # many clustered documents: the output work in ranges even with one worker (bounded memory)
+    groups = max(groups if len(nodes) >= min_parallel_docs else 1, math.ceil(len(nodes) / _OUTPUT_GROUP_DOCS))
+    map_fn = map_fn or ProcessMap(1)
+    if groups > 1 and len(nodes):
+        table, edges_t, res.source_pairs, res.source_docs = _outputs_parallel(plan, nodes, root, a, b, kind, sim, groups, map_fn)
+    else:
+        clustered = _docs_rows(plan, nodes) if len(nodes) else _DOCS_SCHEMA.empty_table()
+        table = _clusters_table(clustered, root)
+        edges_t = _edges_table(nodes, clustered, a, b, kind, sim, cfg.num_perm)
+        res.source_pairs, res.source_docs = _source_matrix(table)
+    _write_atomic(store, table, f"{work}/clusters.parquet")
+    _write_atomic(store, edges_t, f"{work}/edges.parquet")
+    res.n_clusters = len(np.unique(root))
+    res.n_clustered_docs = len(nodes)
+    res.n_duplicates = res.n_clustered_docs - res.n_clusters
+    store.write_bytes(f"{work}/cluster_stats.json", (json.dumps(res.stats(), indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    if not keep_intermediate:
+        store.rm_tree(f"{work}/_parts")
+    res.seconds["outputs"] = time.perf_counter() - clock
+    return res
+
+
+@dataclass
+class _Outputs:
+    """What the output tasks of finish_clusters share (small: paths and boundaries)."""
+
+    plan: ClusterPlan
+    slices: list[tuple[int, int]]  # shard ranges [lo, hi) of the row tasks
+    groups: int = 1
+
+    @property
+    def dir(self) -> str:
+        return f"{self.plan.work}/_out"
+
+    def path(self, kind: str, k: int) -> str:
+        return f"{self.dir}/{kind}-{k:05d}.arrow"
+
+
+def _write_ipc(store: Store, table: pa.Table, path: str) -> None:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+    store.write_bytes(path, sink.getvalue().to_pybytes())
+
+
+def _read_ipc(store: Store, path: str) -> pa.Table:
+    return pa.ipc.open_file(pa.py_buffer(store.read_bytes(path))).read_all()
+
+
+def _rows_task(op: _Outputs, k: int) -> dict[str, int]:
+    """Output task 1 (one per slice of shards): the clustered documents' (id, source, n_chars,
+    key_hash) from the staged files of its shards, in document order."""
+    lo, hi = op.slices[k]
+    plan = op.plan
+    nodes = np.frombuffer(plan.store.read_bytes(f"{op.dir}/nodes.i64"), dtype=np.int64)
+    a, b = np.searchsorted(nodes, [plan.offsets[lo], plan.offsets[hi]])
+    _write_ipc(plan.store, _docs_rows(plan, nodes[a:b], range(lo, hi)), op.path("rows", k))
+    return {"peak_rss_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)}
+
+
+def _group_task(op: _Outputs, k: int) -> dict[str, int]:
+    """Output task 2 (one per range of cluster ids): its clusters, sorted; its edges (those whose
+    smaller id falls in the same range), sorted; its part of the source matrix. Ranges are in id
+    order, so the chunks concatenated are the sorted whole."""
+    st = op.plan.store
+    rows = _read_ipc(st, op.path("grows", k))
+    table = _clusters_table(rows.drop_columns(["comp"]), rows.column("comp").to_numpy())
+    _write_ipc(st, table, op.path("clusters", k))
+    e = _read_ipc(st, op.path("gedges", k))
+    _write_ipc(st, e.sort_by([("a", "ascending"), ("b", "ascending")]), op.path("edges", k))
+    matrix, docs = _source_matrix(table)
+    st.write_bytes(op.path("sources", k), json.dumps({"matrix": matrix, "docs": docs}).encode())
+    return {"peak_rss_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)}
+
+
+def _outputs_parallel(
+    plan: ClusterPlan, nodes: np.ndarray, root: np.ndarray, a: np.ndarray, b: np.ndarray, kind: np.ndarray, sim: np.ndarray, groups: int, map_fn: MapFn
+) -> tuple[pa.Table, pa.Table, dict[str, dict[str, int]], dict[str, int]]:
+    """The outputs with their costly parts in `groups` parallel tasks (row reading; per cluster
+    range: sorting, exact-match flags, source matrix); here only what is linear and cheap: the
+    cluster id of each component, the range boundaries, concatenation."""
+    st = plan.store
+    # row tasks: contiguous slices of the shards
+    cuts = sorted({round(k * len(plan.shards) / groups) for k in range(groups + 1)})
+    op = _Outputs(plan, list(zip(cuts[:-1], cuts[1:])), groups)
+    st.write_bytes(f"{op.dir}/nodes.i64", nodes.astype(np.int64).tobytes())
+    map_fn(_rows_task, op, list(range(len(op.slices))))  # type: ignore[arg-type]
+    rows = pa.concat_tables([_read_ipc(st, op.path("rows", k)) for k in range(len(op.slices))])
+    ids = rows.column("id").combine_chunks()
+    # cluster id of each component = its smallest id; ranges of cluster ids -> groups
+    comp = pa.array(root, type=pa.int64())
+    cid = pa.table({"comp": comp, "id": ids}).group_by("comp").aggregate([("id", "min")])
+    order = np.asarray(pc.sort_indices(cid.column("id_min")))
+    n_c = len(order)
+    bounds = [cid.column("id_min")[int(order[(n_c * k) // groups])].as_py() for k in range(1, groups)] if n_c else []
+    bounds = sorted(set(bounds))
+
+    def group_of(strings: pa.Array) -> np.ndarray:
+        g = np.zeros(len(strings), dtype=np.int64)
+        for bd in bounds:
+            g += np.asarray(pc.greater_equal(strings, pa.scalar(bd, pa.string())))
+        return g
+
+    # a cluster's rows go to the group of its cluster id
+    cid_comp = cid.column("comp").to_numpy()
+    cid_group = group_of(cid.column("id_min"))
+    by_comp = np.argsort(cid_comp)
+    row_group = cid_group[by_comp[np.searchsorted(cid_comp[by_comp], root)]]
+    rows = rows.append_column("comp", comp)
+    # edges as ids (a < b), grouped by the range of a
+    edges = _edge_rows(ids, nodes, a, b, kind, sim, plan.cfg.num_perm)
+    edge_group = group_of(edges.column("a"))
+    n_groups = len(bounds) + 1
+    for k in range(n_groups):
+        _write_ipc(st, rows.filter(pa.array(row_group == k)), op.path("grows", k))
+        _write_ipc(st, edges.filter(pa.array(edge_group == k)), op.path("gedges", k))
+    del rows, edges
+    map_fn(_group_task, op, list(range(n_groups)))  # type: ignore[arg-type]
+    clusters = pa.concat_tables([_read_ipc(st, op.path("clusters", k)) for k in range(n_groups)]).combine_chunks()
+    edges = pa.concat_tables([_read_ipc(st, op.path("edges", k)) for k in range(n_groups)]).combine_chunks()
+    matrix: dict[str, dict[str, int]] = {}
+    docs: dict[str, int] = {}
+    for k in range(n_groups):
+        part = json.loads(st.read_bytes(op.path("sources", k)))
+        for x, row in part["matrix"].items():
+            for y, v in row.items():
+                matrix.setdefault(x, {})[y] = matrix.get(x, {}).get(y, 0) + int(v)
+        for s, v in part["docs"].items():
+            docs[s] = docs.get(s, 0) + int(v)
+    matrix = {k: dict(sorted(v.items())) for k, v in sorted(matrix.items())}
+    st.rm_tree(op.dir)
+    return clusters, edges, matrix, dict(sorted(docs.items()))
+
+
+def _clusters_table(docs: pa.Table, root: np.ndarray) -> pa.Table:
+    """docs (rows aligned with `root`, the component of each) -> CLUSTERS_SCHEMA, sorted."""
+    if docs.num_rows == 0:
+        return CLUSTERS_SCHEMA.empty_table()
+    t = docs.append_column("comp", pa.array(root, type=pa.int64()))
+    t = t.sort_by([("comp", "ascending"), ("id", "ascending")])
+    comp = t.column("comp").to_numpy()
+    first = np.ones(len(comp), dtype=bool)
+    first[1:] = comp[1:] != comp[:-1]
+    run = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    sizes = np.diff(starts, append=len(comp))
+    ids = t.column("id").combine_chunks()
+    cluster_id = ids.take(pa.array(starts[run]))
+    # "exact": another member of the cluster has the same (non-empty) key_hash
+    kh = pc.if_else(pc.equal(t.column("key_hash"), EMPTY_KEY_HASH), pa.scalar(None, pa.string()), t.column("key_hash"))
+    kt = pa.table({"comp": t.column("comp"), "kh": kh})
+    counts = kt.group_by(["comp", "kh"]).aggregate([("kh", "count")])
+    joined = kt.append_column("row", pa.array(np.arange(len(comp)))).join(counts, ["comp", "kh"], join_type="left outer")
+    joined = joined.sort_by("row")
+    dup = np.asarray(joined.column("kh_count").fill_null(0)) >= 2
+    out = pa.table(
+        {
+            "id": ids,
+            "cluster": cluster_id,
+            "cluster_size": pa.array(sizes[run], type=pa.int64()),
+            "match": pa.array(np.where(dup, "exact", "near").tolist(), type=pa.string()),
+            "source": t.column("source"),
+            "n_chars": t.column("n_chars"),
+        },
+        schema=CLUSTERS_SCHEMA,
+    )
+    return out.sort_by([("cluster", "ascending"), ("id", "ascending")])
+
+
+def _edges_table(
+    nodes: np.ndarray, clustered: pa.Table, a: np.ndarray, b: np.ndarray, kind: np.ndarray, sim: np.ndarray, P: int
+) -> pa.Table:
+    if len(a) == 0:
+        return EDGES_SCHEMA.empty_table()
+    t = _edge_rows(clustered.column("id").combine_chunks(), nodes, a, b, kind, sim, P)
+    return t.sort_by([("a", "ascending"), ("b", "ascending")])
+
+
+def _edge_rows(ids: pa.Array, nodes: np.ndarray, a: np.ndarray, b: np.ndarray, kind: np.ndarray, sim: np.ndarray, P: int) -> pa.Table:
+    """Edges (doc indices, `ids` aligned with the sorted `nodes`) as EDGES_SCHEMA rows, unsorted:
+    the two ids ordered (a < b as strings), the match kind and the estimated Jaccard."""
+    ia = ids.take(pa.array(np.searchsorted(nodes, a)))
+    ib = ids.take(pa.array(np.searchsorted(nodes, b)))
+    swap = pa.array(np.asarray(pc.greater(ia, ib)))
+    return pa.table(
+        {
+            "a": pc.if_else(swap, ib, ia),
+            "b": pc.if_else(swap, ia, ib),
+            "match": pa.array(np.where(kind == 1, "exact", "near").tolist(), type=pa.string()),
+            "jaccard": pa.array((sim / P).astype(np.float32)),
+        },
+        schema=EDGES_SCHEMA,
+    )
+
+
+def _source_matrix(table: pa.Table) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Duplicate pairs (all pairs of members of each cluster) by (source, source), symmetric;
+    and clustered documents per source."""
+    if table.num_rows == 0:
+        return {}, {}
+    counts = table.group_by(["cluster", "source"]).aggregate([("id", "count")])
+    left = counts.rename_columns(["cluster", "sa", "ca"])
+    right = counts.rename_columns(["cluster", "sb", "cb"])
+    j = left.join(right, "cluster")
+    ca, cb = j.column("ca").to_numpy(), j.column("cb").to_numpy()
+    same = np.asarray(pc.equal(j.column("sa"), j.column("sb")))
+    pairs = np.where(same, ca * (ca - 1) // 2, ca * cb)
+    keyed = pa.table({"sa": j.column("sa"), "sb": j.column("sb"), "pairs": pairs}).group_by(["sa", "sb"]).aggregate([("pairs", "sum")])
+    matrix: dict[str, dict[str, int]] = {}
+    for x, y, v in zip(keyed.column("sa").to_pylist(), keyed.column("sb").to_pylist(), keyed.column("pairs_sum").to_pylist()):
+        if v:
+            matrix.setdefault(x, {})[y] = int(v)
+    matrix = {k: dict(sorted(v.items())) for k, v in sorted(matrix.items())}
+    per = table.group_by("source").aggregate([("id", "count")])
+    docs = dict(sorted(zip(per.column("source").to_pylist(), (int(x) for x in per.column("id_count").to_pylist()))))
+    return matrix, docs

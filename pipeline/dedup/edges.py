@@ -1,0 +1,449 @@
+"""One band partition's edges (issue #18): the candidate pairs of its fine buckets from every
+shard's sidecar, verified by estimated Jaccard with only their signature rows, and its exact-key
+links; written to work/_parts/part-NNNNN.parquet by `partition_edges` (one task per partition).
+The vectorised helpers here (band keys, runs of equal keys, pairs in runs) are what the partition
+tasks and the sidecars share; `pipeline/dedup/cluster.py` has the overview of the phase."""
+
+from __future__ import annotations
+
+
+import json
+import math
+import resource
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+from pipeline.dedup.keys import EMPTY_KEY_HASH
+from pipeline.dedup.minhash import EMPTY_VALUE
+from pipeline.dedup.sidecar import Gather, Sidecar
+from pipeline.dedup.plan import ClusterPlan
+
+
+#: Buckets up to this size are verified pair by pair (256 -> 32,640 pairs).
+_ALL_PAIRS_MAX = 256
+#: Larger buckets: at most this many greedy representatives, then windows of all-pairs.
+_GREEDY_ROUNDS = 64
+#: Candidate pairs generated per chunk of a partition's buckets.
+_PAIRS_PER_CHUNK = 4_000_000
+#: Candidate pairs verified per block: 2 x 4k gathered rows touch up to 8k pages (32 MB) of the mapping.
+_VERIFY_BLOCK = 4_096
+
+
+# --------------------------------------------------------------------------------------------------
+# Small vectorised helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def _fmix64(x: np.ndarray) -> np.ndarray:
+    x = x ^ (x >> np.uint64(33))
+    x *= np.uint64(0xFF51AFD7ED558CCD)
+    x ^= x >> np.uint64(33)
+    x *= np.uint64(0xC4CEB9FE1A85EC53)
+    x ^= x >> np.uint64(33)
+    return x
+
+
+def _band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n, bands) uint64: a 64-bit hash of each band's `rows` values, salted by the band index so
+    all bands can share partitions. A collision only adds a candidate that verification rejects."""
+    n = len(sigs)
+    v = sigs.reshape(n, bands, rows)
+    h = np.broadcast_to(
+        (np.arange(bands, dtype=np.uint64) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15), (n, bands)
+    ).copy()
+    for r in range(rows):
+        h ^= v[:, :, r].astype(np.uint64)
+        h = _fmix64(h)
+    return h
+
+
+_HEX = np.full(256, 255, dtype=np.uint8)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _HEX[_c] = _i
+for _i, _c in enumerate(b"ABCDEF"):
+    _HEX[_c] = 10 + _i
+
+
+def _hex_keys(col: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(k1, k2, valid) from 32-hex-digit key hashes (xxh3-128); other strings are hashed instead
+    (xxh3-128 of their UTF-8) so any key column works. Null and the empty-text key are invalid."""
+    n = len(col)
+    col = col.cast(pa.string())
+    valid = np.asarray(pc.invert(pc.is_null(col)).fill_null(False)) if col.null_count else np.ones(n, bool)
+    valid &= ~np.asarray(pc.equal(col, EMPTY_KEY_HASH).fill_null(False))
+    k1 = np.zeros(n, dtype=np.uint64)
+    k2 = np.zeros(n, dtype=np.uint64)
+    lens = np.asarray(pc.utf8_length(col).fill_null(0))
+    if n and col.null_count == 0 and (lens == 32).all():
+        offsets = np.frombuffer(col.buffers()[1], dtype=np.int32)[col.offset : col.offset + n + 1]
+        data = np.frombuffer(col.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+        nib = _HEX[data].reshape(n, 32)
+        if (nib != 255).all():
+            nib64 = nib.astype(np.uint64)
+            for j in range(16):
+                k1 = (k1 << np.uint64(4)) | nib64[:, j]
+                k2 = (k2 << np.uint64(4)) | nib64[:, 16 + j]
+            return k1, k2, valid
+    for i, s in enumerate(col.to_pylist()):
+        if s is not None:
+            d = xxhash.xxh3_128_intdigest(s.encode("utf-8"))
+            k1[i], k2[i] = d >> 64, d & ((1 << 64) - 1)
+    return k1, k2, valid
+
+
+def _group_hashes(col: pa.Array | None, n: int) -> np.ndarray:
+    """uint64 hash of each dedup_group (0 = none). Only the batch's distinct values are hashed."""
+    out = np.zeros(n, dtype=np.uint64)
+    if col is None or col.null_count == n:
+        return out
+    enc = pc.dictionary_encode(col.cast(pa.string()))
+    hashes = np.array(
+        [(xxhash.xxh3_64_intdigest(s.encode("utf-8")) or 1) for s in enc.dictionary.to_pylist()], dtype=np.uint64
+    )
+    idx = enc.indices
+    valid = np.asarray(pc.invert(pc.is_null(idx)))
+    out[valid] = hashes[np.asarray(idx.drop_null())]
+    return out
+
+
+def _signature_matrix(col: pa.Array, num_perm: int) -> np.ndarray:
+    """(n, num_perm) uint32 from a fixed_size_list or list column; null rows -> empty signature."""
+    n = len(col)
+    out = np.full((n, num_perm), EMPTY_VALUE, dtype=np.uint32)
+    valid = np.ones(n, dtype=bool) if col.null_count == 0 else np.asarray(pc.is_valid(col))
+    if pa.types.is_fixed_size_list(col.type):
+        if col.type.list_size != num_perm:
+            raise ValueError(f"minhash has {col.type.list_size} values per row, config says num_perm={num_perm}")
+        vals = np.asarray(col.values.slice(col.offset * num_perm, n * num_perm).cast(pa.uint32()))
+        out[valid] = vals.reshape(n, num_perm)[valid]
+        return out
+    lens = np.asarray(pc.list_value_length(col).fill_null(num_perm))
+    if n and (lens != num_perm).any():
+        bad = int(np.flatnonzero(lens != num_perm)[0])
+        raise ValueError(f"minhash row {bad} has {lens[bad]} values, config says num_perm={num_perm}")
+    flat = np.asarray(col.flatten().cast(pa.uint32()))  # null rows contribute no values
+    out[valid] = flat.reshape(-1, num_perm)
+    return out
+
+
+def _pairs_in_runs(starts: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All (i, j), i < j, of positions inside each run [start, start + len): vectorised."""
+    if len(starts) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # every position p of a run pairs with the positions after it in the same run
+    pos = np.repeat(starts, lens) + (np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens))
+    after = np.repeat(starts + lens, lens) - pos - 1
+    left = np.repeat(pos, after)
+    first = np.cumsum(after) - after
+    right = left + 1 + (np.arange(after.sum()) - np.repeat(first, after))
+    return left, right
+
+
+def _runs(sorted_keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(start, length) of runs of equal keys (length >= 2) in lexicographically sorted columns.
+    Built from the (sparse) positions equal to their predecessor: ~1 byte per row, not 16."""
+    n = len(sorted_keys[0])
+    if n < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    same = np.ones(n - 1, dtype=bool)
+    for k in sorted_keys:
+        same &= k[1:] == k[:-1]
+    pos = np.flatnonzero(same)  # row pos + 1 continues the run of row pos
+    if len(pos) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    new_run = np.ones(len(pos), dtype=bool)
+    new_run[1:] = pos[1:] != pos[:-1] + 1
+    starts = pos[new_run]
+    lens = np.diff(np.append(np.flatnonzero(new_run), len(pos))) + 1
+    return starts.astype(np.int64), lens.astype(np.int64)
+
+
+def _sort_by_keys(keys: list[np.ndarray], doc: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Rows sorted by (keys..., doc). The input is the concatenation, in shard order, of per-shard
+    runs already sorted that way (the sidecars' order), so a stable sort on the first key (timsort
+    merging presorted runs) is enough; where that leaves a tie of the first key out of order (a
+    64-bit collision of k1 with another k2), the full lexicographic sort is done instead."""
+    order = np.argsort(keys[0], kind="stable")
+    for i in range(len(keys)):
+        keys[i] = keys[i][order]  # the unsorted array goes as soon as its sorted copy exists
+    doc = doc[order]
+    del order
+    tie = keys[0][1:] == keys[0][:-1]
+    if tie.any():
+        bad = tie & (doc[1:] < doc[:-1])
+        for k in keys[1:]:
+            bad |= tie & (k[1:] != k[:-1])
+        if bad.any():
+            order = np.lexsort((doc, *reversed(keys)))
+            keys, doc = [k[order] for k in keys], doc[order]
+    return keys, doc
+
+
+@dataclass
+class _Edges:
+    a: list[np.ndarray] = field(default_factory=list)
+    b: list[np.ndarray] = field(default_factory=list)
+    sim: list[np.ndarray] = field(default_factory=list)  # equal signature values (count)
+
+    def add(self, a: np.ndarray, b: np.ndarray, sim: np.ndarray) -> None:
+        if len(a):
+            lo, hi = np.minimum(a, b), np.maximum(a, b)
+            self.a.append(lo.astype(np.int64))
+            self.b.append(hi.astype(np.int64))
+            self.sim.append(sim.astype(np.int32))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not self.a:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32)
+        return np.concatenate(self.a), np.concatenate(self.b), np.concatenate(self.sim)
+
+    def distinct(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each pair once (a pair found in several bands is verified in each, stored once)."""
+        a, b, sim = self.arrays()
+        _, first = np.unique(a * np.int64(max(n, 1)) + b, return_index=True)
+        return a[first], b[first], sim[first]
+
+
+@dataclass
+class EdgeCounts:
+    """What a partition task counts (summed over partitions: each is partition-independent)."""
+
+    n_candidate_pairs: int = 0
+    n_exempt_pairs: int = 0
+    exact_dup_docs: int = 0
+    exact_dup_docs_cs: int = 0
+
+
+@dataclass
+class _Bands:
+    bands: int
+    rows: int
+
+
+def equal_counts(sigs: Gather, a: np.ndarray, b: np.ndarray, owner: tuple[np.ndarray, _Bands] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Number of equal signature values per pair, in blocks of rows gathered from the sidecars; and
+    with `owner` = (sorted band keys of this chunk, band settings), whether the pair's smallest
+    shared band key is one of them: each distinct candidate pair is counted once, at that key,
+    whatever the partitioning."""
+    out = np.empty(len(a), dtype=np.int32)
+    own = np.ones(len(a), dtype=bool)
+    for lo in range(0, len(a), _VERIFY_BLOCK):
+        hi = min(lo + _VERIFY_BLOCK, len(a))
+        sa, sb = sigs[a[lo:hi]], sigs[b[lo:hi]]
+        out[lo:hi] = np.count_nonzero(sa == sb, axis=1)
+        if owner is not None:
+            keys, bd = owner
+            ka, kb = _band_keys(sa, bd.bands, bd.rows), _band_keys(sb, bd.bands, bd.rows)
+            kmin = np.where(ka == kb, ka, np.iinfo(np.uint64).max).min(axis=1)
+            pos = np.minimum(np.searchsorted(keys, kmin), max(len(keys) - 1, 0))
+            own[lo:hi] = keys[pos] == kmin if len(keys) else False
+        sigs.release()
+    return out, own
+
+
+def _near_edges(
+    cols: list[np.ndarray], sigs: Gather, groups: Gather, need: int, exempt: bool, bd: _Bands, res: EdgeCounts
+) -> _Edges:
+    """Verified pairs of one band partition: sort by (key, doc), runs of equal keys, candidate pairs
+    (all pairs in small buckets, greedy in large ones), same-group pairs out, verification. A key's
+    bucket is whole in one partition, so the edges do not depend on the partitioning. `cols`
+    ([key, doc]) is emptied: the unsorted arrays are freed as soon as their sorted copies exist."""
+    keys, doc = [cols[0]], cols[1]
+    cols.clear()
+    (key,), doc = _sort_by_keys(keys, doc)
+    del keys
+    starts, lens = _runs([key])
+    edges = _Edges()
+    small = lens <= _ALL_PAIRS_MAX
+    s_starts, s_lens = starts[small], lens[small]
+    run_keys = key[s_starts]
+    del key
+    # runs in chunks of ~_PAIRS_PER_CHUNK candidate pairs, so memory does not grow with the partition
+    per_run = s_lens * (s_lens - 1) // 2
+    chunk = (np.cumsum(per_run) - per_run) // _PAIRS_PER_CHUNK  # chunk of each run, by pairs before it
+    bounds = [0, *(np.flatnonzero(np.diff(chunk)) + 1).tolist(), len(s_starts)]
+    n = len(sigs)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        if hi <= lo:
+            continue
+        left, right = _pairs_in_runs(s_starts[lo:hi], s_lens[lo:hi])
+        a, b = doc[left], doc[right]
+        del left, right
+        code = np.unique(a * np.int64(n) + b)  # a <= b (doc sorted inside a run)
+        a, b = code // n, code % n
+        a, b = a[a != b], b[a != b]  # one document twice under one key (a 64-bit collision)
+        _verify(a, b, sigs, groups, need, exempt, edges, res, (np.sort(run_keys[lo:hi]), bd))
+    for s, m in zip(starts[~small], lens[~small]):
+        _bucket_pairs(doc[s : s + m], sigs, groups, need, exempt, edges, res)
+    return edges
+
+
+def _verify(
+    a: np.ndarray,
+    b: np.ndarray,
+    sigs: Gather,
+    groups: Gather,
+    need: int,
+    exempt: bool,
+    edges: _Edges,
+    res: EdgeCounts,
+    owner: tuple[np.ndarray, _Bands] | None = None,
+) -> None:
+    """Candidate pairs (a[i], b[i]): pairs inside one non-null dedup group are dropped when exempt,
+    the rest verified by their count of equal signature values. Counted: the pairs this chunk owns
+    (`equal_counts`), all of them without `owner`."""
+    eq, own = equal_counts(sigs, a, b, owner)
+    if exempt:
+        ga, gb = groups[a], groups[b]
+        same = (ga == gb) & (ga != 0)
+        res.n_exempt_pairs += int((same & own).sum())
+        keep = ~same
+        a, b, eq, own = a[keep], b[keep], eq[keep], own[keep]
+    res.n_candidate_pairs += int(own.sum())
+    ok = eq >= need
+    edges.add(a[ok], b[ok], eq[ok])
+
+
+def _bucket_pairs(
+    members: np.ndarray, sigs: Gather, groups: Gather, need: int, exempt: bool, edges: _Edges, res: EdgeCounts
+) -> None:
+    """A large bucket (templated pages): the first remaining member is a representative and takes
+    every remaining member it verifies against (exact copies go in the first round); repeated up to
+    _GREEDY_ROUNDS times, linear in the bucket size each. Leftovers: all pairs inside windows of
+    _ALL_PAIRS_MAX members. A pair of leftovers in different windows is not compared (the price of
+    bounded work; other bands usually bring such a pair together in a smaller bucket)."""
+    rest = members
+    for _ in range(_GREEDY_ROUNDS):
+        if len(rest) < 2:
+            return
+        rep, others = rest[0], rest[1:]
+        eq = np.empty(len(others), dtype=np.int32)
+        row = sigs[rep]
+        for lo in range(0, len(others), _VERIFY_BLOCK):
+            hi = min(lo + _VERIFY_BLOCK, len(others))
+            eq[lo:hi] = np.count_nonzero(sigs[others[lo:hi]] == row, axis=1)
+            sigs.release()
+        res.n_candidate_pairs += len(others)
+        ok = eq >= need
+        grep = int(groups[rep]) if exempt else 0
+        if exempt and grep != 0:
+            same = groups[others] == grep
+            res.n_exempt_pairs += int((same & ok).sum())
+            ok &= ~same
+        edges.add(np.full(int(ok.sum()), rep, dtype=np.int64), others[ok], eq[ok])
+        rest = others[~ok]
+    for lo in range(0, len(rest), _ALL_PAIRS_MAX):
+        win = rest[lo : lo + _ALL_PAIRS_MAX]
+        left, right = _pairs_in_runs(np.array([0]), np.array([len(win)]))
+        _verify(win[left], win[right], sigs, groups, need, exempt, edges, res)
+
+
+def _exact_groups(k1: np.ndarray, k2: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(docs sorted by (key, doc), run starts, run lengths) of one partition's exact keys."""
+    (k1, k2), doc = _sort_by_keys([k1, k2], doc)
+    starts, lens = _runs([k1, k2])
+    return doc, starts, lens
+
+
+def _exact_edges(doc: np.ndarray, starts: np.ndarray, lens: np.ndarray, groups: Gather, num_perm: int, exempt: bool, res: EdgeCounts) -> _Edges:
+    """Edges of one partition's exact keys. Equal keys are transitive, so a star per key suffices:
+    every member links to the key's first member, and members of the first member's own dedup_group
+    (which may not link to it) link to the first member of another group instead; the components
+    are those of all non-exempt pairs."""
+    res.exact_dup_docs += int((lens - 1).sum())
+    edges = _Edges()
+    if len(starts) == 0:
+        return edges
+    run = np.repeat(np.arange(len(starts)), lens)
+    pos = np.repeat(starts, lens) + (np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens))
+    d = doc[pos]
+    first = doc[starts][run]
+    is_first = d == first
+    if not exempt:
+        a, b = first[~is_first], d[~is_first]
+        edges.add(a, b, np.full(len(a), num_perm))
+        return edges
+    g = groups[d]
+    gfirst = g[np.repeat(np.cumsum(lens) - lens, lens)]  # the first member's group (pos of the run start)
+    with_first = ~is_first & ((g != gfirst) | (g == 0))  # may link to the first member
+    # first member (in doc order) of each run that may link to the run's first member
+    cand = np.where(with_first, np.arange(len(d)), np.iinfo(np.int64).max)
+    alt_pos = np.minimum.reduceat(cand, np.cumsum(lens) - lens)[run]
+    has_alt = alt_pos != np.iinfo(np.int64).max
+    same_as_first = ~is_first & ~with_first
+    res.n_exempt_pairs += int(same_as_first.sum())
+    via_alt = same_as_first & has_alt
+    a = np.concatenate([first[with_first], d[np.where(has_alt, alt_pos, 0)][via_alt]])
+    b = np.concatenate([d[with_first], d[via_alt]])
+    edges.add(a, b, np.full(len(a), num_perm))
+    return edges
+
+
+PART_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("kind", pa.int8()), ("sim", pa.int32())])
+
+
+def gathers(plan: ClusterPlan, sidecars: list[Sidecar]) -> tuple[Gather, Gather]:
+    off = np.asarray(plan.offsets, dtype=np.int64)
+    return Gather(sidecars, off, "sig", plan.cfg.num_perm, np.uint32), Gather(sidecars, off, "groups", 1, np.uint64)
+
+
+def _load(plan: ClusterPlan, sidecars: list[Sidecar], name: str, lo: int, hi: int, fields: list[tuple[str, Any]]) -> list[np.ndarray]:
+    """Columns of fine buckets [lo, hi) of section `name` from every shard, read straight into
+    arrays of the partition's size; the row column (last) becomes the global document index."""
+    offs = [sc.offsets(name) for sc in sidecars]
+    sizes = [int(o[hi] - o[lo]) for o in offs]
+    total = sum(sizes)
+    out = [np.empty(total, dtype=np.dtype(dt) if i < len(fields) - 1 else np.int64) for i, (_, dt) in enumerate(fields)]
+    at = 0
+    for s, (sc, off) in enumerate(zip(sidecars, offs)):
+        m = sizes[s]
+        if m == 0:
+            continue
+        cols = sc.bucket_range(name, lo, hi, fields, off)
+        for i, c in enumerate(cols[:-1]):
+            out[i][at : at + m] = c
+        np.add(cols[-1], plan.offsets[s], out=out[-1][at : at + m], casting="unsafe")
+        at += m
+    return out
+
+
+def partition_edges(plan: ClusterPlan, part: int) -> dict[str, int]:
+    """One partition task: its fine buckets' band keys and exact keys from every shard, candidate
+    pairs, verification, and its edges written to work/_parts/part-NNNNN.parquet (a, b: global
+    document indices, a < b; kind 1 exact / 0 near; sim: equal signature values). Returns its
+    counts (also in the file's metadata) and this process's peak RSS so far (MB). Memory: this
+    partition's keys, not the corpus."""
+    cfg = plan.cfg
+    lo, hi = plan.ranges[part]
+    n, P = plan.n_docs, cfg.num_perm
+    need = math.ceil(cfg.threshold * P - 1e-9)  # equal values a verified pair needs
+    sidecars = plan.open_sidecars()
+    sigs, groups = gathers(plan, sidecars)
+    counts = EdgeCounts()
+    try:
+        cols = _load(plan, sidecars, "band", lo, hi, [("key", np.uint64), ("row", np.uint32)])
+        na, nb, nsim = _near_edges(cols, sigs, groups, need, cfg.exempt_same_tree, _Bands(cfg.bands, cfg.rows), counts).distinct(n)
+        k1, k2, doc = _load(plan, sidecars, "ex", lo, hi, [("k1", np.uint64), ("k2", np.uint64), ("row", np.uint32)])
+        ea, eb, esim = _exact_edges(*_exact_groups(k1, k2, doc), groups, P, cfg.exempt_same_tree, counts).arrays()
+        if plan.has_cs:
+            k1, k2, doc = _load(plan, sidecars, "cs", lo, hi, [("k1", np.uint64), ("k2", np.uint64), ("row", np.uint32)])
+            counts.exact_dup_docs_cs += int((_exact_groups(k1, k2, doc)[2] - 1).sum())
+        del k1, k2, doc
+    finally:
+        sigs.close()
+    t = pa.table(
+        {
+            "a": np.concatenate([ea, na]),
+            "b": np.concatenate([eb, nb]),
+            "kind": np.concatenate([np.ones(len(ea), np.int8), np.zeros(len(na), np.int8)]),
+            "sim": np.concatenate([esim, nsim]).astype(np.int32),
+        },
+        schema=PART_SCHEMA,
+    ).replace_schema_metadata({"counts": json.dumps(asdict(counts))})
+    plan.store.write_table(t, plan.part_path(part), compression="none")
+    return {**asdict(counts), "peak_rss_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)}

@@ -1,0 +1,147 @@
+"""The cluster phase's plan (issue #18): the staged shards in sorted order, their sidecars (written
+where missing or stale), the document offsets that give one global numbering, and the band
+partitions, as many as keep one partition task under `dedup.cluster_memory_mb`. The plan is small
+and picklable: it is all a partition task (in a Dask worker) and the final step need."""
+
+from __future__ import annotations
+
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.config import DedupConfig
+from pipeline.layout import Store, url_to_fs
+from pipeline.dedup.sidecar import FINE_BUCKETS, Sidecar, read_footer, sidecar_ok, sidecar_path, write_sidecar
+
+_REQUIRED = ("id", "source", "key_hash", "minhash", "n_chars")
+
+
+def _check_schema(store: Store, path: str, num_perm: int) -> pa.Schema:
+    """Fails early, naming the file, on a shard cluster() cannot read."""
+    schema = store.read_schema(path)
+    missing = [c for c in _REQUIRED if c not in schema.names]
+    if missing:
+        raise ValueError(f"{path}: staged shard lacks column(s) {', '.join(missing)}")
+    t = schema.field("minhash").type
+    ok_list = pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
+    if not ok_list or not pa.types.is_integer(t.value_type):
+        raise ValueError(f"{path}: minhash must be a list of uint32, not {t}")
+    if pa.types.is_fixed_size_list(t) and t.list_size != num_perm:
+        raise ValueError(f"{path}: minhash has {t.list_size} values per row, config says num_perm={num_perm}")
+    return schema
+
+
+
+
+#: Partition-task memory model (measured, bench/cluster_scale.py: 1.3 GB for 12.8M band rows): bytes per
+#: band row held, sorted and paired (keys, documents, sort order, copies, candidate pairs), and
+#: the fixed part (interpreter, numpy/pyarrow, a chunk of _PAIRS_PER_CHUNK candidate pairs).
+_BYTES_PER_BAND_ROW = 80
+_TASK_BASE_BYTES = 320 << 20
+
+
+def choose_partitions(n_band_rows: int, memory_mb: int, workers: int = 1) -> int:
+    """Band partitions so that one partition task stays under `memory_mb`, rounded up to a multiple
+    of `workers` (at least two per worker) so the workers finish together; at most FINE_BUCKETS."""
+    usable = max((memory_mb << 20) - _TASK_BASE_BYTES, 64 << 20)
+    p = max(1, math.ceil(n_band_rows * _BYTES_PER_BAND_ROW / usable))
+    if n_band_rows and workers > 1:
+        p = math.ceil(max(p, 2 * workers) / workers) * workers
+    return min(FINE_BUCKETS, p)
+
+
+@dataclass
+class ClusterPlan:
+    """Everything a partition task and the final step need: small and picklable (it travels to
+    Dask workers). Shards are in sorted order; document i of the run is row i - offsets[s] of
+    shard s, offsets from the shards' row counts."""
+
+    cfg: DedupConfig
+    store: Store
+    work: str
+    shards: list[str]
+    sidecar_store: Store
+    sidecars: list[str]
+    offsets: list[int]
+    has_cs: bool
+    n_empty_signatures: int
+    ranges: list[tuple[int, int]]  # fine buckets [lo, hi) of each partition
+
+    @property
+    def n_docs(self) -> int:
+        return self.offsets[-1]
+
+    @property
+    def partitions(self) -> int:
+        return len(self.ranges)
+
+    def part_path(self, i: int) -> str:
+        return f"{self.work}/_parts/part-{i:05d}.parquet"
+
+    def open_sidecars(self) -> list[Sidecar]:
+        return [Sidecar(self.sidecar_store, p, f) for p, f in zip(self.sidecars, self._footers)]
+
+    _footers: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+
+def ensure_sidecars(
+    store: Store, paths: Sequence[str], cfg: DedupConfig, sidecar_store: Store | None = None, sidecar_of: Callable[[str], str] | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Each staged shard's sidecar path and footer; a missing or stale sidecar (staging from before
+    sidecars, changed band settings) is written now (what the tag task normally does)."""
+    sidecar_store = sidecar_store or store
+    sidecar_of = sidecar_of or sidecar_path
+    names, footers = [], []
+    for p in paths:
+        _check_schema(store, p, cfg.num_perm)
+        sc = sidecar_of(p)
+        footer = read_footer(sidecar_store, sc)
+        if not sidecar_ok(footer, cfg, store.parquet_file(p).metadata.num_rows, store.size(p)):
+            footer = write_sidecar(store, p, sidecar_store, sc, cfg)
+        names.append(sc)
+        footers.append(footer)  # type: ignore[arg-type]
+    return names, footers
+
+
+def plan_clusters(
+    paths: Sequence[str | Path],
+    work_dir: str | Path,
+    cfg: DedupConfig,
+    *,
+    store: Store | None = None,
+    sidecar_store: Store | None = None,
+    sidecar_of: Callable[[str], str] | None = None,
+    partitions: int | None = None,
+    workers: int = 1,
+) -> ClusterPlan:
+    """Sorted shards, their sidecars (written where missing), document offsets, and the band
+    partitions: `partitions`, or from the document count and `cfg.cluster_memory_mb`."""
+    store = store or Store(*url_to_fs("/"), "/")
+    shards = sorted(os.fspath(p) for p in paths)
+    names, footers = ensure_sidecars(store, shards, cfg, sidecar_store, sidecar_of)
+    offsets = [0, *np.cumsum([int(f["n"]) for f in footers]).tolist()]
+    n_empty = sum(int(f["n_empty"]) for f in footers)
+    n_band_rows = (offsets[-1] - n_empty) * cfg.bands
+    p = partitions or choose_partitions(n_band_rows, cfg.cluster_memory_mb, workers)
+    p = max(1, min(FINE_BUCKETS, p))
+    cuts = [round(i * FINE_BUCKETS / p) for i in range(p + 1)]
+    return ClusterPlan(
+        cfg=cfg,
+        store=store,
+        work=os.fspath(work_dir),
+        shards=shards,
+        sidecar_store=sidecar_store or store,
+        sidecars=names,
+        offsets=offsets,
+        has_cs=bool(shards) and all(f["has_cs"] for f in footers),
+        n_empty_signatures=n_empty,
+        ranges=list(zip(cuts[:-1], cuts[1:])),
+        _footers=footers,
+    )
