@@ -338,6 +338,10 @@ def _outputs_parallel(
     return clusters, edges, matrix, dict(sorted(docs.items()))
 
 
+#: The `match` column's two values, taken by 0/1 flags (no Python string per row).
+_MATCH = pa.array(["near", "exact"], type=pa.string())
+
+
 def _clusters_table(docs: pa.Table, root: np.ndarray) -> pa.Table:
     """docs (rows aligned with `root`, the component of each) -> CLUSTERS_SCHEMA, sorted."""
     if docs.num_rows == 0:
@@ -352,19 +356,19 @@ def _clusters_table(docs: pa.Table, root: np.ndarray) -> pa.Table:
     sizes = np.diff(starts, append=len(comp))
     ids = t.column("id").combine_chunks()
     cluster_id = ids.take(pa.array(starts[run]))
-    # "exact": another member of the cluster has the same (non-empty) key_hash
-    kh = pc.if_else(pc.equal(t.column("key_hash"), EMPTY_KEY_HASH), pa.scalar(None, pa.string()), t.column("key_hash"))
-    kt = pa.table({"comp": t.column("comp"), "kh": kh})
-    counts = kt.group_by(["comp", "kh"]).aggregate([("kh", "count")])
-    joined = kt.append_column("row", pa.array(np.arange(len(comp)))).join(counts, ["comp", "kh"], join_type="left outer")
-    joined = joined.sort_by("row")
-    dup = np.asarray(joined.column("kh_count").fill_null(0)) >= 2
+    # "exact": another member of the cluster has the same (non-empty) key_hash: equal (cluster,
+    # key) codes, the key as its index in the column's dictionary
+    kh = t.column("key_hash").combine_chunks()
+    keys = pc.dictionary_encode(kh)
+    code = run.astype(np.int64) * np.int64(max(len(keys.dictionary), 1)) + keys.indices.fill_null(0).to_numpy().astype(np.int64)
+    _, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
+    dup = (counts[inverse] >= 2) & ~np.asarray(pc.fill_null(pc.equal(kh, EMPTY_KEY_HASH), True))
     out = pa.table(
         {
             "id": ids,
             "cluster": cluster_id,
             "cluster_size": pa.array(sizes[run], type=pa.int64()),
-            "match": pa.array(np.where(dup, "exact", "near").tolist(), type=pa.string()),
+            "match": _MATCH.take(pa.array(dup.astype(np.int8))),
             "source": t.column("source"),
             "n_chars": t.column("n_chars"),
         },
@@ -392,7 +396,7 @@ def _edge_rows(ids: pa.Array, nodes: np.ndarray, a: np.ndarray, b: np.ndarray, k
         {
             "a": pc.if_else(swap, ib, ia),
             "b": pc.if_else(swap, ia, ib),
-            "match": pa.array(np.where(kind == 1, "exact", "near").tolist(), type=pa.string()),
+            "match": _MATCH.take(pa.array((kind == 1).astype(np.int8))),
             "jaccard": pa.array((sim / P).astype(np.float32)),
         },
         schema=EDGES_SCHEMA,
