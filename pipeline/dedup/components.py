@@ -357,12 +357,15 @@ def _clusters_table(docs: pa.Table, root: np.ndarray) -> pa.Table:
     ids = t.column("id").combine_chunks()
     cluster_id = ids.take(pa.array(starts[run]))
     # "exact": another member of the cluster has the same (non-empty) key_hash: equal (cluster,
-    # key) codes, the key as its index in the column's dictionary
+    # key) codes, the key as its index in the column's dictionary; an empty or missing key gets a
+    # code of its own (it never links, and never counts towards another row's key)
     kh = t.column("key_hash").combine_chunks()
     keys = pc.dictionary_encode(kh)
     code = run.astype(np.int64) * np.int64(max(len(keys.dictionary), 1)) + keys.indices.fill_null(0).to_numpy().astype(np.int64)
+    no_key = np.asarray(pc.fill_null(pc.equal(kh, EMPTY_KEY_HASH), True))
+    code[no_key] = -1 - np.arange(int(no_key.sum()), dtype=np.int64)
     _, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
-    dup = (counts[inverse] >= 2) & ~np.asarray(pc.fill_null(pc.equal(kh, EMPTY_KEY_HASH), True))
+    dup = counts[inverse] >= 2
     out = pa.table(
         {
             "id": ids,
