@@ -63,6 +63,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from pipeline.hashmix import splitmix64_np, splitmix64_np_inplace
 from pipeline.scripts import HAN, KANA, script_table
 
 __all__ = [
@@ -260,24 +261,12 @@ def _flags() -> np.ndarray:
 _U64 = np.uint64
 _BASE = 0x9E3779B97F4A7C15  # odd, so invertible mod 2^64
 _BASE_INV = pow(_BASE, -1, 1 << 64)
-_M1 = _U64(0xBF58476D1CE4E5B9)
-_M2 = _U64(0x94D049BB133111EB)
 _GOLD = _U64(0x9E3779B97F4A7C15)
 _NGRAM_MUL = _U64(0xD6E8FEB86659FD93)
-_S30, _S27, _S31 = _U64(30), _U64(27), _U64(31)
 
 #: Largest batch (in characters) hashed at once; longer inputs are split into chunks of documents.
 _CHUNK_CHARS = 1 << 21
 _powers_cache: dict[str, np.ndarray] = {}
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finalizer (vectorised, wrapping uint64 arithmetic)."""
-    x = x ^ (x >> _S30)
-    x = x * _M1
-    x = x ^ (x >> _S27)
-    x = x * _M2
-    return x ^ (x >> _S31)
 
 
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -414,7 +403,7 @@ def _tokens(cps: np.ndarray, f: np.ndarray, owner: np.ndarray) -> dict[str, np.n
         span = (p0[ce] - p0[cs]) * pw[cs]
     else:
         span = np.zeros(0, dtype=_U64)
-    wh = _mix(span ^ (wl.astype(_U64) * _GOLD))
+    wh = splitmix64_np(span ^ (wl.astype(_U64) * _GOLD))
     return {
         "cw": cw,
         "p0": p0 if k else np.zeros(1, dtype=_U64),
@@ -456,10 +445,10 @@ def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int
     g1 = wdoc.astype(_U64)
     g1 *= _GOLD
     g1 += _U64(1)
-    _mix_inplace(g1)
+    splitmix64_np_inplace(g1)
     g1 += wh  # doc-salted: n-grams never match across docs
     del wh  # the caller hands it over: freed here when no one else holds it
-    _mix_inplace(g1)
+    splitmix64_np_inplace(g1)
     g = g1
     dup_prev: np.ndarray | None = None
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -473,7 +462,7 @@ def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int
                 g = g[:npos]
                 g *= _NGRAM_MUL
             g += g1[m - 1 :]
-            _mix_inplace(g)
+            splitmix64_np_inplace(g)
             valid = wdoc[:npos] == wdoc[m - 1 :]
             if dup_prev is not None:
                 valid &= dup_prev[:npos] & dup_prev[1 : npos + 1]
@@ -493,14 +482,6 @@ def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int
                 break  # no n-gram repeats, so no longer one does either
             dup_prev = dup
     return out
-
-
-def _mix_inplace(x: np.ndarray) -> np.ndarray:
-    """_mix written into x a block at a time (block-sized temporaries instead of five arrays as
-    long as x): for arrays as long as a document."""
-    for i in range(0, x.size, _GROUP_BLOCK):
-        x[i : i + _GROUP_BLOCK] = _mix(x[i : i + _GROUP_BLOCK])
-    return x
 
 
 #: Sorted n-gram keys compared this many at a time (a gather per block, not a sorted copy).
@@ -862,7 +843,7 @@ def _short_lines(
     cs, ce = cw[ls[short]], cw[le[short]]
     worded = ce > cs
     cs, ce, sdoc = cs[worded], ce[worded], ldoc[short][worded]
-    h = _mix(((p0[ce] - p0[cs]) * (pw[cs] if pw is not None else _pow_base(cs))) ^ ((ce - cs).astype(_U64) * _GOLD))
+    h = splitmix64_np(((p0[ce] - p0[cs]) * (pw[cs] if pw is not None else _pow_base(cs))) ^ ((ce - cs).astype(_U64) * _GOLD))
     return {"n_lines": n_lines, "short_n": short_n, "short_hash": h, "short_doc": sdoc}
 
 
@@ -871,7 +852,7 @@ def _dup_short(h: np.ndarray, sdoc: np.ndarray, n_docs: int) -> np.ndarray:
     salted with the document, so equal lines of two documents never match)."""
     if h.size < 2:
         return np.zeros(n_docs, dtype=np.int64)
-    h = _mix(h + _mix(sdoc.astype(_U64) * _GOLD + _U64(1)))
+    h = splitmix64_np(h + splitmix64_np(sdoc.astype(_U64) * _GOLD + _U64(1)))
     _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
     rep = counts[inverse] >= 2
     return np.bincount(sdoc[rep], minlength=n_docs)

@@ -22,6 +22,7 @@ from pipeline.dedup.keys import EMPTY_KEY_HASH
 from pipeline.dedup.minhash import EMPTY_VALUE
 from pipeline.dedup.sidecar import Gather, Sidecar
 from pipeline.dedup.plan import ClusterPlan
+from pipeline.hashmix import fmix64_np_inplace
 
 
 #: Buckets up to this size are verified pair by pair (256 -> 32,640 pairs).
@@ -39,15 +40,6 @@ _VERIFY_BLOCK = 4_096
 # --------------------------------------------------------------------------------------------------
 
 
-def _fmix64(x: np.ndarray) -> np.ndarray:
-    x = x ^ (x >> np.uint64(33))
-    x *= np.uint64(0xFF51AFD7ED558CCD)
-    x ^= x >> np.uint64(33)
-    x *= np.uint64(0xC4CEB9FE1A85EC53)
-    x ^= x >> np.uint64(33)
-    return x
-
-
 def _band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(n, bands) uint64: a 64-bit hash of each band's `rows` values, salted by the band index so
     all bands can share partitions. A collision only adds a candidate that verification rejects."""
@@ -58,7 +50,7 @@ def _band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     ).copy()
     for r in range(rows):
         h ^= v[:, :, r].astype(np.uint64)
-        h = _fmix64(h)
+        h = fmix64_np_inplace(h)
     return h
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from pipeline.config import DedupConfig
 from pipeline.dedup.shingles import ShingleBatch, shingle_hash_blocks, shingle_hashes
+from pipeline.hashmix import fmix32_np
 
 if TYPE_CHECKING:  # datasketch's package import pulls in scipy and redis (~2 s): loaded where used
     from datasketch import LeanMinHash
@@ -70,24 +71,13 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3 32-bit finalizer: datasketch's affine32 pre-mix of every input hash."""
-    h = h.copy()
-    h ^= h >> np.uint32(16)
-    h *= np.uint32(0x85EBCA6B)
-    h ^= h >> np.uint32(13)
-    h *= np.uint32(0xC2B2AE35)
-    h ^= h >> np.uint32(16)
-    return h
-
-
 def signatures_from_shingles(batch: ShingleBatch, num_perm: int, seed: int) -> np.ndarray:
     """(documents, num_perm) uint32 MinHash matrix of a shingle batch; documents without shingles
     get the empty signature (all EMPTY_VALUE), like a datasketch MinHash that saw no update."""
     a, b = permutations(num_perm, seed)
     n_docs = len(batch.offsets) - 1
     out = np.full((n_docs, num_perm), EMPTY_VALUE, dtype=np.uint32)
-    hv = _fmix32(batch.hashes.astype(np.uint32, copy=False))
+    hv = fmix32_np(batch.hashes.astype(np.uint32, copy=False))
     counts = np.diff(batch.offsets)
     docs = np.flatnonzero(counts)
     if len(docs) == 0:

@@ -45,6 +45,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.hashmix import fmix64, fmix64_np_inplace
+
 __all__ = [
     "ShingleBatch",
     "WORD",
@@ -202,14 +204,6 @@ def _class_table() -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
-def _fmix64(x: int) -> int:
-    x ^= x >> 33
-    x = (x * 0xFF51AFD7ED558CCD) & _M64
-    x ^= x >> 33
-    x = (x * 0xC4CEB9FE1A85EC53) & _M64
-    return x ^ (x >> 33)
-
-
 def token_hash(token: str) -> int:
     """64-bit hash of one token (a word or one character): the reference of the vectorised path."""
     acc = 0
@@ -217,7 +211,7 @@ def token_hash(token: str) -> int:
     for ch in token:
         acc = (acc + ord(ch) * p) & _M64
         p = (p * _P) & _M64
-    return _fmix64((acc + len(token) * _C_LEN) & _M64)
+    return fmix64((acc + len(token) * _C_LEN) & _M64)
 
 
 def shingle_hash(shingle: tuple[int, tuple[str, ...]]) -> int:
@@ -228,7 +222,7 @@ def shingle_hash(shingle: tuple[int, tuple[str, ...]]) -> int:
     for t in toks:
         acc = (acc + token_hash(t) * r) & _M64
         r = (r * _R) & _M64
-    return _fmix64((acc + len(toks) * _C_M + kind * _C_K) & _M64) >> 32
+    return fmix64((acc + len(toks) * _C_M + kind * _C_K) & _M64) >> 32
 
 
 def shingle_text(text: str) -> str:
@@ -377,15 +371,6 @@ class ShingleBatch:
 
     def of(self, i: int) -> np.ndarray:
         return self.hashes[self.offsets[i] : self.offsets[i + 1]]
-
-
-def _fmix64_np(x: np.ndarray) -> np.ndarray:
-    x ^= x >> _U64(33)
-    x *= _U64(0xFF51AFD7ED558CCD)
-    x ^= x >> _U64(33)
-    x *= _U64(0xC4CEB9FE1A85EC53)
-    x ^= x >> _U64(33)
-    return x
 
 
 class _Powers:
@@ -578,7 +563,7 @@ def _token_hashes(cp: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndarr
         contrib *= _POW_P.upto(int(tok_len.max()))[offset]
         raw = np.add.reduceat(contrib, starts_in_chars)
     raw += tok_len.astype(np.uint64) * _U64(_C_LEN)
-    th = _fmix64_np(raw)
+    th = fmix64_np_inplace(raw)
     # Document of each token: the number of document separators before its first character.
     marks = np.flatnonzero(cls == _DOC)
     per_doc = np.diff(np.searchsorted(tok_pos, marks), prepend=0, append=n_tok)
@@ -613,8 +598,8 @@ def _shingles_of_tokens(
     salt = m_run.astype(np.uint64) * _U64(_C_M) + run_kind.astype(np.uint64) * _U64(_C_K)
     win += np.repeat(salt, count)
     if wide:
-        return _fmix64_np(win), np.repeat(tok_doc[run_start], count), np.repeat(run_len >= run_n, count)
-    h = (_fmix64_np(win) >> _U64(32)).astype(np.uint32)
+        return fmix64_np_inplace(win), np.repeat(tok_doc[run_start], count), np.repeat(run_len >= run_n, count)
+    h = (fmix64_np_inplace(win) >> _U64(32)).astype(np.uint32)
     return h, np.repeat(tok_doc[run_start], count)
 
 
@@ -791,4 +776,4 @@ def shingle_hash_blocks(
         if sh.any():
             win[sh] = pacc[r[sh]]
         win += salt[r]
-        yield (_fmix64_np(win) >> _U64(32)).astype(np.uint32)
+        yield (fmix64_np_inplace(win) >> _U64(32)).astype(np.uint32)
