@@ -354,10 +354,10 @@ def write_mix(out: str | os.PathLike[str], dest: str | os.PathLike[str], plan: M
         for k, (a, b) in enumerate(bounds):
             rel = f"data/{split}-{k:05d}-of-{len(bounds):05d}.parquet"
             path = dest / rel
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            pq.write_table(table.slice(a, b - a), tmp, compression="zstd", compression_level=3, row_group_size=65536)
-            os.replace(tmp, path)
-            data = path.read_bytes()
+            sink = pa.BufferOutputStream()  # the shard is in memory already: its bytes, then one atomic write
+            pq.write_table(table.slice(a, b - a), sink, compression="zstd", compression_level=3, row_group_size=65536)
+            data = sink.getvalue().to_pybytes()
+            write_atomic(path, data)
             written.append({"path": rel, "rows": b - a, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
             if log:
                 log(f"wrote {path} ({b - a} rows)")
