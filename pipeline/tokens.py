@@ -589,6 +589,11 @@ def _route_counter(mod: Any, module: str) -> Callable[[str], int] | None:
         route = getattr(dt, "_route_from_rust", None)
         if route is None:
             return None
+        # the Rust call that _route_from_rust wraps, without its per-call initialisation check and
+        # list copy (~20% of the count on Chinese); the self-check in _segmenter covers both routes
+        if getattr(dt, "_rust_prefix", None) is None and hasattr(dt, "_ensure_rust_prefix"):
+            dt._ensure_rust_prefix()
+        route = getattr(getattr(dt, "_rust_prefix", None), "get_dag_and_calc", None) or route
 
         def count_next(block: str) -> int:
             return _walk(route(block), len(block), False)
