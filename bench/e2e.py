@@ -56,7 +56,8 @@ def time_steps(cfg: object, texts: list[str], lang: str) -> dict[str, float]:
     from pipeline.dedup.minhash import signatures
     from pipeline.normalize import key_hashes
     from pipeline.taggers import language_tagger
-    from pipeline.tokens import count_tokens, count_words
+    from pipeline.tokens import count_tokens
+    from pipeline.words import count_words
     from filters.quality import quality_signals
 
     lid = language_tagger(cfg.language)  # type: ignore[attr-defined]
