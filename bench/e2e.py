@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -43,8 +43,8 @@ from pipeline.runner import LocalPhases, plan, run_local  # noqa: E402
 from pipeline.tokens import get_encoding  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
-from samples import chinese_texts, shuffled, web_texts  # noqa: E402
 import peer_datatrove  # noqa: E402
+from samples import chinese_texts, shuffled, web_texts  # noqa: E402
 
 TARGET = {"en": 5.0, "zh": 1.5}
 #: tag's batch size (pipeline.tag.BATCH_DOCS), so the steps are timed on the batches tag hands them
@@ -53,12 +53,12 @@ STEP_BATCH = 2048
 
 def time_steps(cfg: object, texts: list[str], lang: str) -> dict[str, float]:
     """Seconds of each main per-document step alone over `texts` (tag's batches), same run."""
+    from filters.quality import quality_signals
     from pipeline.dedup.minhash import signatures
     from pipeline.normalize import key_hashes
     from pipeline.taggers import language_tagger
     from pipeline.tokens import count_tokens
     from pipeline.words import count_words
-    from filters.quality import quality_signals
 
     lid = language_tagger(cfg.language)  # type: ignore[attr-defined]
     langs = [lang] * STEP_BATCH

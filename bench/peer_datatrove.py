@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 def available() -> str | None:
     """None when datatrove (with spaCy for its word tokenizer) can run here, else why not."""
-    for module, extra in (("datatrove", "datatrove"), ("spacy", "spacy")):
+    for module, extra in (("datatrove", "datatrove"), ("spacy", "spacy"), ("fasteners", "fasteners")):
         if importlib.util.find_spec(module) is None:
             return f"{extra} is not installed (pip install -e '.[peers]')"
     return None
@@ -84,9 +84,8 @@ def _accept_str_hashing() -> None:
     """datatrove's xxhash wrappers pass str to xxhash, which xxhash 4 (this venv's) refuses
     ("Strings must be encoded before hashing"); xxhash 3 hashed the UTF-8 bytes of a str, so the
     wrappers do that encoding themselves here: the same hashes datatrove computes with xxhash 3."""
-    import xxhash
-
     import datatrove.utils.hashes.xxhash as dx
+    import xxhash
 
     def xxhash64(data: str | bytes) -> int:
         return xxhash.xxh64_intdigest(data.encode("utf-8") if isinstance(data, str) else data)
@@ -165,7 +164,7 @@ def run_datatrove(path: Path, lang: str, work: Path | None = None) -> dict[str, 
                                    ("cluster", stage3, 1), ("lid_filter_write", stage4, 1)):  # fmt: skip
             ex = LocalPipelineExecutor(pipeline=steps, tasks=tasks, workers=1, logging_dir=str(logs / name))
             t0 = time.perf_counter()
-            stats = ex.run()
+            ex.run()
             seconds[name] = round(time.perf_counter() - t0, 3)
         total = sum(seconds.values())
         mb = path.stat().st_size / 1e6
