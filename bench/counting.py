@@ -6,7 +6,7 @@ cmrc2018, alpaca-zh, Tang poems, Song ci), repeated to --mb MB per language. The
 one core (os.sched_setaffinity), so MB/s is per core. The measures take turns (round robin, --repeat
 rounds, best round kept), so a busy neighbour on a shared machine slows all of them alike. Measures:
 
-- `count_words`: pipeline.tokens.count_words in batches of --batch documents (as select calls it)
+- `count_words`: pipeline.words.count_words in batches of --batch documents (as select calls it)
   with the preferred segmenter (jieba-next when installed), and `count_words_jieba` forcing jieba
   (the fallback when jieba-next is not installed);
 - `tiktoken_encode`: `len(enc.encode_ordinary(t))`, one call per document (o200k_base, offline);
@@ -39,7 +39,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.tokens import count_words, get_encoding, words_segmenter_name  # noqa: E402
+from pipeline.tokens import get_encoding  # noqa: E402
+from pipeline.words import count_words, words_segmenter_name  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
 from samples import chinese_texts, cmrc_paragraphs, oasst_messages, repeat_to, web_texts  # noqa: E402

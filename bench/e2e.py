@@ -8,17 +8,24 @@ dedup step does the work of a real corpus rather than of one giant cluster. One-
 models (fastText, BPE ranks, jieba dictionary, script tables) happens before the timed region and
 is reported separately. Baselines measured in the
 same run: reading + JSON parsing alone (the I/O floor) and single-call `tiktoken.encode` per document.
-Targets (DEVELOPERS.md): >= 5 MB/s English, >= 1.5 MB/s Chinese.
+Targets (DEVELOPERS.md): >= 5 MB/s English, >= 1.5 MB/s Chinese; issue 22 item 8: end to end >= 0.35x
+of tiktoken's encoding alone (`ratio_to_tiktoken_alone`).
 
-    python bench/e2e.py [--mb 20] [--keep DIR]
+`steps_seconds`: the main per-document steps timed alone, in the same run, on the same parsed texts
+in tag's batches (language, quality signals, token counts, exact keys, MinHash; select's word
+counts), to show where the time goes. `datatrove`: its own LID + MinHash pipeline over the same
+file (bench/peer_datatrove.py) and `ratio_to_datatrove`, or why it was skipped (`pip install -e
+'.[peers]'`; --no-peer skips it).
+
+    python bench/e2e.py [--mb 20] [--keep DIR] [--no-peer]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -36,8 +43,41 @@ from pipeline.runner import LocalPhases, plan, run_local  # noqa: E402
 from pipeline.tokens import get_encoding  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
+import peer_datatrove  # noqa: E402
 from samples import chinese_texts, shuffled, web_texts  # noqa: E402
+
 TARGET = {"en": 5.0, "zh": 1.5}
+#: tag's batch size (pipeline.tag.BATCH_DOCS), so the steps are timed on the batches tag hands them
+STEP_BATCH = 2048
+
+
+def time_steps(cfg: object, texts: list[str], lang: str) -> dict[str, float]:
+    """Seconds of each main per-document step alone over `texts` (tag's batches), same run."""
+    from filters.quality import quality_signals
+    from pipeline.dedup.minhash import signatures
+    from pipeline.normalize import key_hashes
+    from pipeline.taggers import language_tagger
+    from pipeline.tokens import count_tokens
+    from pipeline.words import count_words
+
+    lid = language_tagger(cfg.language)  # type: ignore[attr-defined]
+    langs = [lang] * STEP_BATCH
+    steps = {
+        "language": lid.tag,
+        "quality_signals": lambda b: quality_signals(b, langs[: len(b)]),
+        "tokens": lambda b: count_tokens(b, cfg.tokens.tokenizer[0]),  # type: ignore[attr-defined]
+        "exact_keys": lambda b: list(map(key_hashes, b)),
+        "minhash": lambda b: signatures(b, cfg.dedup),  # type: ignore[attr-defined]
+        "select_words": count_words,
+    }
+    batches = [texts[i : i + STEP_BATCH] for i in range(0, len(texts), STEP_BATCH)]
+    out = {}
+    for name, fn in steps.items():
+        t0 = time.perf_counter()
+        for b in batches:
+            fn(b)
+        out[name] = round(time.perf_counter() - t0, 3)
+    return out
 
 
 
@@ -69,7 +109,7 @@ def warm_up(cfg: object, work: Path, texts: list[str]) -> None:
     run_local(cfg.model_copy(update={"sources": [cfg.sources[0].model_copy(update={"paths": [str(f)]})]}), work / "out")  # type: ignore[attr-defined]
 
 
-def bench_language(lang: str, texts: list[str], mb: float, work: Path, repeat: int = 3) -> dict[str, object]:
+def bench_language(lang: str, texts: list[str], mb: float, work: Path, repeat: int = 3, peer: bool = True) -> dict[str, object]:
     src_file = work / f"{lang}.jsonl"
     docs = write_corpus(texts, src_file, mb, chinese=lang == "zh")
     nbytes = src_file.stat().st_size
@@ -106,6 +146,10 @@ def bench_language(lang: str, texts: list[str], mb: float, work: Path, repeat: i
         len(enc.encode(t))
     b3 = time.perf_counter()
 
+    steps = time_steps(cfg, parsed, lang)
+    why = peer_datatrove.available() if peer else "--no-peer"
+    dt = {"skipped": why} if why else peer_datatrove.run_datatrove(src_file, lang, work / f"peer_{lang}")
+
     total = phase["total"]
     # the target covers tag, cluster and select (per-byte work); finish (shard naming, stats, report
     # plots, card) is a fixed cost per run, reported beside it
@@ -132,6 +176,9 @@ def bench_language(lang: str, texts: list[str], mb: float, work: Path, repeat: i
         "baseline_tiktoken_single_call_mb_per_s": round(sample_bytes / 1e6 / (b3 - b2), 2),
         "ratio_to_tiktoken_alone": round(mbps / (sample_bytes / 1e6 / (b3 - b2)), 3),
         "bytes_per_token": kept["bytes_per_token"],
+        "steps_seconds": steps,
+        "datatrove": dt,
+        "ratio_to_datatrove": None if why else round(mbps / dt["mb_per_s"], 3),
     }
 
 
@@ -140,6 +187,7 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=20.0, help="megabytes of input per language")
     ap.add_argument("--repeat", type=int, default=3, help="runs per language; the fastest is reported")
     ap.add_argument("--keep", type=Path, default=None, help="keep the work directory here")
+    ap.add_argument("--no-peer", action="store_true", help="skip datatrove's pipeline (bench/peer_datatrove.py)")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, honestly
@@ -151,8 +199,8 @@ def main() -> None:
             "cpu_count": os.cpu_count(),
             "cores_used": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
             "repeat": args.repeat,
-            "en": bench_language("en", web_texts(), args.mb, work, args.repeat),
-            "zh": bench_language("zh", chinese_texts(), args.mb, work, args.repeat),
+            "en": bench_language("en", web_texts(), args.mb, work, args.repeat, not args.no_peer),
+            "zh": bench_language("zh", chinese_texts(), args.mb, work, args.repeat, not args.no_peer),
         }
     finally:
         if args.keep is None:

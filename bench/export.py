@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from samples import chinese_texts, repeat_to, web_texts  # noqa: E402
 
 from pipeline.export import ExportOptions, run_export  # noqa: E402
-from pipeline.tokens import get_tokenizer  # noqa: E402
+from pipeline.user_tokenizers import get_tokenizer  # noqa: E402
 from tests.trained_tokenizer import train_tokenizer  # noqa: E402
 
 BATCH = 1024  # ExportOptions.batch_docs

@@ -88,7 +88,8 @@ def stage_peaks(path: Path) -> dict[str, float]:
     from pipeline.config import DedupConfig
     from pipeline.dedup.minhash import signatures
     from pipeline.normalize import key_hashes, normalize_text
-    from pipeline.tokens import count_tokens, count_words
+    from pipeline.tokens import count_tokens
+    from pipeline.words import count_words
 
     text = orjson.loads(path.read_bytes())["text"]
     tagger = LanguageTagger()

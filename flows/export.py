@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.export import ExportOptions, ShardJob, check_dest, export_shard, plan, write_manifest
-from pipeline.tokens import get_tokenizer
+from pipeline.user_tokenizers import get_tokenizer
 
 
 @task(name="export-shard", cache_policy=NO_CACHE, task_run_name="export {job.path}")

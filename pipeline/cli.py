@@ -495,7 +495,7 @@ def export_cmd(out: str, tokenizer: str, fmt: str, dest: Path, bos: bool, eos: s
 
     Example: curate export out/ --tokenizer o200k_base --format megatron --out out-tokens/"""
     from pipeline.export import ExportError, ExportOptions, run_export
-    from pipeline.tokens import TokenizerError
+    from pipeline.user_tokenizers import TokenizerError
 
     opts = ExportOptions(tokenizer=tokenizer, format=fmt, bos=bos, eos=eos)
     try:
@@ -547,7 +547,7 @@ def mix_cmd(out: str, budget: str | None, model_params: str | None, tokens_per_p
     Example: curate mix out/ --tokens 2M --weight cc_en=0.5 --weight cmrc2018=0.5 --validation 0.01 --out mix/"""
     from pipeline.export import ExportError, ExportOptions, run_export
     from pipeline.mix import MixError, MixOptions, parse_count, parse_weights, plan_mix, plan_table, write_mix
-    from pipeline.tokens import TokenizerError
+    from pipeline.user_tokenizers import TokenizerError
 
     try:
         if (budget is None) == (model_params is None):

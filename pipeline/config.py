@@ -230,7 +230,7 @@ class TokensConfig(Strict):
     @field_validator("tokenizer")
     @classmethod
     def _known(cls, specs: list[str]) -> list[str]:
-        from pipeline.tokens import resolve_tokenizer
+        from pipeline.user_tokenizers import resolve_tokenizer
 
         for spec in specs:
             resolve_tokenizer(spec)  # TokenizerError (a ValueError): one line with the choices

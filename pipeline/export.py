@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from pipeline import __version__
 from pipeline.layout import write_atomic
-from pipeline.tokens import Tokenizer, TokenizerError, get_tokenizer
+from pipeline.user_tokenizers import Tokenizer, TokenizerError, get_tokenizer
 
 FORMATS = ("megatron", "npy")
 

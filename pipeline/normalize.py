@@ -540,10 +540,26 @@ def key_hashes(text: str, *, window: int = _KEY_WINDOW) -> tuple[str, str]:
     the short, already stripped key is cheaper than keying the text twice."""
     if len(text) <= window:
         cs = normalize_key(text, casefold=False)
-        return key_hash(normalize_key(cs)), key_hash(cs)
+        return key_hash(fold_key(cs)), key_hash(cs)
     h, h_cs = xxhash.xxh3_128(), xxhash.xxh3_128()
     for a, b in _key_pieces(text, window):
         cs = normalize_key(text[a:b], casefold=False)
         h_cs.update(cs.encode("utf-8"))
-        h.update(normalize_key(cs).encode("utf-8"))
+        h.update(fold_key(cs).encode("utf-8"))
     return h.hexdigest(), h_cs.hexdigest()
+
+
+def fold_key(cs: str) -> str:
+    """normalize_key(cs) for a case-sensitive key cs = normalize_key(x, casefold=False), in one or
+    two C passes where case folding changes nothing (Chinese: ~5x cheaper than the full pass).
+
+    Why it is exact: cs is always the output of _strip_key (no deletable character left), so when it
+    is also NFKC and casefold maps it to itself, every step of normalize_key(cs) (pre-deletion, NFKC,
+    casefold, deletion, the fixed-point loop) returns its input, and the result is cs itself. On
+    ASCII, normalize_key is lower() plus deletions, and a stripped ASCII key holds only letters and
+    digits. Anything else (ß, İ, Σ, capital letters outside ASCII) takes the full pass."""
+    if cs.isascii():
+        return cs.lower()
+    if cs.casefold() == cs and unicodedata.is_normalized("NFKC", cs):
+        return cs
+    return normalize_key(cs)

@@ -32,7 +32,7 @@ import orjson
 import xxhash
 
 from pipeline import __version__
-from pipeline.tokens import tokenizer_settings
+from pipeline.user_tokenizers import tokenizer_settings
 from pipeline.card import write_card
 from pipeline.config import RunConfig, SourceConfig
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA

@@ -31,7 +31,7 @@ from pipeline.layout import Layout, Store, as_layout
 from pipeline.shards import RotatingWriter, staging_output, write_table_atomic
 from pipeline.sketches import log_buckets, vocab_registers
 from pipeline.stats import RunStats
-from pipeline.tokens import count_words
+from pipeline.words import count_words
 
 #: A rule's verdict on one batch: reject mask, drop_reason and drop_value per row, and the list of
 #: every failing check per row (null when the rule has no such list).

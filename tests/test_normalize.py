@@ -13,7 +13,7 @@ import xxhash
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipeline.normalize import NormChanges, _key_pieces, key_hash, key_hashes, normalize_key, normalize_text
+from pipeline.normalize import NormChanges, _key_pieces, fold_key, key_hash, key_hashes, normalize_key, normalize_text
 
 # --------------------------------------------------------------------------------------------------
 # Real lines
@@ -540,6 +540,29 @@ def test_case_sensitive_key_idempotent_and_folds_to_the_key(text: str) -> None:
     cs = normalize_key(text, casefold=False)
     assert normalize_key(cs, casefold=False) == cs
     assert normalize_key(cs) == normalize_key(text)
+    assert fold_key(cs) == normalize_key(cs)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("Straße STRASSE ẞ", "strassestrassess"),
+        ("İstanbul ıi", "i\u0307stanbulıi"),
+        ("ﬁne ﬂow ①", "fineflow1"),
+        ("Ｈｅｌｌｏ，　Ｗｏｒｌｄ！ ＡＢＣ１２３", "helloworldabc123"),
+        ("ΟΔΟΣ οδος ὈΔΌΣ", "οδοσοδοσὀδόσ"),
+        ("中文，字形。「引号」", "中文字形引号"),
+        ("ǰ\u0323 ǅ Ω", "\u01f0\u0323d\u017e\u03c9"),
+        ("plain ascii, Only!", "plainasciionly"),
+    ],
+)
+def test_fold_key_of_the_case_sensitive_key_is_the_key(text: str, key: str) -> None:
+    """The case-insensitive key derived from the case-sensitive one (fold_key, what key_hashes
+    stores) is byte for byte the key of the text, on case pairs with odd mappings, compatibility
+    forms, full-width forms and Greek final sigma."""
+    cs = normalize_key(text, casefold=False)
+    assert fold_key(cs) == normalize_key(text) == normalize_key(cs) == key
+    assert key_hashes(text) == (key_hash(key), key_hash(cs))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -20,6 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import filters.quality_batch as qb
+import filters.quality_lines as ql
+import filters.quality_ngrams as qn
 import filters.quality_signals as qs
 from filters.quality import QUALITY_FIELDS, SIGNAL_COLUMNS, quality_signals, signals
 from filters.quality_signals import STOP_WORDS_EN, STOP_WORDS_ZH
@@ -395,8 +398,8 @@ def test_batch_equals_single_and_chunking(sample_texts: list[str], monkeypatch: 
     (including a document longer than a chunk, which takes the uncached power-table path)."""
     texts = sample_texts[:60] + ["", "x", sample_texts[0] * 3]
     whole = quality_signals(texts)
-    monkeypatch.setattr(qs, "_CHUNK_CHARS", 2000)
-    monkeypatch.setattr(qs, "_powers_cache", {})
+    monkeypatch.setattr(qn, "_CHUNK_CHARS", 2000)
+    monkeypatch.setattr(qn, "_powers_cache", {})
     chunked = quality_signals(texts)
     for k in SIGNAL_COLUMNS:
         np.testing.assert_array_equal(whole[k], chunked[k], err_msg=k)
@@ -534,15 +537,15 @@ def test_long_document_path_keeps_no_power_table_and_gives_the_same_signals(samp
     """A document longer than a chunk gets its own B^i table, which is not kept: repeated short lines
     then hash with B raised to their start positions (issue 19 item 10: memory per long document)."""
     exps = np.array([0, 1, 2, 63, 64, 1000, 123_456_789, 2**40 + 3], dtype=np.int64)
-    assert qs._pow_base(exps).tolist() == [pow(qs._BASE, int(x), 1 << 64) for x in exps]
+    assert qn._pow_base(exps).tolist() == [pow(qn._BASE, int(x), 1 << 64) for x in exps]
     menu = "首页\n返回顶部\n上一篇\nHome\n"
     doc = menu + "\n".join(sample_texts[:40]) + "\n" + menu + "- Home\n"
     whole = quality_signals([doc])
     assert whole["q_dup_short_lines"][0] > 0
-    monkeypatch.setattr(qs, "_CHUNK_CHARS", 2000)
-    monkeypatch.setattr(qs, "_powers_cache", {})
+    monkeypatch.setattr(qn, "_CHUNK_CHARS", 2000)
+    monkeypatch.setattr(qn, "_powers_cache", {})
     long_path = quality_signals([doc])
-    assert "pw" not in qs._powers_cache or qs._powers_cache["pw"].size <= 2000
+    assert "pw" not in qn._powers_cache or qn._powers_cache["pw"].size <= 2000
     for k in SIGNAL_COLUMNS:
         np.testing.assert_array_equal(whole[k], long_path[k], err_msg=k)
 
@@ -581,25 +584,25 @@ def _assert_same(whole: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> No
 
 def test_paragraph_counts_equal_the_split_of_the_stripped_text() -> None:
     for text in [*_EDGE_TEXTS.values(), "\n".join(_EDGE_TEXTS.values()) * 2, "", "a", "\n\n", "a\n\n\nb\n\na"]:
-        paras = qs._PARA_SPLIT_RE.split(text.strip()) if "\n\n" in text else [text]
+        paras = ql._PARA_SPLIT_RE.split(text.strip()) if "\n\n" in text else [text]
         want = (len(paras), len(paras) - len(set(paras)), sum(map(len, paras)) - sum(map(len, set(paras))))
         if "\n\n" not in text:
             want = (1, 0, 0)
         for size in (1, 2, 5, 40, 10_000):
-            assert qs._paragraph_counts(text, size) == want, (text, size)
+            assert ql._paragraph_counts(text, size) == want, (text, size)
 
 
 def test_windows_are_line_aligned_and_cover_the_text() -> None:
     text = "ab\ncdefgh\n\nij\nklmnopqrstu\nv"
     for size in (1, 2, 3, 5, 8, 100):
-        cuts = qs._windows(text, size)
+        cuts = qb._windows(text, size)
         assert cuts[0][0] == 0 and cuts[-1][1] == len(text)
         assert all(b == a2 for (_, b), (a2, _) in zip(cuts, cuts[1:]))
         assert all(text[b - 1] == "\n" for _, b in cuts[:-1])
         assert all(b - a <= size or "\n" not in text[a : b - 1] for a, b in cuts)
-    assert qs._windows("no newline at all", 3) == [(0, 17)]
-    assert qs._windows("ends\n", 2) == [(0, 5)]
-    assert qs._windows("", 4) == [(0, 0)]
+    assert qb._windows("no newline at all", 3) == [(0, 17)]
+    assert qb._windows("ends\n", 2) == [(0, 5)]
+    assert qb._windows("", 4) == [(0, 0)]
 
 
 @pytest.mark.parametrize("window", [1, 7, 64, 1000])
@@ -623,13 +626,13 @@ def test_windowed_signals_equal_whole_document_on_long_samples(sample_texts: lis
     whole = {k: np.concatenate([quality_signals([d])[k] for d in docs]) for k in SIGNAL_COLUMNS}
     for window in (50, 333, 4096):
         _assert_same(whole, _windowed(docs, monkeypatch, window))
-    monkeypatch.setattr(qs, "_GROUP_BLOCK", 5)  # n-gram groups, hash mixing, coverage in blocks
+    monkeypatch.setattr(qn, "_GROUP_BLOCK", 5)  # n-gram groups, hash mixing, coverage in blocks
     _assert_same(whole, _windowed(docs, monkeypatch, 1 << 20))
-    monkeypatch.setattr(qs, "_PART_CANDIDATES", 7)  # candidates split by hash: 64 parts
+    monkeypatch.setattr(qn, "_PART_CANDIDATES", 7)  # candidates split by hash: 64 parts
     _assert_same(whole, _windowed(docs, monkeypatch, 1 << 20))
     _assert_same(whole, _windowed(docs, monkeypatch, 333))
     batch = [*sample_texts[:80], *docs]  # many documents in one chunk: parts of doc-salted hashes
-    monkeypatch.setattr(qs, "_PART_CANDIDATES", 1 << 20)
+    monkeypatch.setattr(qn, "_PART_CANDIDATES", 1 << 20)
     want = quality_signals(batch)
-    monkeypatch.setattr(qs, "_PART_CANDIDATES", 7)
+    monkeypatch.setattr(qn, "_PART_CANDIDATES", 7)
     _assert_same(want, quality_signals(batch))

@@ -361,7 +361,7 @@ def test_curate_report_without_stats_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_report_settings_come_from_the_config_through_stats_json(stats: dict[str, Any], sample_out: Path, tmp_path: Path) -> None:
-    from pipeline.tokens import tokenizer_settings
+    from pipeline.user_tokenizers import tokenizer_settings
 
     assert stats["report_settings"] == {**ReportConfig().model_dump(mode="json"), "encoding": "o200k_base", "tokenizers": tokenizer_settings(["o200k_base"])}
     cfg = parse_config({"sources": [{"name": "a", "type": "generic", "paths": ["x"]}], "report": {"model_sizes": [7e9], "tokens_per_param": [10], "max_epochs": 2}})

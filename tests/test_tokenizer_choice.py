@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from tokenizers import Tokenizer
 
 from pipeline.config import ConfigError, parse_config
-from pipeline.tokens import TokenizerError, get_encoding, get_tokenizer, resolve_tokenizer
+from pipeline.tokens import get_encoding
+from pipeline.user_tokenizers import TokenizerError, get_tokenizer, resolve_tokenizer
 from tests.trained_tokenizer import SAMPLES, train_tokenizer
 
 

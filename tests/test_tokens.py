@@ -156,13 +156,42 @@ def test_byte_and_char_counts() -> None:
 
 
 @pytest.mark.parametrize("encoding", ["o200k_base", "cl100k_base"])
-def test_long_texts_count_through_the_token_buffer_the_same(encoding: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Texts above the long-text size are counted from tiktoken's uint32 buffer (no Python list of
-    ints per token, issue 19 item 10): the same counts, special-token strings read as text."""
+def test_counts_come_from_the_token_buffer_and_match_the_public_api(encoding: str) -> None:
+    """Counts are read from tiktoken's uint32 buffer (no Python list of ints per token): the same
+    counts as encode_ordinary, special-token strings read as text, lone surrogates repaired."""
     import pipeline.tokens as tk
 
-    texts = [*REAL, "Split documents with <|endoftext|> between them. <|fim_prefix|>", "", "床前明月光"]
-    want = count_tokens(texts, encoding)
-    monkeypatch.setattr(tk, "_LONG_TEXT_CHARS", 3)
+    texts = [*REAL, "Split documents with <|endoftext|> between them. <|fim_prefix|>", "", "床前明月光", "a\ud800b\udfff"]
+    assert tk._token_counter(encoding).__name__ == "by_buffer"
+    want = [len(get_encoding(encoding).encode_ordinary(t)) for t in texts]
     assert count_tokens(texts, encoding) == want
-    assert want == [len(get_encoding(encoding).encode_ordinary(t)) for t in texts]
+
+
+class _WrongCore:
+    """A stand-in for a tiktoken release whose private buffer route changed meaning."""
+
+    def __init__(self, core: object) -> None:
+        self._core = core
+
+    def encode_to_tiktoken_buffer(self, text: str, allowed: object) -> bytes:
+        return b"\0" * 4 * (len(text) + 1)
+
+
+@pytest.mark.parametrize("broken", ["missing", "disagrees"])
+def test_token_counter_falls_back_to_the_public_api(broken: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the private buffer route is missing or disagrees with encode_ordinary on the probe texts,
+    counting goes through the public API, with the same counts."""
+    import pipeline.tokens as tk
+
+    enc = get_encoding("cl100k_base")
+    core = enc._core_bpe
+    monkeypatch.setattr(enc, "_core_bpe", object() if broken == "missing" else _WrongCore(core))
+    tk._token_counter.cache_clear()
+    try:
+        counter = tk._token_counter("cl100k_base")
+        assert counter.__name__ == "by_list"
+        monkeypatch.setattr(enc, "_core_bpe", core)  # encode_ordinary itself needs the real core
+        assert [counter(t) for t in REAL] == [len(enc.encode_ordinary(t)) for t in REAL]
+    finally:
+        monkeypatch.setattr(enc, "_core_bpe", core)
+        tk._token_counter.cache_clear()

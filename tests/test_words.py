@@ -1,4 +1,4 @@
-"""Word counts (pipeline.tokens.count_words): the definition on hand-checked real documents, an
+"""Word counts (pipeline.words.count_words): the definition on hand-checked real documents, an
 independent count on every shipped sample document, batching, and jieba vs jieba-next."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import jieba
 import orjson
 import pytest
 
-from pipeline.tokens import count_words, words_segmenter_name
+from pipeline.words import count_words, words_segmenter_name
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 HAVE_JIEBA_NEXT = importlib.util.find_spec("jieba_next") is not None
@@ -186,7 +186,7 @@ def test_segmenter_name_records_the_mode() -> None:
 def test_long_texts_counted_in_whitespace_pieces_the_same(corpora: dict[str, list[str]], piece: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Texts above the long-text size are counted piece by piece, cut after whitespace (issue 19
     item 10): Han runs, jieba blocks and words never span a cut, so the counts are the same."""
-    import pipeline.tokens as tk
+    import pipeline.words as tk
 
     texts = [
         *corpora["cmrc"][:15], *corpora["web"][:10], *corpora["tang"][:10],

@@ -54,7 +54,7 @@ def build(stats: dict[str, Any]) -> tuple[list[Block], list[Section]]:
     from pipeline.report.safety import safety
 
     settings = report_settings(stats)
-    from pipeline.tokens import describe_tokenizer
+    from pipeline.user_tokenizers import describe_tokenizer
 
     described = describe_tokenizer(settings)  # name, kind and file hash, once
     enc = ((settings.get("tokenizers") or [{}])[0].get("label")) or settings.get("encoding") or "unknown tokenizer"
