@@ -42,6 +42,9 @@ __all__ = ["TagResult", "language_tagger", "tag_key", "tag_shard", "load_done", 
 #: Documents per tagging batch (tokenizer call, Arrow conversion); bounded in characters as well.
 BATCH_DOCS = 2048
 BATCH_CHARS = 16 * 1024 * 1024
+#: Texts longer than this many characters are dropped from their Document once the batch's Arrow
+#: table holds them (`_Batch.to_table`): a long document is not held as str while it is written.
+LONG_TEXT_CHARS = 1 << 18
 
 Progress = Callable[[int, int], None]  # (documents, bytes) since the last call
 
@@ -186,7 +189,14 @@ class _Batch:
             "norm_changes": batch.changes,
         }
         cols.update(batch.cols)
-        return pa.table({name: cols[name] for name in schema.names}, schema=schema)
+        table = pa.table({name: cols[name] for name in schema.names}, schema=schema)
+        for d in docs:
+            if len(d.text) > LONG_TEXT_CHARS:
+                # the table holds the text now (as UTF-8): the str (up to 4 bytes a character, plus
+                # the UTF-8 copy tokenizer and Arrow conversion cache in it) is not kept while the
+                # table is written
+                d.text = ""
+        return table
 
 
 def _dedup_group(doc: Document) -> str | None:
@@ -270,6 +280,7 @@ def tag_shard(
                 stats.stage("normalize", item.source).reject(reason, raw_bytes)
                 continue
             item.text = text
+            del text  # the Document is the text's only holder (to_table releases long ones)
             if item.messages:
                 item.messages = [
                     {
