@@ -20,7 +20,9 @@ from pipeline.layout import as_layout
 from pipeline.normalize import NORM_WINDOW, NormChanges, _norm_pieces, normalize_text
 from pipeline.sources import expand_inputs, iter_shard
 from pipeline.sources.fields import LONG_TEXT_CHARS
-from pipeline.sources.reader import LONG_LINE, READ_CHUNK, RawRecord, kept_raw, raw_text, read_file
+from pipeline.sources.reader import read_file
+from pipeline.sources.records import LONG_LINE, RawRecord, kept_raw, raw_text
+from pipeline.sources.streams import READ_CHUNK
 from pipeline.tag import tag_shard
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"

@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.config import SourceConfig
 from pipeline.document import Document, Reject
-from pipeline.sources.reader import RawRecord, raw_text
+from pipeline.sources.records import RawRecord, raw_text
 
 __all__ = [
     "MISSING",
