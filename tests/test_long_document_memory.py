@@ -11,6 +11,7 @@ import tracemalloc
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -186,3 +187,30 @@ def test_tag_shard_of_long_documents_keeps_exact_outputs(tmp_path: Path) -> None
     # nothing lost: 5 lines in, 4 read + 1 malformed; of the 4, 3 staged + 1 too short
     assert (read.docs_in, read.docs_kept, read.docs_rejected) == (5, 4, 1)
     assert (norm.docs_in, norm.docs_kept, norm.docs_rejected) == (4, 3, 1)
+
+
+def test_parquet_statistics_are_off_only_for_columns_with_a_long_value(tmp_path: Path) -> None:
+    from pipeline.config import OutputConfig
+    from pipeline.shards import (
+        LONG_VALUE_BYTES,
+        RotatingWriter,
+        statistics_for,
+        write_table_atomic,
+    )
+
+    long_text = "y" * (LONG_VALUE_BYTES + 1)
+    short = pa.table({"id": ["a", "b"], "text": ["one", "two"], "n": [1, 2]})
+    long = pa.table({"id": ["a", "b"], "text": ["one", long_text], "n": [1, 2]})
+    assert statistics_for([short]) is True
+    assert statistics_for([short, long]) == ["id", "n"]
+    for name, table in (("short", short), ("long", long)):
+        w = RotatingWriter(tmp_path / name, table.schema, OutputConfig())
+        w.write(table)
+        (path,) = w.close()
+        write_table_atomic(table, tmp_path / f"{name}-atomic.parquet", OutputConfig())
+        for p in (path, tmp_path / f"{name}-atomic.parquet"):
+            assert pq.read_table(p).equals(table)
+            col = {c: pq.ParquetFile(p).metadata.row_group(0).column(i) for i, c in enumerate(table.column_names)}
+            assert col["id"].is_stats_set and col["n"].is_stats_set
+            assert col["id"].statistics.min == "a" and col["n"].statistics.max == 2
+            assert col["text"].is_stats_set == (name == "short")
