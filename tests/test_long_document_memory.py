@@ -214,3 +214,25 @@ def test_parquet_statistics_are_off_only_for_columns_with_a_long_value(tmp_path:
             assert col["id"].is_stats_set and col["n"].is_stats_set
             assert col["id"].statistics.min == "a" and col["n"].statistics.max == 2
             assert col["text"].is_stats_set == (name == "short")
+
+
+def test_long_texts_lose_their_utf8_cache_but_not_their_content() -> None:
+    from pipeline.stats import RunStats
+    from pipeline.tag import _drop_utf8_caches, _utf8_cached
+    from pipeline.taggers import TagBatch
+    from pipeline.tokens import count_tokens
+
+    texts = [_long_text(LONG_TEXT_CHARS + 10), "中文" * LONG_TEXT_CHARS, _long_text(LONG_TEXT_CHARS + 20), "short é"]
+    want = [t[:1] + t[1:] for t in texts]  # equal, distinct objects
+    want_tokens = count_tokens(texts, "o200k_base")  # tiktoken leaves a UTF-8 cache in each str
+    assert [_utf8_cached(t) for t in texts[:3]] == [True, True, True]
+    docs = [Document(id=str(i), text=t, source="s") for i, t in enumerate(texts)]
+    held_elsewhere, short = texts[2], texts[3]
+    cfg = parse_config({"sources": [{"name": "s", "type": "generic", "paths": [str(SAMPLES / "en/c4_demo.jsonl")]}]})
+    batch = TagBatch(docs=docs, texts=texts, changes=[[]] * 4, cfg=cfg, stats=RunStats())
+    _drop_utf8_caches(batch)
+    assert batch.texts == want and [d.text for d in docs] == want
+    assert [_utf8_cached(t) for t in batch.texts[:3]] == [False, False, True]  # the third has another holder
+    assert batch.texts[2] is held_elsewhere and batch.texts[3] is short
+    assert all(d.text is t for d, t in zip(docs, batch.texts))
+    assert count_tokens(batch.texts, "o200k_base") == want_tokens
