@@ -15,7 +15,7 @@ and repeated to the size. Each measure runs in a fresh process and reports that 
   (interpreter, numpy/pyarrow, fastText, tiktoken and jieba tables, the signal lookup tables).
   `shard_above_tiny_per_doc_byte` is the peak above that, per byte of the document: what one long
   document itself costs (the issue's ratio, `shard_peak_per_doc_byte`, includes the fixed cost,
-  ~270 MB, which alone is 27x a 10 MB document).
+  ~300 MB, which alone is 30x a 10 MB document).
 
 With `--stages`, the peak of Python/numpy allocations (tracemalloc) of each tagging step on the same
 document, measured in this process: which step holds the copies (tiktoken's Rust allocations are not
@@ -66,7 +66,9 @@ def make_document(path: Path, mb: float, lang: str) -> int:
 def _peak_of(code: str, cwd: Path) -> tuple[float, float]:
     """(peak RSS in MB, seconds) of a fresh Python process running `code`."""
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-c", f"{code}\n{_PEAK}"], cwd=cwd, capture_output=True, text=True)
+    # this checkout's code, whatever an installed (editable) copy of the package points at
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    res = subprocess.run([sys.executable, "-c", f"{code}\n{_PEAK}"], cwd=cwd, capture_output=True, text=True, env=env)
     dt = time.perf_counter() - t0
     if res.returncode != 0:
         raise RuntimeError(res.stderr[-2000:])

@@ -1,7 +1,7 @@
 """Read throughput of the input-format layers (CSV, TSV, legacy encodings, UTF-16, html: strip), as
 JSON, each with a baseline measured in the same run on the same bytes:
 
-- CSV (`reader._read_csv`: per-line decode, line numbers, per-row rejects) vs the standard library
+- CSV (`tabular.read_csv`: per-line decode, line numbers, per-row rejects) vs the standard library
   alone (`csv.DictReader` over the decoded file): the price of the bookkeeping;
 - JSONL in cp1252 / GB18030 (line-by-line legacy decode) and UTF-16-LE with a BOM (stream
   transcoding) vs the same records as UTF-8 through the same reader;

@@ -308,12 +308,24 @@ def _lower(text: str) -> tuple[str, int]:
 # --------------------------------------------------------------------------------------------------
 
 
+#: Texts longer than this many characters are normalized piece by piece (`normalize_text`).
+NORM_WINDOW = 1 << 20
+#: Where a long text may be cut for normalizing: after a "\n" followed by an ASCII letter/digit or a
+#: CJK unified ideograph. Every rule is local to a line or a newline run (line breaks, deletions,
+#: full-width fold, space runs, line-edge spaces, 3+ newline runs, casing lines), a newline run ends
+#: before such a character, and it is a starter that NFC never composes with what precedes it, that
+#: no step deletes, and that str.lower's final-sigma context cannot see past (the "\n" stops it).
+#: So the pieces' outputs concatenate to the whole text's output, and their counts add up.
+_NORM_CUT_RE = re.compile("\n(?=[0-9A-Za-z\u4e00-\u9fff])")
+
+
 def normalize_text(
     text: str,
     *,
     casing: Casing = "preserve",
     fullwidth_alnum: Literal["fold", "keep"] = "fold",
     whitespace: Literal["collapse", "code"] = "collapse",
+    window: int = NORM_WINDOW,
 ) -> tuple[str, NormChanges]:
     """The stored-text normalization; returns the text and a record of what changed.
 
@@ -335,8 +347,30 @@ def normalize_text(
        line starts/ends stripped (outside ``` code fences, and unless whitespace="code");
     7. 3+ newlines -> exactly 2 (paragraph breaks and single line breaks are kept), text stripped;
     8. casing policy: "preserve", "lower" (str.lower) or "fix_shouting" (see `SHOUT_*`).
+
+    A text longer than `window` characters is normalized piece by piece (`_norm_pieces`: cuts no
+    step sees across) and the output is appended in place, so a long document exists at most twice
+    (input and output) instead of three or four times; texts with ``` fences take the whole path.
     """
     ch = NormChanges()
+    if len(text) > window and "```" not in text:
+        cuts = _norm_pieces(text, window)
+        if len(cuts) > 1:
+            return _normalize_long(text, cuts, ch, casing, fullwidth_alnum, whitespace), ch
+    return _normalize(text, ch, casing, fullwidth_alnum, whitespace), ch
+
+
+def _normalize(
+    text: str,
+    ch: NormChanges,
+    casing: Casing,
+    fullwidth_alnum: Literal["fold", "keep"],
+    whitespace: Literal["collapse", "code"],
+    strip_start: bool = True,
+    strip_end: bool = True,
+) -> str:
+    """Steps 1-8 of `normalize_text` on one text or piece, counting into `ch`; `strip_start` /
+    `strip_end`: whether this piece holds the text's start / end (newlines are stripped there only)."""
     if text.isascii():
         # ASCII: no NFC, zero-width, Unicode-space or full-width work can apply.
         if _ASCII_ODD_RE.search(text) is not None:
@@ -364,7 +398,7 @@ def normalize_text(
         text = _tidy_outside_code(text, ch, odd_space)
     else:
         text = _tidy_spaces(text, ch, odd_space)
-    text = _tidy_newlines(text, ch)
+    text = _tidy_newlines(text, ch, strip_start, strip_end)
 
     if casing == "lower":
         text, ch.case_changed_lines = _lower(text)
@@ -372,7 +406,51 @@ def normalize_text(
         text, ch.case_changed_lines = _fix_shouting(text)
     if ch.case_changed_lines and not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)  # lower() can leave a composable pair behind
-    return text, ch
+    return text
+
+
+def _norm_pieces(text: str, window: int) -> list[tuple[int, int]]:
+    """[a, b) cuts of `text` right after a safe "\n" (_NORM_CUT_RE), about `window` characters apart."""
+    cuts: list[tuple[int, int]] = []
+    a, n = 0, len(text)
+    while n - a > window:
+        m = _NORM_CUT_RE.search(text, a + window)
+        if m is None:
+            break
+        cuts.append((a, m.end()))
+        a = m.end()
+    cuts.append((a, n))
+    return cuts
+
+
+def _normalize_long(
+    text: str,
+    cuts: list[tuple[int, int]],
+    ch: NormChanges,
+    casing: Casing,
+    fullwidth_alnum: Literal["fold", "keep"],
+    whitespace: Literal["collapse", "code"],
+) -> str:
+    """`_normalize` of each piece, counts summed (nfc_changed stays 0/1). The input is returned as it
+    is while no piece changes; from the first changed piece on, the output is built with `+=` on a
+    str only this frame references, which CPython extends in place (a realloc) instead of copying:
+    a list joined at the end or an io.StringIO (whose getvalue copies) would hold the output twice."""
+    out: str | None = None
+    last = len(cuts) - 1
+    for i, (a, b) in enumerate(cuts):
+        piece = text[a:b]
+        pc = NormChanges()
+        got = _normalize(piece, pc, casing, fullwidth_alnum, whitespace, i == 0, i == last)
+        for f in _FIELD_NAMES:
+            setattr(ch, f, getattr(ch, f) + getattr(pc, f))
+        if out is None:
+            if got == piece:
+                continue
+            out = text[: cuts[i - 1][1]] if i else ""
+        out += got
+        del piece, got
+    ch.nfc_changed = min(ch.nfc_changed, 1)
+    return text if out is None else out
 
 
 def _rewrite_breaks_and_controls(text: str, ch: NormChanges) -> str:
@@ -421,13 +499,15 @@ def _tidy_spaces(text: str, ch: NormChanges, odd_space: bool) -> str:
     return text
 
 
-def _tidy_newlines(text: str, ch: NormChanges) -> str:
+def _tidy_newlines(text: str, ch: NormChanges, strip_start: bool = True, strip_end: bool = True) -> str:
     if "\n\n\n" in text:
         text, n = _NEWLINES3_RE.subn("\n\n", text)
         ch.newlines_normalized += n
-    if text[:1] == "\n" or text[-1:] == "\n":
-        stripped = text.strip("\n")
-        ch.newlines_normalized += (text[:1] == "\n") + (text[-1:] == "\n")
+    lead = strip_start and text[:1] == "\n"
+    trail = strip_end and text[-1:] == "\n"
+    if lead or trail:
+        stripped = text.lstrip("\n") if not trail else text.rstrip("\n") if not lead else text.strip("\n")
+        ch.newlines_normalized += lead + trail
         text = stripped
     return text
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.config import OutputConfig
@@ -46,6 +47,29 @@ def staging_output(cfg: OutputConfig) -> OutputConfig:
     return cfg.model_copy(update={"compression": "zstd", "compression_level": 1})
 
 
+#: A string or binary value longer than this many bytes turns statistics off for its column in the
+#: file written (`statistics_for`): the Parquet writer copies a column's min and max per page and
+#: column chunk, ~260 MB of peak memory for one 60 MB document, and such min/max values are not
+#: stored anyway (Parquet C++ drops those over its statistics size limit; only the null count goes).
+LONG_VALUE_BYTES = 1 << 20
+
+
+def statistics_for(tables: list[pa.Table]) -> bool | list[str]:
+    """`write_statistics` for a file holding `tables`: True, or every column but those with a value
+    over LONG_VALUE_BYTES (a run without such values writes exactly as before)."""
+    long: set[str] = set()
+    for t in tables:
+        for name, col in zip(t.column_names, t.columns):
+            typ = col.type
+            if not (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_binary(typ) or pa.types.is_large_binary(typ)):
+                continue
+            if len(col) and (pc.max(pc.binary_length(col)).as_py() or 0) > LONG_VALUE_BYTES:
+                long.add(name)
+    if not long:
+        return True
+    return [n for n in tables[0].column_names if n not in long]
+
+
 def write_table_atomic(table: pa.Table, path: str | Path, cfg: OutputConfig, store: Store | None = None) -> None:
     """Small one-shot files (rejects of one shard, clusters): one call, still atomic."""
     codec, level = _compression(cfg)
@@ -55,7 +79,7 @@ def write_table_atomic(table: pa.Table, path: str | Path, cfg: OutputConfig, sto
         compression=codec,
         compression_level=level,
         row_group_size=_rows_per_group(table, cfg),
-        write_statistics=True,
+        write_statistics=statistics_for([table]),
     )
 
 
@@ -113,7 +137,11 @@ class RotatingWriter:
         if self._writer is None:
             self._tmp = self.store.local_tmp(self._path())
             self._sink = open(self._tmp, "wb")
-            self._writer = pq.ParquetWriter(self._sink, self.schema, compression=self._codec, compression_level=self._level)
+            # decided when the file opens, from its first row group (a writer's options are fixed)
+            stats = statistics_for([table])
+            self._writer = pq.ParquetWriter(
+                self._sink, self.schema, compression=self._codec, compression_level=self._level, write_statistics=stats
+            )
         if table.num_rows:
             self._writer.write_table(table, row_group_size=table.num_rows)
         if self._sink.tell() >= self.cfg.shard_size_mb * MB:

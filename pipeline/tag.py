@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
@@ -42,6 +43,9 @@ __all__ = ["TagResult", "language_tagger", "tag_key", "tag_shard", "load_done", 
 #: Documents per tagging batch (tokenizer call, Arrow conversion); bounded in characters as well.
 BATCH_DOCS = 2048
 BATCH_CHARS = 16 * 1024 * 1024
+#: Texts longer than this many characters are dropped from their Document once the batch's Arrow
+#: table holds them (`_Batch.to_table`): a long document is not held as str while it is written.
+LONG_TEXT_CHARS = 1 << 18
 
 Progress = Callable[[int, int], None]  # (documents, bytes) since the last call
 
@@ -171,6 +175,7 @@ class _Batch:
         batch = TagBatch(docs=docs, texts=[d.text for d in docs], changes=self.changes, cfg=cfg, stats=stats)
         for tagger in taggers.TAGGERS:  # read at call time: the list is the registry
             batch.cols.update(tagger.tag(batch))
+            _drop_utf8_caches(batch)
         cols: dict[str, Any] = {
             "id": [d.id for d in docs],
             "text": batch.texts,
@@ -186,7 +191,51 @@ class _Batch:
             "norm_changes": batch.changes,
         }
         cols.update(batch.cols)
-        return pa.table({name: cols[name] for name in schema.names}, schema=schema)
+        table = pa.table({name: cols[name] for name in schema.names}, schema=schema)
+        for d in docs:
+            if len(d.text) > LONG_TEXT_CHARS:
+                # the table holds the text now (as UTF-8): the str (up to 4 bytes a character, plus
+                # the UTF-8 copy tokenizer and Arrow conversion cache in it) is not kept while the
+                # table is written
+                d.text = ""
+        return table
+
+
+#: Characters copied per step when a long text is rebuilt without its UTF-8 cache.
+_COPY_STEP = 1 << 20
+
+
+def _utf8_cached(text: str) -> bool:
+    """Whether a non-ASCII str carries CPython's cached UTF-8 form (made by the first C extension
+    that asked for it, e.g. tiktoken; as large as the text's UTF-8, and kept as long as the str):
+    its size is then at least len(text) bytes above that of a plain str of the same kind."""
+    top = max(text)
+    kind = 1 if top <= "\xff" else 2 if top <= "\uffff" else 4
+    return sys.getsizeof(text) > sys.getsizeof(top) + (len(text) - 1) * kind + len(text) // 2
+
+
+def _drop_utf8_caches(batch: TagBatch) -> None:
+    """Long texts that picked up a UTF-8 cache are replaced by an equal str without one, built by
+    in-place appends (one copy at a time, never two): for a 60 MB document the cache is 60 MB that
+    every later tagger (quality signals, MinHash) would otherwise run on top of. Only texts that
+    nothing else holds are replaced, or the copy would add to the memory instead."""
+    texts, docs = batch.texts, batch.docs
+    for i in range(len(texts)):  # not enumerate: its cached (i, text) pair would keep the old str
+        text = texts[i]
+        if len(text) <= LONG_TEXT_CHARS or text.isascii() or not _utf8_cached(text):
+            continue
+        own = i < len(docs) and docs[i].text is text
+        # holders: the list, the document (own), `text` and getrefcount's argument
+        if sys.getrefcount(text) > 3 + own:
+            continue
+        first = min(_COPY_STEP, len(text) - 1)  # a slice of the whole str would be the str itself
+        fresh = text[:first]
+        for a in range(first, len(text), _COPY_STEP):
+            fresh += text[a : a + _COPY_STEP]  # extended in place: only this frame holds it
+        texts[i] = fresh
+        if own:
+            docs[i].text = fresh
+        del text, fresh
 
 
 def _dedup_group(doc: Document) -> str | None:
@@ -270,6 +319,7 @@ def tag_shard(
                 stats.stage("normalize", item.source).reject(reason, raw_bytes)
                 continue
             item.text = text
+            del text  # the Document is the text's only holder (to_table releases long ones)
             if item.messages:
                 item.messages = [
                     {

@@ -2,9 +2,10 @@
 
 One input shard is one file: a local path, a URL (`http(s)://`, `s3://`, `gs://`, `hf://`), one line
 of a URL list, or one data file of a Hub repo at a pinned commit. Every file goes through our own
-line reader (`reader.py`: one outcome per line, bad lines become `malformed` rejects with file and
-line), remote ones through fsspec with retries (`remote.py`). One adapter per source type turns
-records into Documents (or Rejects, always with stage "read").
+readers (`reader.py` for line formats and whole JSON, `tabular.py` for CSV/TSV, XML and Parquet:
+one outcome per line or record, bad lines become `malformed` rejects with file and line), remote
+ones through fsspec with retries (`remote.py`). One adapter per source type turns records into
+Documents (or Rejects, always with stage "read").
 """
 
 from __future__ import annotations
@@ -29,17 +30,13 @@ from pipeline.sources.chinese import (
     iter_wudao,
     iter_zhwiki,
 )
+from pipeline.sources.detect import file_stem, unique_stems
 from pipeline.sources.dolma import iter_dolma
 from pipeline.sources.generic import iter_generic
 from pipeline.sources.hub import HubReadError, hub_data_files
 from pipeline.sources.oasst import iter_oasst
-from pipeline.sources.reader import (
-    RawRecord,
-    file_stem,
-    read_file,
-    storage_options,
-    unique_stems,
-)
+from pipeline.sources.reader import read_file
+from pipeline.sources.records import RawRecord
 from pipeline.sources.redpajama import iter_redpajama, iter_redpajama_v2
 from pipeline.sources.remote import (
     RemoteReadError,
@@ -49,6 +46,7 @@ from pipeline.sources.remote import (
 )
 from pipeline.sources.squad import iter_squad
 from pipeline.sources.stackexchange import iter_stackexchange
+from pipeline.sources.streams import storage_options
 
 __all__ = ["InputShard", "expand_inputs", "input_fingerprint", "iter_shard", "ADAPTERS", "RawRecord", "HubReadError", "RemoteReadError"]
 

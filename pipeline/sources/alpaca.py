@@ -18,7 +18,7 @@ from pipeline.sources.fields import (
     per_record,
     require_str,
 )
-from pipeline.sources.reader import RawRecord
+from pipeline.sources.records import RawRecord
 
 __all__ = ["iter_alpaca"]
 

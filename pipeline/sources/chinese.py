@@ -23,7 +23,7 @@ from pipeline.sources.fields import (
     require_str,
     type_name,
 )
-from pipeline.sources.reader import RawRecord
+from pipeline.sources.records import RawRecord
 
 __all__ = ["iter_wudao", "iter_clue", "iter_zhwiki", "iter_chinese_poetry"]
 

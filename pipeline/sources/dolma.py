@@ -16,7 +16,7 @@ from pipeline.sources.fields import (
     per_record,
     require_str,
 )
-from pipeline.sources.reader import RawRecord
+from pipeline.sources.records import RawRecord
 from pipeline.sources.redpajama import lang_code
 
 __all__ = ["iter_dolma"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.config import SourceConfig
 from pipeline.document import Document, Reject
-from pipeline.sources.reader import RawRecord, raw_text
+from pipeline.sources.records import RawRecord, raw_text
 
 __all__ = [
     "MISSING",
@@ -197,6 +197,9 @@ def keep_orig_id(meta: dict[str, Any], value: Any) -> str | None:
     return oid
 
 
+#: Documents longer than this many characters drop their parsed record (`per_record`) once built.
+LONG_TEXT_CHARS = 1 << 18
+
 #: One record -> its document; raises FieldError for a missing or mistyped field.
 Build = Callable[[RawRecord, SourceConfig], Document]
 
@@ -220,6 +223,11 @@ def per_record(
         except FieldError as e:
             yield field_reject(rec, src, e, subset=reject_subset(rec) if reject_subset else src.subset)
             continue
+        if len(doc.text) > LONG_TEXT_CHARS:
+            # the parsed record holds the original text too: once the tag step replaces the
+            # document's text with the normalized one, nothing may keep the original alive
+            rec.value = None
+        del rec
         yield doc
 
 

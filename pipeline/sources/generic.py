@@ -19,7 +19,7 @@ from pipeline.sources.fields import (
     per_record,
     require_str,
 )
-from pipeline.sources.reader import RawRecord
+from pipeline.sources.records import RawRecord
 
 #: Scalar types copied into meta by default (nested objects and lists need `fields.meta` paths).
 _SCALARS = (str, int, float, bool)

@@ -26,7 +26,7 @@ from typing import Any
 from pipeline.config import SourceConfig
 from pipeline.document import Document, Reject
 from pipeline.sources.fields import FieldError, field_reject, type_name
-from pipeline.sources.reader import RawRecord, raw_text
+from pipeline.sources.records import RawRecord, raw_text
 
 __all__ = ["iter_oasst", "ROLE_LABEL", "ROLE_CHAT"]
 

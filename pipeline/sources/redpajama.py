@@ -26,7 +26,7 @@ from pipeline.sources.fields import (
     require_str,
     type_name,
 )
-from pipeline.sources.reader import RawRecord
+from pipeline.sources.records import RawRecord
 
 __all__ = ["SUBSETS", "subset_from_path", "lang_code", "iter_redpajama", "iter_redpajama_v2"]
 

@@ -23,7 +23,7 @@ from pipeline.sources.fields import (
     scalar_id,
     type_name,
 )
-from pipeline.sources.reader import RawRecord
+from pipeline.sources.records import RawRecord
 
 __all__ = ["iter_squad"]
 

@@ -1,7 +1,7 @@
 """Stack Exchange data dumps (`Posts.xml` of one site, CC BY-SA): one document per question and per
 answer, HTML bodies converted to text (pipeline.html_text: code blocks kept as ``` fences).
 
-The reader streams the `<row .../>` elements (reader._read_xml); this adapter turns their attributes
+The reader streams the `<row .../>` elements (tabular.read_xml); this adapter turns their attributes
 into documents:
 
 * question (PostTypeId 1): text = title + blank line + body; meta: post_id, post_type, title, tags,
@@ -38,7 +38,7 @@ from pipeline.sources.fields import (
     malformed,
     require_str,
 )
-from pipeline.sources.reader import RawRecord
+from pipeline.sources.records import RawRecord
 
 __all__ = ["iter_stackexchange", "parse_tags"]
 

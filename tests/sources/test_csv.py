@@ -12,7 +12,9 @@ from formathelpers import kept_rows, read_rejects, read_stage, shard
 from srchelpers import FIXTURES, SAMPLES, docs, read_source, rejects
 
 from pipeline.document import Reject
-from pipeline.sources.reader import RawRecord, detect_format, read_file
+from pipeline.sources.detect import detect_format
+from pipeline.sources.reader import read_file
+from pipeline.sources.records import RawRecord
 
 
 def _reference_rows(path: Path) -> list[dict[str, str]]:

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.document import Reject
-from pipeline.sources.reader import RawRecord, read_file
+from pipeline.sources.reader import read_file
+from pipeline.sources.records import RawRecord
 
 # csv cannot hold NUL, and a lone CR inside a field does not survive line splitting in any reader
 # that accepts CRLF files; surrogates cannot be encoded

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.config import HubSpec, SourceConfig
 from pipeline.sources import InputShard, expand_inputs, iter_shard
-from pipeline.sources.reader import file_stem, unique_stems
+from pipeline.sources.detect import file_stem, unique_stems
 
 
 def _touch(path: Path, body: bytes = b'{"text": "x"}\n') -> Path:

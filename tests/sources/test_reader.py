@@ -14,8 +14,10 @@ import zstandard
 from srchelpers import FIXTURES, docs, read_source, rejects
 
 from pipeline.document import Document, Reject
-from pipeline.sources import reader
-from pipeline.sources.reader import RawRecord, detect_format, read_file
+from pipeline.sources import streams
+from pipeline.sources.detect import detect_format
+from pipeline.sources.reader import read_file
+from pipeline.sources.records import RawRecord
 
 
 def outcomes(path: Path | str, **kw: object) -> list[RawRecord | Reject]:
@@ -213,8 +215,8 @@ def test_tiny_chunks_read_the_same(monkeypatch: pytest.MonkeyPatch, name: str) -
     """Lines split across chunk (and gzip output) boundaries come out the same."""
     fmt_kw = {"txt_unit": "paragraph"} if name.endswith(".txt") else {}
     before = outcomes(FIXTURES / name, **fmt_kw)
-    monkeypatch.setattr(reader, "READ_CHUNK", 7)
-    monkeypatch.setattr(reader, "INFLATE_LIMIT", 5)
+    monkeypatch.setattr(streams, "READ_CHUNK", 7)
+    monkeypatch.setattr(streams, "INFLATE_LIMIT", 5)
     after = outcomes(FIXTURES / name, **fmt_kw)
     assert after == before
 

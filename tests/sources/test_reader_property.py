@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from pipeline.config import SourceConfig
 from pipeline.document import Document, Reject
 from pipeline.sources import expand_inputs, iter_shard
-from pipeline.sources.reader import RawRecord, read_file
+from pipeline.sources.reader import read_file
+from pipeline.sources.records import RawRecord
 
 PREFIXES = ("invalid_json: ", "invalid_utf8: ", "nul_byte", "empty_line", "not_an_object")
 
