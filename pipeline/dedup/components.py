@@ -68,6 +68,7 @@ class ClusterResult(Mapping[str, object]):
     source_docs: dict[str, int] = field(default_factory=dict)  # docs per source in clusters
     seconds: dict[str, float] = field(default_factory=dict)  # not written (not deterministic)
     task_peak_rss_mb: int = 0  # largest peak RSS of a partition task's process; not written
+    n_comparisons: int = 0  # signature comparisons of the partition tasks (EdgeCounts); not written
 
     @property
     def clusters_path(self) -> Path:
@@ -82,6 +83,7 @@ class ClusterResult(Mapping[str, object]):
         d.pop("work_dir")
         d.pop("seconds")
         d.pop("task_peak_rss_mb")
+        d.pop("n_comparisons")  # depends on the partitioning, like n_partitions
         d.pop("n_partitions")  # not an answer: the outputs are the same whatever the partitioning
         return d
 
@@ -188,6 +190,7 @@ def finish_clusters(
     a, b = code // n, code % n
     del code
     res.n_candidate_pairs, res.n_exempt_pairs = counts.n_candidate_pairs, counts.n_exempt_pairs
+    res.n_comparisons = counts.n_comparisons
     res.exact_dup_docs = counts.exact_dup_docs
     if plan.has_cs:
         res.exact_dup_docs_cs = counts.exact_dup_docs_cs

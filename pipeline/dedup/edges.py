@@ -212,6 +212,9 @@ class EdgeCounts:
     n_exempt_pairs: int = 0
     exact_dup_docs: int = 0
     exact_dup_docs_cs: int = 0
+    #: signature comparisons made (a pair sharing band keys in k partitions is compared in each):
+    #: the partition tasks' main cost; depends on the partitioning, so it is not a stat
+    n_comparisons: int = 0
 
 
 @dataclass
@@ -305,6 +308,7 @@ def _verify(
     the rest verified by their count of equal signature values. Counted: the pairs this chunk owns
     (`equal_counts`), all of them without `owner`."""
     eq, own = equal_counts(sigs, a, b, owner)
+    res.n_comparisons += len(a)
     if exempt:
         ga, gb = groups[a], groups[b]
         same = (ga == gb) & (ga != 0)
@@ -335,6 +339,7 @@ def _bucket_pairs(
             hi = min(lo + _GATHER_PAIRS, len(others))
             eq[lo:hi] = np.count_nonzero(sigs[others[lo:hi]] == row, axis=1)
         res.n_candidate_pairs += len(others)
+        res.n_comparisons += len(others)
         ok = eq >= need
         grep = int(groups[rep]) if exempt else 0
         if exempt and grep != 0:
