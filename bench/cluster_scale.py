@@ -175,6 +175,10 @@ def child(folder: Path, work: Path, workers: int) -> dict[str, object]:
         "clusters": res.n_clusters,
         "clustered_docs": res.n_clustered_docs,
         "near_edges": res.n_near_edges,
+        "candidate_pairs": res.n_candidate_pairs,
+        # signature comparisons over all partition tasks: a pair sharing band keys that fall in k
+        # partitions is compared k times (k <= its shared bands), so this grows with the partition count
+        "comparisons": res.n_comparisons,
         "exact_edges": res.n_exact_edges,
         "output_sha256": h.hexdigest(),
         "loadavg_1m_before": round(load_before, 2),  # other jobs on this shared machine

@@ -31,7 +31,10 @@ _ALL_PAIRS_MAX = 256
 _GREEDY_ROUNDS = 64
 #: Candidate pairs generated per chunk of a partition's buckets.
 _PAIRS_PER_CHUNK = 4_000_000
-#: Candidate pairs verified per block: 2 x 4k gathered rows touch up to 8k pages (32 MB) of the mapping.
+#: Candidate pairs whose documents' signature rows are gathered at once (<= 128k rows, 64 MB; the
+#: mapping's pages are dropped right after the gather).
+_GATHER_PAIRS = 65_536
+#: Candidate pairs compared per block (the two row copies of a block stay in cache).
 _VERIFY_BLOCK = 4_096
 
 
@@ -209,6 +212,9 @@ class EdgeCounts:
     n_exempt_pairs: int = 0
     exact_dup_docs: int = 0
     exact_dup_docs_cs: int = 0
+    #: signature comparisons made (a pair sharing band keys in k partitions is compared in each):
+    #: the partition tasks' main cost; depends on the partitioning, so it is not a stat
+    n_comparisons: int = 0
 
 
 @dataclass
@@ -218,23 +224,35 @@ class _Bands:
 
 
 def equal_counts(sigs: Gather, a: np.ndarray, b: np.ndarray, owner: tuple[np.ndarray, _Bands] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Number of equal signature values per pair, in blocks of rows gathered from the sidecars; and
-    with `owner` = (sorted band keys of this chunk, band settings), whether the pair's smallest
-    shared band key is one of them: each distinct candidate pair is counted once, at that key,
-    whatever the partitioning."""
+    """Number of equal signature values per pair; and with `owner` = (sorted band keys of this
+    chunk, band settings), whether the pair's smallest shared band key is one of them: each
+    distinct candidate pair is counted once, at that key, whatever the partitioning.
+
+    Pairs go in groups of _GATHER_PAIRS: each distinct document of a group is read once, in
+    document order (one visit per shard present, not one per block and shard), and its band keys
+    computed once; the group's rows are then compared in blocks of _VERIFY_BLOCK pairs."""
     out = np.empty(len(a), dtype=np.int32)
     own = np.ones(len(a), dtype=bool)
-    for lo in range(0, len(a), _VERIFY_BLOCK):
-        hi = min(lo + _VERIFY_BLOCK, len(a))
-        sa, sb = sigs[a[lo:hi]], sigs[b[lo:hi]]
-        out[lo:hi] = np.count_nonzero(sa == sb, axis=1)
-        if owner is not None:
-            keys, bd = owner
-            ka, kb = _band_keys(sa, bd.bands, bd.rows), _band_keys(sb, bd.bands, bd.rows)
-            kmin = np.where(ka == kb, ka, np.iinfo(np.uint64).max).min(axis=1)
-            pos = np.minimum(np.searchsorted(keys, kmin), max(len(keys) - 1, 0))
-            own[lo:hi] = keys[pos] == kmin if len(keys) else False
-        sigs.release()
+    for lo in range(0, len(a), _GATHER_PAIRS):
+        hi = min(lo + _GATHER_PAIRS, len(a))
+        docs, inv = np.unique(np.concatenate([a[lo:hi], b[lo:hi]]), return_inverse=True)
+        rows = sigs[docs]
+        ia, ib = inv[: hi - lo], inv[hi - lo :]
+        bk = None
+        if owner is not None:  # each document's band keys once, in cache-sized blocks
+            bk = np.empty((len(docs), owner[1].bands), dtype=np.uint64)
+            for d in range(0, len(docs), _VERIFY_BLOCK):
+                bk[d : d + _VERIFY_BLOCK] = _band_keys(rows[d : d + _VERIFY_BLOCK], owner[1].bands, owner[1].rows)
+        for blo in range(0, hi - lo, _VERIFY_BLOCK):
+            bhi = min(blo + _VERIFY_BLOCK, hi - lo)
+            ja, jb = ia[blo:bhi], ib[blo:bhi]
+            out[lo + blo : lo + bhi] = np.count_nonzero(rows[ja] == rows[jb], axis=1)
+            if owner is not None and bk is not None:
+                keys = owner[0]
+                ka, kb = bk[ja], bk[jb]
+                kmin = np.where(ka == kb, ka, np.iinfo(np.uint64).max).min(axis=1)
+                pos = np.minimum(np.searchsorted(keys, kmin), max(len(keys) - 1, 0))
+                own[lo + blo : lo + bhi] = keys[pos] == kmin if len(keys) else False
     return out, own
 
 
@@ -290,6 +308,7 @@ def _verify(
     the rest verified by their count of equal signature values. Counted: the pairs this chunk owns
     (`equal_counts`), all of them without `owner`."""
     eq, own = equal_counts(sigs, a, b, owner)
+    res.n_comparisons += len(a)
     if exempt:
         ga, gb = groups[a], groups[b]
         same = (ga == gb) & (ga != 0)
@@ -316,11 +335,11 @@ def _bucket_pairs(
         rep, others = rest[0], rest[1:]
         eq = np.empty(len(others), dtype=np.int32)
         row = sigs[rep]
-        for lo in range(0, len(others), _VERIFY_BLOCK):
-            hi = min(lo + _VERIFY_BLOCK, len(others))
+        for lo in range(0, len(others), _GATHER_PAIRS):
+            hi = min(lo + _GATHER_PAIRS, len(others))
             eq[lo:hi] = np.count_nonzero(sigs[others[lo:hi]] == row, axis=1)
-            sigs.release()
         res.n_candidate_pairs += len(others)
+        res.n_comparisons += len(others)
         ok = eq >= need
         grep = int(groups[rep]) if exempt else 0
         if exempt and grep != 0:

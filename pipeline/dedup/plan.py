@@ -40,10 +40,14 @@ def _check_schema(store: Store, path: str, num_perm: int) -> pa.Schema:
 
 
 
-#: Partition-task memory model (measured, bench/cluster_scale.py: 1.3 GB for 12.8M band rows): bytes per
-#: band row held, sorted and paired (keys, documents, sort order, copies, candidate pairs), and
-#: the fixed part (interpreter, numpy/pyarrow, a chunk of _PAIRS_PER_CHUNK candidate pairs).
-_BYTES_PER_BAND_ROW = 80
+#: Partition-task memory model (measured, bench/cluster_scale.py: 533-566 MB peak for 9.1M band rows
+#: at 4M and 16M documents, since signature pages are dropped after each gather; 1.3 GB for 12.8M
+#: rows before, when they stayed mapped for a whole block): bytes per band row held, sorted and
+#: paired (keys, documents, sort order, copies, candidate pairs; ~35 measured, 48 with a margin),
+#: and the fixed part (interpreter, numpy/pyarrow, a chunk of _PAIRS_PER_CHUNK candidate pairs).
+#: Fewer partitions also mean fewer comparisons: a pair is compared once per partition holding
+#: one of its shared band keys.
+_BYTES_PER_BAND_ROW = 48
 _TASK_BASE_BYTES = 320 << 20
 
 

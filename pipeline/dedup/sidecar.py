@@ -47,6 +47,9 @@ _SHIFT = np.uint64(64 - 10)
 VERSION = 1
 SUFFIX = ".lsh"
 _BATCH_ROWS = 16_384
+#: Bytes around a gather's rows whose mapped pages are dropped after it (fault-around maps up to
+#: 64 kB around a faulting page by default).
+_MAP_MARGIN = 1 << 20
 
 
 def sidecar_path(staged: str) -> str:
@@ -184,7 +187,7 @@ def sidecar_ok(footer: dict[str, Any] | None, cfg: DedupConfig, n_rows: int, sta
 @dataclass
 class Sidecar:
     """Reader of one sidecar: bucket ranges by range reads, signature/group rows by row (local:
-    memory-mapped, pages dropped from the resident set after each block by `release`)."""
+    memory-mapped, the pages a gather touched dropped from the resident set right after it)."""
 
     store: Store
     path: str
@@ -229,8 +232,17 @@ class Sidecar:
         dt = np.dtype(dtype)
         base = self.footer["sections"][section]
         if self.store.local:
-            view = np.frombuffer(self._map(), dtype=dt, count=self.n * width, offset=base).reshape(self.n, width)
-            return view[idx]
+            mm = self._map()
+            view = np.frombuffer(mm, dtype=dt, count=self.n * width, offset=base).reshape(self.n, width)
+            got = view[idx]
+            if len(idx) and hasattr(mmap, "MADV_DONTNEED"):
+                # drop the pages this gather mapped (the kernel's fault-around maps neighbours too:
+                # hence the margin), so the resident set holds no signature pages between gathers
+                lo = max(base + int(idx.min()) * width * dt.itemsize - _MAP_MARGIN, 0)
+                hi = min(base + (int(idx.max()) + 1) * width * dt.itemsize + _MAP_MARGIN, len(mm))
+                lo -= lo % mmap.PAGESIZE
+                mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+            return got
         # a store: one ranged GET per distinct row (sorted, coalesced by fsspec's cat_ranges)
         uniq, inv = np.unique(idx, return_inverse=True)
         step = width * dt.itemsize
@@ -238,10 +250,6 @@ class Sidecar:
         blobs = self.store.fs.cat_ranges([self.path] * len(uniq), starts, [s + step for s in starts])
         got = np.frombuffer(b"".join(blobs), dtype=dt).reshape(len(uniq), width)
         return got[inv]
-
-    def release(self) -> None:
-        if self._mm is not None and hasattr(mmap, "MADV_DONTNEED"):
-            self._mm.madvise(mmap.MADV_DONTNEED)
 
     def close(self) -> None:
         if self._mm is not None:
@@ -259,7 +267,6 @@ class Gather:
         self.sidecars = list(sidecars)
         self.offsets = np.asarray(offsets, dtype=np.int64)  # len(sidecars) + 1
         self.section, self.width, self.dtype = section, width, np.dtype(dtype)
-        self._touched: set[int] = set()
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -268,23 +275,23 @@ class Gather:
         if np.isscalar(idx):
             return self[np.array([idx], dtype=np.int64)][0]
         idx = np.asarray(idx, dtype=np.int64)
-        shard = np.searchsorted(self.offsets, idx, side="right") - 1
         out = np.empty((len(idx), self.width), dtype=self.dtype)
-        if len(idx) and (shard == shard[0]).all():  # the common case in a block of one shard
-            s = int(shard[0])
-            self._touched.add(s)
-            out[:] = self.sidecars[s].rows(self.section, idx - self.offsets[s], self.width, self.dtype)
-        else:
-            for s in np.unique(shard).tolist():
-                sel = shard == s
-                self._touched.add(s)
-                out[sel] = self.sidecars[s].rows(self.section, idx[sel] - self.offsets[s], self.width, self.dtype)
+        if len(idx) == 0:
+            return out if self.width > 1 else out[:, 0]
+        # rows grouped by shard with one sort (no mask per shard: a block may span thousands of
+        # shards), visited only for the shards present, in increasing row order within each
+        presorted = bool((idx[1:] >= idx[:-1]).all())
+        order = None if presorted else np.argsort(idx, kind="stable")
+        sidx = idx if order is None else idx[order]
+        cuts = np.searchsorted(sidx, self.offsets).tolist()
+        for s in np.flatnonzero(np.diff(cuts)).tolist():
+            a, b = cuts[s], cuts[s + 1]
+            got = self.sidecars[s].rows(self.section, sidx[a:b] - self.offsets[s], self.width, self.dtype)
+            if order is None:
+                out[a:b] = got
+            else:
+                out[order[a:b]] = got
         return out if self.width > 1 else out[:, 0]
-
-    def release(self) -> None:
-        for s in self._touched:
-            self.sidecars[s].release()
-        self._touched.clear()
 
     def close(self) -> None:
         for sc in self.sidecars:

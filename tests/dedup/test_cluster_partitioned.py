@@ -156,3 +156,16 @@ def test_many_clustered_documents_take_output_ranges_with_one_worker(
     monkeypatch.setattr(components, "_OUTPUT_GROUP_DOCS", 500)
     cluster(paths, tmp_path / "w", CFG)
     assert _outputs(tmp_path / "w") == ref
+
+
+def test_comparisons_grow_with_partitions_but_the_answers_do_not(
+    synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], tmp_path: Path
+) -> None:
+    """A pair whose shared band keys fall in k partitions is compared k times (the partition tasks'
+    main cost, reported as n_comparisons); it is counted once and linked once whatever k."""
+    paths, ref = synthetic
+    one = cluster(paths, tmp_path / "p1", CFG, partitions=1)
+    many = cluster(paths, tmp_path / "p64", CFG, partitions=64)
+    assert one.n_candidate_pairs <= one.n_comparisons < many.n_comparisons
+    assert "n_comparisons" not in json.loads((tmp_path / "p64" / "cluster_stats.json").read_text())
+    assert _outputs(tmp_path / "p1") == _outputs(tmp_path / "p64") == ref

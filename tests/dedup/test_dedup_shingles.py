@@ -11,8 +11,17 @@ import numpy as np
 import pytest
 from dedup_helpers import alpaca_texts, c4_texts, cmrc_texts, oasst_texts, poems
 
+from pipeline.dedup import chartables as T
+from pipeline.dedup import shingle_kernels as K
 from pipeline.dedup import shingles as S
-from pipeline.dedup.shingles import CHAR, WORD, shingle_hash, shingle_hashes, shingle_text, shingles, tokens
+from pipeline.dedup.chartables import CHAR, WORD
+from pipeline.dedup.shingles import (
+    shingle_hash,
+    shingle_hashes,
+    shingle_text,
+    shingles,
+    tokens,
+)
 
 
 def test_mixed_document_gets_word_and_char_shingles() -> None:
@@ -83,7 +92,7 @@ def test_vectorised_equals_reference_on_random_mixtures() -> None:
 def test_long_batch_path_equals_prefix_path(monkeypatch: pytest.MonkeyPatch) -> None:
     texts = c4_texts()[:20] + cmrc_texts()[:20]
     fast = shingle_hashes(texts)
-    monkeypatch.setattr(S, "_PREFIX_MAX", 16)  # force the per-token offset path
+    monkeypatch.setattr(K, "_PREFIX_MAX", 16)  # force the per-token offset path
     slow = shingle_hashes(texts)
     assert np.array_equal(fast.hashes, slow.hashes) and np.array_equal(fast.offsets, slow.offsets)
 
@@ -96,7 +105,7 @@ def test_long_batch_hashed_in_pieces_equals_one_piece(monkeypatch: pytest.Monkey
     fast = shingle_hashes(texts)
     one = shingle_hashes([long_doc])
     longest = max(len(w) for w in re.findall(r"\w+", long_doc))
-    monkeypatch.setattr(S, "_PREFIX_MAX", 256)  # ~100 pieces, every token shorter than a piece
+    monkeypatch.setattr(K, "_PREFIX_MAX", 256)  # ~100 pieces, every token shorter than a piece
     assert longest <= 256 < len(long_doc) // 50
     pieces = shingle_hashes(texts)
     assert np.array_equal(fast.hashes, pieces.hashes) and np.array_equal(fast.offsets, pieces.offsets)
@@ -114,22 +123,22 @@ def test_fold_tokens_equal_plain_nfkc_casefold() -> None:
     """The table-driven fold gives the tokens that plain NFKC + casefold + NFKC would give."""
     texts = c4_texts()[:100] + cmrc_texts()[:100] + alpaca_texts()[:100] + poems()[:50]
     texts += ["ＡＢＣ，Ｄｅｆ１２３", "Straße ΐ ǅ Ⅻ ﬃ ㈱ ①", "e\u0301 a\u0308\u0301 \u1100\u1161\u11a8", "＜\u0338 ≮"]
-    table = S._class_table()
+    table = T._class_table()
     for t in texts:
         plain = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", t).casefold())
         expect: list[str] = []
         word = ""
         for ch in plain:
             c = table[ord(ch)]
-            if c == S._IGNORE:
+            if c == T._IGNORE:
                 continue
-            if c == S._WORD:
+            if c == T._WORD:
                 word += ch
                 continue
             if word:
                 expect.append(word)
                 word = ""
-            if c == S._CJK:
+            if c == T._CJK:
                 expect.append(ch)
         if word:
             expect.append(word)
@@ -137,7 +146,7 @@ def test_fold_tokens_equal_plain_nfkc_casefold() -> None:
 
 
 def test_tables_cover_every_character_that_nfkc_or_casefold_changes() -> None:
-    t = S._tables()
+    t = T._tables()
     changed = [
         c
         for c in range(0x80, 0x30000)
