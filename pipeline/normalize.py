@@ -411,10 +411,16 @@ def _normalize(
 
 def _norm_pieces(text: str, window: int) -> list[tuple[int, int]]:
     """[a, b) cuts of `text` right after a safe "\n" (_NORM_CUT_RE), about `window` characters apart."""
+    return _pieces(text, window, _NORM_CUT_RE)
+
+
+def _pieces(text: str, window: int, cut_re: re.Pattern[str]) -> list[tuple[int, int]]:
+    """[a, b) cuts of `text`, about `window` characters apart, each at the end of a match of
+    `cut_re` (a zero-width match cuts before the character it looks at); one piece if none."""
     cuts: list[tuple[int, int]] = []
     a, n = 0, len(text)
     while n - a > window:
-        m = _NORM_CUT_RE.search(text, a + window)
+        m = cut_re.search(text, a + window)
         if m is None:
             break
         cuts.append((a, m.end()))
@@ -593,21 +599,12 @@ _KEY_WINDOW = 1 << 20
 #: Both are starters that NFKC never composes with what precedes them and that casefold maps to
 #: themselves or a single ASCII letter, and the key keeps them; so no step of normalize_key (NFKC,
 #: casefold, deletions, the fixed-point loop) sees across the cut.
-_KEY_CUT_RE = re.compile("[0-9A-Za-z\u4e00-\u9fff]")
+_KEY_CUT_RE = re.compile("(?=[0-9A-Za-z\u4e00-\u9fff])")
 
 
 def _key_pieces(text: str, window: int) -> list[tuple[int, int]]:
     """[a, b) cuts of `text` at safe positions (_KEY_CUT_RE), about `window` characters apart."""
-    cuts: list[tuple[int, int]] = []
-    a, n = 0, len(text)
-    while n - a > window:
-        m = _KEY_CUT_RE.search(text, a + window)
-        if m is None:
-            break
-        cuts.append((a, m.start()))
-        a = m.start()
-    cuts.append((a, n))
-    return cuts
+    return _pieces(text, window, _KEY_CUT_RE)
 
 
 def key_hashes(text: str, *, window: int = _KEY_WINDOW) -> tuple[str, str]:
