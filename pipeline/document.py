@@ -16,6 +16,11 @@ import pyarrow as pa
 #: Raw input kept in a reject is cut to this many characters (a broken multi-MB line stays readable).
 RAW_LIMIT = 100_000
 
+#: A document longer than this many characters is a long document: its parsed record is dropped
+#: once it is built (`sources.fields.per_record`) and its str once the tag batch's Arrow table holds
+#: it (`tag._Batch.to_table`), so one copy of a long text is alive at a time.
+LONG_TEXT_CHARS = 1 << 18
+
 
 @dataclass(slots=True)
 class Document:

@@ -26,7 +26,7 @@ from filters.c4_lines import c4_line_filter
 from filters.quality import QUALITY_FIELDS
 from pipeline import __version__
 from pipeline.config import RunConfig, SourceConfig
-from pipeline.document import Document, Reject, dumps_meta, rejects_to_table
+from pipeline.document import LONG_TEXT_CHARS, Document, Reject, dumps_meta, rejects_to_table
 from pipeline.html_text import html_to_text, looks_like_html
 from pipeline.layout import Layout, as_layout
 from pipeline.normalize import normalize_text
@@ -43,9 +43,6 @@ __all__ = ["TagResult", "language_tagger", "tag_key", "tag_shard", "load_done", 
 #: Documents per tagging batch (tokenizer call, Arrow conversion); bounded in characters as well.
 BATCH_DOCS = 2048
 BATCH_CHARS = 16 * 1024 * 1024
-#: Texts longer than this many characters are dropped from their Document once the batch's Arrow
-#: table holds them (`_Batch.to_table`): a long document is not held as str while it is written.
-LONG_TEXT_CHARS = 1 << 18
 
 Progress = Callable[[int, int], None]  # (documents, bytes) since the last call
 

@@ -20,7 +20,7 @@ from pipeline.document import Document
 from pipeline.layout import as_layout
 from pipeline.normalize import NORM_WINDOW, NormChanges, _norm_pieces, normalize_text
 from pipeline.sources import expand_inputs, iter_shard
-from pipeline.sources.fields import LONG_TEXT_CHARS
+from pipeline.document import LONG_TEXT_CHARS
 from pipeline.sources.reader import read_file
 from pipeline.sources.records import LONG_LINE, RawRecord, kept_raw, raw_text
 from pipeline.sources.streams import READ_CHUNK

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pipeline.config import SourceConfig
-from pipeline.document import Document, Reject
+from pipeline.document import LONG_TEXT_CHARS, Document, Reject
 from pipeline.sources.records import RawRecord, raw_text
 
 __all__ = [
@@ -196,9 +196,6 @@ def keep_orig_id(meta: dict[str, Any], value: Any) -> str | None:
         meta["orig_id"] = oid
     return oid
 
-
-#: Documents longer than this many characters drop their parsed record (`per_record`) once built.
-LONG_TEXT_CHARS = 1 << 18
 
 #: One record -> its document; raises FieldError for a missing or mistyped field.
 Build = Callable[[RawRecord, SourceConfig], Document]
