@@ -50,11 +50,6 @@ def fmix64_np_inplace(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def fmix64_np(x: np.ndarray) -> np.ndarray:
-    """fmix64 of a uint64 array as a new array (the argument is left as it is)."""
-    return fmix64_np_inplace(x.astype(_U64, copy=True))
-
-
 def fmix32_np(h: np.ndarray) -> np.ndarray:
     """MurmurHash3 fmix32 of a uint32 array as a new array."""
     h = h.copy()
