@@ -25,6 +25,7 @@ from typing import Literal
 import xxhash
 
 from pipeline.config import Casing
+from pipeline.pieces import pieces
 
 __all__ = ["NormChanges", "normalize_text", "normalize_key", "key_hash", "key_hashes"]
 
@@ -411,22 +412,7 @@ def _normalize(
 
 def _norm_pieces(text: str, window: int) -> list[tuple[int, int]]:
     """[a, b) cuts of `text` right after a safe "\n" (_NORM_CUT_RE), about `window` characters apart."""
-    return _pieces(text, window, _NORM_CUT_RE)
-
-
-def _pieces(text: str, window: int, cut_re: re.Pattern[str]) -> list[tuple[int, int]]:
-    """[a, b) cuts of `text`, about `window` characters apart, each at the end of a match of
-    `cut_re` (a zero-width match cuts before the character it looks at); one piece if none."""
-    cuts: list[tuple[int, int]] = []
-    a, n = 0, len(text)
-    while n - a > window:
-        m = cut_re.search(text, a + window)
-        if m is None:
-            break
-        cuts.append((a, m.end()))
-        a = m.end()
-    cuts.append((a, n))
-    return cuts
+    return pieces(text, window, _NORM_CUT_RE)
 
 
 def _normalize_long(
@@ -604,7 +590,7 @@ _KEY_CUT_RE = re.compile("(?=[0-9A-Za-z\u4e00-\u9fff])")
 
 def _key_pieces(text: str, window: int) -> list[tuple[int, int]]:
     """[a, b) cuts of `text` at safe positions (_KEY_CUT_RE), about `window` characters apart."""
-    return _pieces(text, window, _KEY_CUT_RE)
+    return pieces(text, window, _KEY_CUT_RE)
 
 
 def key_hashes(text: str, *, window: int = _KEY_WINDOW) -> tuple[str, str]:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.pieces import pieces
+
 __all__ = ["count_words", "words_segmenter_name"]
 
 #: Texts longer than this are counted in pieces cut after whitespace (`_space_pieces`).
@@ -197,14 +199,8 @@ def _space_pieces(text: str) -> Iterator[str]:
     """Pieces of a long text, each ending just after a whitespace character (or at the end), about
     _LONG_TEXT_CHARS long: no word, Han run or jieba block spans two, so their counts add up to the
     text's (the lists of words and runs of a long document never exist whole)."""
-    a, n = 0, len(text)
-    while n - a > _LONG_TEXT_CHARS:
-        m = _SPACE_RE.search(text, a + _LONG_TEXT_CHARS)
-        if m is None:
-            break
-        yield text[a : m.end()]
-        a = m.end()
-    yield text[a:]
+    for a, b in pieces(text, _LONG_TEXT_CHARS, _SPACE_RE):
+        yield text[a:b]
 
 
 @functools.cache

@@ -72,6 +72,7 @@ from pipeline.dedup.shingle_kernels import (
     _token_hashes,
 )
 from pipeline.hashmix import fmix64, fmix64_np_inplace
+from pipeline.pieces import pieces
 
 __all__ = [
     "ShingleBatch",
@@ -276,24 +277,14 @@ def ngram_hashes64(texts: Sequence[str], word_ngram: int, char_ngram: int) -> tu
 _PIECE_CHARS = 1 << 18
 #: Shingles per block of a long text's window pass.
 _BLOCK_SHINGLES = 1 << 17
-_PIECE_CUT = re.compile("[\n ]")
+_PIECE_CUT = re.compile("(?=[\n ])")
 
 
 def _pieces(text: str, size: int) -> list[tuple[int, int]]:
     """[a, b) cuts of `text` before a "\\n" or an ASCII space, about `size` characters apart. Both are
     separators that fold to themselves and that NFKC neither changes nor composes with a neighbour,
     so no token, fold or NFKC run crosses a cut."""
-    cuts: list[tuple[int, int]] = []
-    a, n = 0, len(text)
-    while n - a > size:
-        m = _PIECE_CUT.search(text, a + size)
-        if m is None:
-            break
-        b = m.start()
-        cuts.append((a, b))
-        a = b
-    cuts.append((a, n))
-    return cuts
+    return pieces(text, size, _PIECE_CUT)
 
 
 def _text_tokens(text: str, piece_chars: int) -> tuple[np.ndarray, np.ndarray] | None:
