@@ -10,10 +10,11 @@ documents in a dedup group, and
 Each staged shard's sidecar is written as the tag task writes it (in a pool of the largest worker
 count: that is tag-phase work, reported apart as `sidecar_seconds`, not in the cluster phase).
 
-The cluster phase (`pipeline.dedup.cluster.cluster`: plan -> partition tasks -> components ->
-outputs) runs in a fresh driver subprocess per (size, workers); the partition tasks run in a
-process pool of `workers` processes (`pipeline.dedup.pool.pool_map`, the library's mechanism for
-`curate shard`/run_local; the Prefect flow maps the same `partition_edges` over its Dask workers).
+The cluster phase (`pipeline.dedup.cluster.cluster`: plan -> partition tasks -> verify tasks ->
+components -> outputs) runs in a fresh driver subprocess per (size, workers); the partition and
+verify tasks run in a process pool of `workers` processes (`pipeline.dedup.pool.pool_map`, the
+library's mechanism for `curate shard`/run_local; the Prefect flow maps the same
+`partition_edges` and `verify_pairs` over its Dask workers).
 `max_peak_rss_mb` is the largest ru_maxrss of the driver and of every pool process (each partition
 task reports its process's). `output_sha256`: of clusters.parquet and the keeper flags.
 
@@ -176,8 +177,8 @@ def child(folder: Path, work: Path, workers: int) -> dict[str, object]:
         "clustered_docs": res.n_clustered_docs,
         "near_edges": res.n_near_edges,
         "candidate_pairs": res.n_candidate_pairs,
-        # signature comparisons over all partition tasks: a pair sharing band keys that fall in k
-        # partitions is compared k times (k <= its shared bands), so this grows with the partition count
+        # signature comparisons of all tasks: each distinct candidate pair once (verify tasks) plus
+        # the greedy passes over over-large buckets; the same whatever the partition count
         "comparisons": res.n_comparisons,
         "exact_edges": res.n_exact_edges,
         "output_sha256": h.hexdigest(),

@@ -1,5 +1,5 @@
 """The curation flow: tag tasks mapped over input shards, the cluster phase (a plan task, one task
-per band partition mapped over the workers, then components + keepers), select tasks mapped over
+per band partition then one per pair bucket mapped over the workers, then components + keepers), select tasks mapped over
 tagged shards, then the finish task (stats, report, card: `pipeline.runner.finish`), in the order
 of the library's one phase driver (`pipeline.driver.run_phases`), which `PrefectPhases` serves.
 
@@ -29,7 +29,9 @@ from prefect.tasks import Task, exponential_backoff
 from pipeline.config import RunConfig, SourceConfig, load_config
 from pipeline.layout import Layout
 from pipeline.lock import OutLock
+from pipeline.dedup.cluster import cluster_tasks
 from pipeline.dedup.edges import partition_edges
+from pipeline.dedup.verify import verify_pairs
 from pipeline.dedup.plan import ClusterPlan
 from pipeline.driver import run_phases
 from pipeline.runner import ClusterWork, RunSummary, cluster_begin, cluster_end, finish, plan
@@ -124,17 +126,36 @@ def cluster_plan_task(cfg: RunConfig, out: Layout, tagged: list[TagResult], reus
 
 @task(name="cluster-partition", task_run_name="cluster partition {part:05d}", cache_policy=NO_CACHE, **_io_retries)
 def cluster_partition_task(plan: ClusterPlan, part: int) -> dict[str, int]:
-    """One band partition: its buckets from every shard's sidecar, candidate pairs, verification,
-    its edges under OUT/.staging/dedup/_parts (rewritten whole on a retry). Gets the plan only
-    (paths and offsets), not the tag results."""
+    """One band partition: its buckets from every shard's sidecar, its candidate pairs by pair
+    bucket, large buckets and exact keys verified, under OUT/.staging/dedup/_parts (rewritten
+    whole on a retry). Gets the plan only (paths and offsets), not the tag results."""
     start = time.perf_counter()
     counts = partition_edges(plan, part)
     lo, hi = plan.ranges[part]
     get_run_logger().info(
-        "partition %d (fine buckets %d-%d): %d candidate pairs in %.1fs, peak RSS %d MB",
-        part, lo, hi - 1, counts["n_candidate_pairs"], time.perf_counter() - start, counts["peak_rss_mb"],
+        "partition %d (fine buckets %d-%d): %d candidate pairs for verification in %.1fs, peak RSS %d MB",
+        part, lo, hi - 1, counts["pairs_written"], time.perf_counter() - start, counts["peak_rss_mb"],
     )
     return counts
+
+
+@task(name="cluster-verify", task_run_name="cluster verify {bucket:05d}", cache_policy=NO_CACHE, **_io_retries)
+def cluster_verify_task(plan: ClusterPlan, bucket: int) -> dict[str, int]:
+    """One pair bucket: its candidate pairs from every partition, each distinct pair compared once
+    against the signatures it needs; its edges under OUT/.staging/dedup/_parts."""
+    start = time.perf_counter()
+    counts = verify_pairs(plan, bucket)
+    get_run_logger().info(
+        "pair bucket %d: %d comparisons, %d candidate pairs counted here, in %.1fs, peak RSS %d MB",
+        bucket, counts["n_comparisons"], counts["n_candidate_pairs"], time.perf_counter() - start, counts["peak_rss_mb"],
+    )
+    return counts
+
+
+def _task_map(fn: Callable[[ClusterPlan, int], dict[str, int]], plan: ClusterPlan, parts: list[int]) -> list[dict[str, int]]:
+    """The cluster phase's `map_fn` in the flow: one task run per part, spread over the workers."""
+    task_of = {partition_edges: cluster_partition_task, verify_pairs: cluster_verify_task}
+    return list(task_of[fn].map(unmapped(plan), parts).result())
 
 
 @task(name="cluster", cache_policy=NO_CACHE)
@@ -284,8 +305,8 @@ class PrefectPhases:
         return cluster_plan_task.submit(self.cfg, self.lay, self._tagged or tagged, reuse, self.workers).result()
 
     def cluster_partitions(self, cw: ClusterWork) -> None:
-        assert cw.plan is not None  # one task run per band partition, spread over the workers
-        cluster_partition_task.map(unmapped(cw.plan), list(range(cw.plan.partitions))).result()
+        assert cw.plan is not None  # one task run per band partition, then per pair bucket
+        cluster_tasks(cw.plan, _task_map, cw.seconds)
 
     def cluster_end(self, cw: ClusterWork) -> tuple[dict[str, Any], dict[str, float]]:
         self._cluster = cluster_task.submit(self.cfg, self.lay, cw)

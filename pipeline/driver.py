@@ -35,7 +35,9 @@ class Phases(Protocol):
         the clusters of the same key are reused, when `reuse`)."""
 
     def cluster_partitions(self, cw: ClusterWork) -> None:
-        """Candidate pairs and edges of every band partition of `cw.plan` (not None here)."""
+        """Candidate pairs and edges of every band partition of `cw.plan` (not None here), then
+        each pair bucket's verification (`dedup.cluster.cluster_tasks`); the stages' seconds go
+        to `cw.seconds`."""
 
     def cluster_end(self, cw: ClusterWork) -> tuple[dict[str, Any], dict[str, float]]:
         """Components, cluster outputs and keepers: the dedup summary and the seconds per step."""
@@ -94,7 +96,8 @@ def run_phases(
         if cw.plan is not None:
             step = time.perf_counter()
             phases.cluster_partitions(cw)
-            cw.seconds["partitions"] = time.perf_counter() - step
+            # the whole, unless the phases recorded their stages ("partitions", "verify")
+            cw.seconds.setdefault("partitions", time.perf_counter() - step)
         dedup, cluster_seconds = phases.cluster_end(cw)
         seconds["cluster"] = time.perf_counter() - clock
 

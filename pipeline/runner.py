@@ -38,7 +38,7 @@ from pipeline.config import RunConfig, SourceConfig
 from pipeline.document import FINAL_SCHEMA, REJECT_SCHEMA
 from pipeline.driver import run_phases
 from pipeline.dedup.components import finish_clusters
-from pipeline.dedup.edges import partition_edges
+from pipeline.dedup.cluster import cluster_tasks
 from pipeline.dedup.plan import ClusterPlan, plan_clusters
 from pipeline.dedup.pool import MapFn, ProcessMap
 from pipeline.layout import Layout, as_layout
@@ -362,7 +362,7 @@ class LocalPhases:
 
     def cluster_partitions(self, cw: ClusterWork) -> None:
         assert cw.plan is not None
-        self.pool(partition_edges, cw.plan, list(range(cw.plan.partitions)))
+        cluster_tasks(cw.plan, self.pool, cw.seconds)
 
     def cluster_end(self, cw: ClusterWork) -> tuple[dict[str, Any], dict[str, float]]:
         return cluster_end(self.cfg, self.lay, cw, self.pool, self.workers), dict(cw.seconds)

@@ -273,15 +273,16 @@ def test_local_dask_workers_share_one_temporary_server(home: Path, corpus: Path,
     # the temporary server kept its runs in PREFECT_HOME's database, which the module's server reads
     n = len(shard_names(corpus))
     run_id = flow_run_id(res.stdout)
-    # tag and select per shard; cluster plan, 4 band partitions (2 per worker), cluster; finish
-    states = task_run_states(api_url, run_id, expected=2 * n + 7)
+    # tag and select per shard; cluster plan, 4 band partitions (2 per worker), 4 pair buckets, cluster; finish
+    states = task_run_states(api_url, run_id, expected=2 * n + 11)
     assert sum(k.startswith("tag ") for k in states) == n and set(states.values()) == {"COMPLETED"}, states
     assert sorted(k for k in states if k.startswith("cluster partition ")) == [f"cluster partition {i:05d}" for i in range(4)], states
+    assert sorted(k for k in states if k.startswith("cluster verify ")) == [f"cluster verify {i:05d}" for i in range(4)], states
     # the run summary artifact lists the cluster phase's time per step
     with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
         (artifact,) = client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
     step_line = next(line for line in artifact.data.splitlines() if line.startswith("Cluster phase by step: "))
-    assert all(f"{step} " in step_line for step in ("plan", "partitions", "components", "outputs", "keepers")), step_line
+    assert all(f"{step} " in step_line for step in ("plan", "partitions", "verify", "components", "outputs", "keepers")), step_line
 
 
 def test_scheduler_runs_the_served_deployment(home: Path, corpus: Path, reference: dict[str, str], api_url: str) -> None:

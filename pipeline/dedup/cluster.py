@@ -9,11 +9,16 @@ over the edges only join verified pairs into clusters.
                                            document offsets, partitions from the document count
                                            and cfg.cluster_memory_mb
     edges.partition_edges(plan, i)         one task per partition: reads its buckets from every
-                                           shard and only the signatures of its candidate pairs;
-                                           writes work/_parts/part-NNNNN.parquet
+                                           shard; writes its candidate pairs by pair bucket
+                                           (work/_parts/pairs-NNNNN.arrow, `pairs.py`) and its
+                                           exact links and large-bucket edges
+                                           (work/_parts/part-NNNNN.parquet)
+    verify.verify_pairs(plan, j)           one task per pair bucket: each distinct candidate pair
+                                           compared once, reading only the signatures it needs;
+                                           writes work/_parts/verify-NNNNN.parquet
+    cluster_tasks(plan, map_fn, seconds)   the two mapped stages in a row
     components.finish_clusters(plan)       components over the edges, clusters/edges/stats
-    cluster(paths, work, cfg)              the three in a row, here (map_fn: over a pool.ProcessMap
-                                           or Dask)
+    cluster(paths, work, cfg)              all of it, here (map_fn: over a pool.ProcessMap or Dask)
 
 Why this shape (design.md, "Data flow"): no in-memory index of the whole corpus, and no array per
 document in any process. A partition task holds its partition's band rows (~48 bytes per row at
@@ -24,6 +29,8 @@ sorted shard order (offsets from row counts), so the outputs are those of one gl
 
 Candidates: every pair of documents that shares one of `cfg.bands` band keys (`cfg.rows`
 signature values each; 16 x 8 makes a J=0.85 pair a candidate 99.4% of the time, docs/dependencies.md).
+A pair sharing several keys is found in several partitions and compared once, in its pair
+bucket's verify task, so the comparisons do not grow with the partition count.
 Verification: the fraction of equal signature values (datasketch's `jaccard`) >= `cfg.threshold`.
 Buckets larger than `_ALL_PAIRS_MAX` (templated boilerplate) are verified greedily instead of
 pairwise: up to `_GREEDY_ROUNDS` representatives each take the members that match them (see
@@ -47,7 +54,8 @@ Work directory layout (`work_dir`, local or a store):
     edges.parquet           verified links: a, b (ids, a < b), match ("exact" | "near"),
                             jaccard (estimated, float32); sorted; for audits and benchmarks
     cluster_stats.json      counts, the source x source duplicate-pair matrix, casing impact
-    _parts/part-*.parquet   each partition task's edges (document indices); removed at the end
+    _parts/                 each partition task's pairs-*.arrow and part-*.parquet, each verify
+                            task's verify-*.parquet (document indices); removed at the end
                             unless keep_intermediate=True
 Every output file is written under a temporary name and renamed; same inputs + same config give
 byte-identical outputs whatever the number of partitions and workers (the partition count is
@@ -71,8 +79,23 @@ from pipeline.layout import Store, url_to_fs
 from pipeline.dedup.sidecar import SUFFIX
 from pipeline.dedup.components import ClusterResult, finish_clusters
 from pipeline.dedup.edges import partition_edges
-from pipeline.dedup.plan import plan_clusters
+from pipeline.dedup.plan import ClusterPlan, plan_clusters
 from pipeline.dedup.pool import MapFn, ProcessMap
+from pipeline.dedup.verify import verify_pairs
+
+
+def cluster_tasks(plan: ClusterPlan, map_fn: MapFn, seconds: dict[str, float]) -> list[dict[str, int]]:
+    """The phase's two mapped stages through `map_fn` (a process pool, or the flow's task maps):
+    one partition task per band partition, then one verify task per pair bucket (which reads
+    what every partition task wrote). Their wall times go to `seconds` ("partitions",
+    "verify"); returns every task's counts (with its process's peak RSS)."""
+    clock = time.perf_counter()
+    done = map_fn(partition_edges, plan, list(range(plan.partitions)))
+    seconds["partitions"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    done += map_fn(verify_pairs, plan, list(range(plan.verify_buckets)))
+    seconds["verify"] = time.perf_counter() - clock
+    return done
 
 def cluster(
     paths: Sequence[str | Path],
@@ -90,8 +113,8 @@ def cluster(
     """Clusters the documents of the staged shards `paths` (columns `id`, `source`, `key_hash`,
     `minhash` (fixed_size_list<uint32>[num_perm] or list<uint32>), `n_chars`, optional
     `dedup_group`, optional `key_hash_cs`) and writes work_dir/clusters.parquet, edges.parquet and
-    cluster_stats.json (module doc): plan_clusters -> partition_edges per partition (in `workers`
-    processes, or through `map_fn(fn, plan, parts)`: e.g. Dask) -> finish_clusters. Paths are read in
+    cluster_stats.json (module doc): plan_clusters -> cluster_tasks (partition and verify tasks in
+    `workers` processes, or through `map_fn(fn, plan, parts)`: e.g. Dask) -> finish_clusters. Paths are read in
     sorted order, so the outputs do not depend on the order given, nor on `partitions` / workers.
     Sidecars: `sidecar_of(path)` in `sidecar_store` (default: next to each shard, as the tag task
     writes them; written here where missing). With neither given, they go to a local temporary
@@ -111,10 +134,7 @@ def cluster(
             paths, work, cfg, store=store, sidecar_store=sidecar_store, sidecar_of=sidecar_of, partitions=partitions, workers=workers
         )
         seconds = {"plan": time.perf_counter() - clock}
-        clock = time.perf_counter()
-        parts = list(range(plan.partitions))
-        done = mapper(partition_edges, plan, parts)
-        seconds["partitions"] = time.perf_counter() - clock
+        done = cluster_tasks(plan, mapper, seconds)
         res = finish_clusters(plan, keep_intermediate=keep_intermediate, map_fn=mapper, groups=workers)
     finally:
         if map_fn is None:

@@ -168,9 +168,9 @@ def finish_clusters(
     clock = time.perf_counter()
     tables = []
     counts = EdgeCounts()
-    for i in range(plan.partitions):
-        t = store.read_table(plan.part_path(i))
-        meta = json.loads((store.parquet_file(plan.part_path(i)).schema_arrow.metadata or {})[b"counts"])
+    for path in plan.edge_paths():
+        t = store.read_table(path)
+        meta = json.loads((t.schema.metadata or {})[b"counts"])
         for k, v in meta.items():
             setattr(counts, k, getattr(counts, k) + int(v))
         tables.append(t)

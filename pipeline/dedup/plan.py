@@ -86,8 +86,27 @@ class ClusterPlan:
     def partitions(self) -> int:
         return len(self.ranges)
 
+    @property
+    def verify_buckets(self) -> int:
+        """Pair buckets of the verify stage (`verify.py`): as many as band partitions (each holds
+        ~1/P of the candidate pairs, far fewer bytes than a partition's band rows)."""
+        return len(self.ranges)
+
     def part_path(self, i: int) -> str:
+        """Band partition i's exact links and greedy edges."""
         return f"{self.work}/_parts/part-{i:05d}.parquet"
+
+    def pairs_path(self, i: int) -> str:
+        """Band partition i's candidate pairs, by pair bucket (`pairs.py`)."""
+        return f"{self.work}/_parts/pairs-{i:05d}.arrow"
+
+    def verify_path(self, j: int) -> str:
+        """Pair bucket j's verified near edges."""
+        return f"{self.work}/_parts/verify-{j:05d}.parquet"
+
+    def edge_paths(self) -> list[str]:
+        """Every edge file of the two mapped stages, in a fixed order."""
+        return [self.part_path(i) for i in range(self.partitions)] + [self.verify_path(j) for j in range(self.verify_buckets)]
 
     def open_sidecars(self) -> list[Sidecar]:
         return [Sidecar(self.sidecar_store, p, f) for p, f in zip(self.sidecars, self._footers)]

@@ -21,6 +21,7 @@ import pipeline.dedup.edges as edges
 from pipeline.dedup.cluster import cluster
 from pipeline.dedup.components import finish_clusters
 from pipeline.dedup.edges import partition_edges
+from pipeline.dedup.verify import verify_pairs
 from pipeline.dedup.plan import choose_partitions, plan_clusters
 from pipeline.dedup.pool import pool_map
 from pipeline.dedup.sidecar import FINE_BUCKETS, read_footer, sidecar_path
@@ -106,11 +107,13 @@ def test_real_documents_match_the_reference(tmp_path: Path) -> None:
 
 
 def test_plan_tasks_and_finish_one_by_one(synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], tmp_path: Path) -> None:
-    """The three library steps the flow maps, called as the flow calls them (tasks in any order)."""
+    """The library steps the flow maps, called as the flow calls them (tasks of a stage in any
+    order): partition tasks, then verify tasks, then the final step."""
     paths, ref = synthetic
     plan = plan_clusters(paths, tmp_path / "w", CFG, partitions=4, sidecar_of=lambda p: str(tmp_path / (Path(p).stem + ".lsh")))
     assert plan.n_docs == 12_000 and plan.ranges[0][0] == 0 and plan.ranges[-1][1] == FINE_BUCKETS
     counts = [partition_edges(plan, i) for i in reversed(range(plan.partitions))]
+    counts += [verify_pairs(plan, j) for j in reversed(range(plan.verify_buckets))]
     assert all(c["peak_rss_mb"] > 0 for c in counts)
     finish_clusters(plan, keep_intermediate=True)
     assert _outputs(tmp_path / "w") == ref
@@ -158,14 +161,15 @@ def test_many_clustered_documents_take_output_ranges_with_one_worker(
     assert _outputs(tmp_path / "w") == ref
 
 
-def test_comparisons_grow_with_partitions_but_the_answers_do_not(
+def test_each_candidate_pair_is_compared_once_whatever_the_partitions(
     synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], tmp_path: Path
 ) -> None:
-    """A pair whose shared band keys fall in k partitions is compared k times (the partition tasks'
-    main cost, reported as n_comparisons); it is counted once and linked once whatever k."""
+    """A pair whose shared band keys fall in k partitions is found k times but compared once, in
+    its pair bucket's verify task: the comparisons (the phase's main cost, n_comparisons) do not
+    grow with the partition count; the pair is counted once and linked once whatever k."""
     paths, ref = synthetic
     one = cluster(paths, tmp_path / "p1", CFG, partitions=1)
     many = cluster(paths, tmp_path / "p64", CFG, partitions=64)
-    assert one.n_candidate_pairs <= one.n_comparisons < many.n_comparisons
+    assert 0 < one.n_candidate_pairs <= one.n_comparisons == many.n_comparisons
     assert "n_comparisons" not in json.loads((tmp_path / "p64" / "cluster_stats.json").read_text())
     assert _outputs(tmp_path / "p1") == _outputs(tmp_path / "p64") == ref

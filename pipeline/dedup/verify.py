@@ -1,0 +1,70 @@
+"""The cluster phase's second mapped stage (issue #18): each distinct candidate pair compared once.
+
+A pair of documents sharing s band keys sits in up to min(s, P) band partitions; verified inside
+them, it was compared in each, so comparisons per document grew with the partition count (0.74M
+per million documents at 2 partitions, 1.22M at 17). Instead, a partition task (`edges.py`)
+emits its small buckets' candidate pairs, each with the smallest band key it found the pair
+under, into `verify_buckets` pair buckets by the range of the pair's first document
+(`pairs.PairSink` -> work/_parts/pairs-NNNNN.arrow). One verify task per pair bucket
+(`verify_pairs`) reads its bucket from every partition's file, keeps each pair once with its
+smallest emitted key, and compares it once, reading the first documents' rows in order.
+
+Counting stays what it was: a distinct pair is counted (`n_candidate_pairs`, `n_exempt_pairs`)
+when its smallest shared band key, from the signatures, is its smallest emitted key, that is,
+when that key's bucket was small enough to be paired (a larger bucket's pairs are counted where
+its greedy pass compares them). The edges are the same pairs at the same estimated Jaccard, so
+the outputs do not change; only the comparisons (`n_comparisons`) do.
+"""
+
+from __future__ import annotations
+
+
+import json
+import math
+import resource
+from dataclasses import asdict
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.dedup.edges import PART_SCHEMA, EdgeCounts, _Bands, _Edges, _verify, gathers
+from pipeline.dedup.pairs import read_bucket
+from pipeline.dedup.plan import ClusterPlan
+
+#: Distinct pairs a verify task compares per round (signature rows gathered per 64k of them).
+_VERIFY_PAIRS = 4_000_000
+
+
+def verify_pairs(plan: ClusterPlan, j: int) -> dict[str, int]:
+    """One verify task: pair bucket j's distinct pairs, each compared once (module doc); its near
+    edges written to work/_parts/verify-NNNNN.parquet (PART_SCHEMA, kind 0) with its counts in
+    the file's metadata. Returns the counts and this process's peak RSS so far (MB). Memory:
+    this bucket's pairs (~50 bytes each at the sort) and 64k pairs' signature rows."""
+    cfg = plan.cfg
+    n, P = np.int64(max(plan.n_docs, 1)), cfg.num_perm
+    need = math.ceil(cfg.threshold * P - 1e-9)
+    a, b, key = read_bucket(plan, j)
+    code = a * n + b
+    del a, b
+    order = np.lexsort((key, code))  # by pair, then key: the first of each pair has its smallest key
+    code, key = code[order], key[order]
+    del order
+    first = np.ones(len(code), dtype=bool)
+    first[1:] = code[1:] != code[:-1]
+    code, key = code[first], key[first]
+    del first
+    counts, edges = EdgeCounts(), _Edges()
+    sidecars = plan.open_sidecars()
+    sigs, groups = gathers(plan, sidecars)
+    try:
+        for lo in range(0, len(code), _VERIFY_PAIRS):
+            c = code[lo : lo + _VERIFY_PAIRS]
+            _verify(c // n, c % n, sigs, groups, need, cfg.exempt_same_tree, edges, counts, (key[lo : lo + _VERIFY_PAIRS], _Bands(cfg.bands, cfg.rows)))
+    finally:
+        sigs.close()
+    ea, eb, esim = edges.arrays()
+    t = pa.table(
+        {"a": ea, "b": eb, "kind": np.zeros(len(ea), np.int8), "sim": esim.astype(np.int32)}, schema=PART_SCHEMA
+    ).replace_schema_metadata({"counts": json.dumps(asdict(counts))})
+    plan.store.write_table(t, plan.verify_path(j), compression="none")
+    return {**asdict(counts), "peak_rss_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)}
