@@ -35,6 +35,8 @@ _PAIRS_PER_CHUNK = 4_000_000
 #: Candidate pairs whose documents' signature rows are gathered at once (<= 128k rows, 64 MB; the
 #: mapping's pages are dropped right after the gather).
 _GATHER_PAIRS = 65_536
+#: Members of a large bucket whose signature rows the greedy pass reads once (64 MB at 128 values).
+_GREEDY_LOCAL_ROWS = 131_072
 #: Rows per block of a partition-wide elementwise pass (1 MB temporaries).
 _BLOCK_ROWS = 131_072
 #: Candidate pairs compared per block (the two row copies of a block stay in cache).
@@ -338,31 +340,57 @@ def _bucket_pairs(
     every remaining member it verifies against (exact copies go in the first round); repeated up to
     _GREEDY_ROUNDS times, linear in the bucket size each. Leftovers: all pairs inside windows of
     _ALL_PAIRS_MAX members. A pair of leftovers in different windows is not compared (the price of
-    bounded work; other bands usually bring such a pair together in a smaller bucket)."""
-    rest = members
+    bounded work; other bands usually bring such a pair together in a smaller bucket).
+    The members' signature rows are read once for all rounds and windows (up to
+    _GREEDY_LOCAL_ROWS members: 64 MB; a larger bucket reads them per round)."""
+    local = len(members) <= _GREEDY_LOCAL_ROWS
+    rows_all = sigs[members] if local else None
+    grp_all = groups[members] if exempt else None
+
+    def rows(pos: np.ndarray) -> np.ndarray:
+        return rows_all[pos] if rows_all is not None else sigs[members[pos]]
+
+    rest = np.arange(len(members))  # positions in members (doc order)
     for _ in range(_GREEDY_ROUNDS):
         if len(rest) < 2:
             return
         rep, others = rest[0], rest[1:]
         eq = np.empty(len(others), dtype=np.int32)
-        row = sigs[rep]
+        row = rows(rest[:1])[0]
         for lo in range(0, len(others), _GATHER_PAIRS):
             hi = min(lo + _GATHER_PAIRS, len(others))
-            eq[lo:hi] = np.count_nonzero(sigs[others[lo:hi]] == row, axis=1)
+            eq[lo:hi] = np.count_nonzero(rows(others[lo:hi]) == row, axis=1)
         res.n_candidate_pairs += len(others)
         res.n_comparisons += len(others)
         ok = eq >= need
-        grep = int(groups[rep]) if exempt else 0
-        if exempt and grep != 0:
-            same = groups[others] == grep
+        grep = int(grp_all[rep]) if grp_all is not None else 0
+        if grp_all is not None and grep != 0:
+            same = grp_all[others] == grep
             res.n_exempt_pairs += int((same & ok).sum())
             ok &= ~same
-        edges.add(np.full(int(ok.sum()), rep, dtype=np.int64), others[ok], eq[ok])
+        edges.add(np.full(int(ok.sum()), members[rep], dtype=np.int64), members[others[ok]], eq[ok])
         rest = others[~ok]
     for lo in range(0, len(rest), _ALL_PAIRS_MAX):
         win = rest[lo : lo + _ALL_PAIRS_MAX]
         left, right = _pairs_in_runs(np.array([0]), np.array([len(win)]))
-        _verify(win[left], win[right], sigs, groups, need, exempt, edges, res)
+        if rows_all is None:
+            _verify(members[win[left]], members[win[right]], sigs, groups, need, exempt, edges, res)
+            continue
+        # what _verify does (every pair counted: no owner), on the rows read above
+        pa_, pb_ = win[left], win[right]
+        eq = np.empty(len(pa_), dtype=np.int32)
+        for blo in range(0, len(pa_), _VERIFY_BLOCK):
+            bhi = min(blo + _VERIFY_BLOCK, len(pa_))
+            eq[blo:bhi] = np.count_nonzero(rows_all[pa_[blo:bhi]] == rows_all[pb_[blo:bhi]], axis=1)
+        res.n_comparisons += len(pa_)
+        if grp_all is not None:
+            ga, gb = grp_all[pa_], grp_all[pb_]
+            same = (ga == gb) & (ga != 0)
+            res.n_exempt_pairs += int(same.sum())
+            pa_, pb_, eq = pa_[~same], pb_[~same], eq[~same]
+        res.n_candidate_pairs += len(pa_)
+        ok = eq >= need
+        edges.add(members[pa_[ok]], members[pb_[ok]], eq[ok])
 
 
 def _exact_groups(k1: np.ndarray, k2: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
