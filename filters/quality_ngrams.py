@@ -73,7 +73,13 @@ def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int
     w = wh.size
     out = {f"q_top_{m}gram": np.zeros(n_docs) for m in (2, 3, 4)}
     out.update({f"q_dup_{m}gram": np.zeros(n_docs) for m in range(5, 11)})
-    total = np.bincount(wdoc, weights=wl, minlength=n_docs)
+    if n_docs == 1 and w:
+        # one (long) document: its word-length array of document numbers is all zeros; a
+        # read-only view of one zero holds none of it (every use below reads or indexes it)
+        total = np.array([float(wl.sum(dtype=np.int64))])
+        wdoc = np.broadcast_to(wdoc.dtype.type(0), wdoc.shape)
+    else:
+        total = np.bincount(wdoc, weights=wl, minlength=n_docs)
     if w < 2:
         return out
     # word-length arrays are what a long document holds here: hashes are mixed in place, and the
