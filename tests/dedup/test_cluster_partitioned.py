@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import reference_cluster as R
 from dedup_helpers import Doc, c4_texts, cmrc_texts, oasst_texts, write_shards
@@ -21,6 +22,7 @@ import pipeline.dedup.edges as edges
 from pipeline.dedup.cluster import cluster
 from pipeline.dedup.components import finish_clusters
 from pipeline.dedup.edges import partition_edges
+from pipeline.dedup import pairs, verify
 from pipeline.dedup.verify import verify_pairs
 from pipeline.dedup.plan import choose_partitions, plan_clusters
 from pipeline.dedup.pool import pool_map
@@ -126,6 +128,26 @@ def test_plan_tasks_and_finish_one_by_one(synthetic: tuple[list[Path], tuple[byt
         (tmp_path / "w" / "clusters.parquet").unlink()
         finish_clusters(plan, keep_intermediate=True, map_fn=pool_map(1), groups=groups, min_parallel_docs=0)
         assert _outputs(tmp_path / "w") == ref
+
+
+def test_pairs_in_many_flushes_and_verify_rounds(
+    monkeypatch: pytest.MonkeyPatch, synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], tmp_path: Path
+) -> None:
+    """A partition's candidate pairs written in many flushes of pair-bucket batches, and a verify
+    task comparing its pairs in many rounds: the same outputs and counts."""
+    paths, ref = synthetic
+    monkeypatch.setattr(edges, "_PAIRS_PER_CHUNK", 40)  # many sink.add calls
+    monkeypatch.setattr(pairs, "_FLUSH_PAIRS", 50)
+    monkeypatch.setattr(verify, "_VERIFY_PAIRS", 70)
+    plan = plan_clusters(paths, tmp_path / "w", CFG, partitions=3, sidecar_of=lambda p: str(tmp_path / (Path(p).stem + ".lsh")))
+    written = sum(partition_edges(plan, i)["pairs_written"] for i in range(plan.partitions))
+    with pa.ipc.open_file(pa.OSFile(plan.pairs_path(0), "rb")) as reader:
+        assert reader.num_record_batches > 2 * plan.verify_buckets  # several flushes of V batches
+    assert written > 0
+    for j in range(plan.verify_buckets):
+        verify_pairs(plan, j)
+    finish_clusters(plan)
+    assert _outputs(tmp_path / "w") == ref
 
 
 def test_stale_sidecar_is_rebuilt(tmp_path: Path) -> None:
