@@ -7,8 +7,10 @@ are the phase's answers; `pipeline/dedup/cluster.py` has the overview."""
 from __future__ import annotations
 
 
+import contextlib
 import json
 import math
+import os
 import resource
 import time
 from collections.abc import Iterator, Mapping
@@ -246,13 +248,23 @@ class _Outputs:
 
 
 def _write_ipc(store: Store, table: pa.Table, path: str) -> None:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, table.schema) as w:
-        w.write_table(table)
-    store.write_bytes(path, sink.getvalue().to_pybytes())
+    """An output task's intermediate, streamed to a local file (no in-memory copy of the whole
+    file, then of its bytes) and put in place."""
+    tmp = store.local_tmp(path)
+    try:
+        with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+            w.write_table(table)
+        store.put_local(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _read_ipc(store: Store, path: str) -> pa.Table:
+    """Memory-mapped locally (the table's buffers are the file's pages: no read copy)."""
+    if store.local:
+        return pa.ipc.open_file(pa.memory_map(path)).read_all()
     return pa.ipc.open_file(pa.py_buffer(store.read_bytes(path))).read_all()
 
 
