@@ -221,7 +221,7 @@ def finish_clusters(
         res.source_pairs, res.source_docs = _source_matrix(table)
     _write_atomic(store, table, f"{work}/clusters.parquet")
     _write_atomic(store, edges_t, f"{work}/edges.parquet")
-    res.n_clusters = len(np.unique(root))
+    res.n_clusters = int(np.count_nonzero(root == nodes))  # a component's root is its smallest node
     res.n_clustered_docs = len(nodes)
     res.n_duplicates = res.n_clustered_docs - res.n_clusters
     store.write_bytes(f"{work}/cluster_stats.json", (json.dumps(res.stats(), indent=2, sort_keys=True) + "\n").encode("utf-8"))
