@@ -136,9 +136,10 @@ _DOCS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("n_char
 #: Clustered documents per output range task (finish_clusters): beyond this, ranges even with one worker.
 _OUTPUT_GROUP_DOCS = 1_000_000
 #: Fewer clustered documents than this: the outputs in one process even with several workers. The
-#: split costs more than it saves below (bench/cluster_scale.py, 4M documents, 582k clustered, quiet
-#: machine: 1.9 s in one process, 2.1 s in two tasks; Arrow's kernels already use both cores).
-PARALLEL_OUTPUT_MIN_DOCS = 1_000_000
+#: split costs more than it saves below (bench/cluster_scale.py shards, quiet machine, two workers:
+#: 145k clustered documents 0.30-0.32 s in one process, 0.40-0.54 s in two tasks; 582k: 1.55-1.65 s
+#: in one process, 1.11-1.37 s in two tasks; Arrow's kernels already use both cores).
+PARALLEL_OUTPUT_MIN_DOCS = 400_000
 
 
 def _docs_rows(plan: ClusterPlan, nodes: np.ndarray, shards: range | None = None) -> pa.Table:
