@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from pipeline.layout import Store
 from pipeline.dedup.keys import EMPTY_KEY_HASH
-from pipeline.dedup.edges import PART_SCHEMA, EdgeCounts, _pairs_in_runs, equal_counts, gathers
+from pipeline.dedup.edges import PART_SCHEMA, EdgeCounts, _pairs_in_runs
 from pipeline.dedup.plan import ClusterPlan
 from pipeline.dedup.pool import MapFn, ProcessMap
 
@@ -200,12 +200,6 @@ def finish_clusters(
         res.casing_impact = res.exact_dup_docs - res.exact_dup_docs_cs
     res.n_near_edges = int((kind == 0).sum())
     res.n_exact_edges = int((kind == 1).sum())
-    ex = kind == 1
-    sidecars = plan.open_sidecars()
-    sigs, _ = gathers(plan, sidecars)
-    if ex.any():  # exact edges carry sim = num_perm so far: report the signatures' own estimate
-        sim[ex] = equal_counts(sigs, a[ex], b[ex])[0]
-    sigs.close()
     nodes, root = connected_components(a, b)
     res.seconds["components"] = time.perf_counter() - clock
 

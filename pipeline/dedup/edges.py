@@ -487,6 +487,7 @@ def partition_edges(plan: ClusterPlan, part: int) -> dict[str, int]:
         sink.close()
         k1, k2, doc = _load(plan, sidecars, "ex", lo, hi, [("k1", np.uint64), ("k2", np.uint64), ("row", np.uint32)])
         ea, eb, esim = _exact_edges(*_exact_groups(k1, k2, doc), groups, P, cfg.exempt_same_tree, counts).arrays()
+        esim = equal_counts(sigs, ea, eb)[0]  # an exact link reports the signatures' own estimate
         if plan.has_cs:
             k1, k2, doc = _load(plan, sidecars, "cs", lo, hi, [("k1", np.uint64), ("k2", np.uint64), ("row", np.uint32)])
             counts.exact_dup_docs_cs += int((_exact_groups(k1, k2, doc)[2] - 1).sum())
