@@ -192,7 +192,7 @@ class DedupConfig(Strict):
         1024,
         ge=256,
         description="memory budget of one cluster partition task (MiB): the band partitions are as many as "
-        "keep each task under it (about 0.6M documents per GiB); the clusters do not depend on it",
+        "keep each task under it and at most 8M band rows (0.5M documents) each; the clusters do not depend on it",
     )
 
     @model_validator(mode="after")

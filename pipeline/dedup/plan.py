@@ -49,13 +49,19 @@ def _check_schema(store: Store, path: str, num_perm: int) -> pa.Schema:
 #: one of its shared band keys.
 _BYTES_PER_BAND_ROW = 48
 _TASK_BASE_BYTES = 320 << 20
+#: Band rows per partition at most, whatever the budget: a partition's sort and runs cost less per
+#: row when smaller (bench/cluster_scale.py shards, partition stage, one worker: 4M documents
+#: 3.6 s with 5 partitions, 3.0 s with 8; 16M 17.4 s with 17, 14.7 s with 34, 14.9 s with 68),
+#: and since each candidate pair is compared once (verify.py) more partitions cost no comparisons.
+_MAX_BAND_ROWS = 8_000_000
 
 
 def choose_partitions(n_band_rows: int, memory_mb: int, workers: int = 1) -> int:
-    """Band partitions so that one partition task stays under `memory_mb`, rounded up to a multiple
-    of `workers` (at least two per worker) so the workers finish together; at most FINE_BUCKETS."""
+    """Band partitions so that one partition task stays under `memory_mb` and holds at most
+    _MAX_BAND_ROWS rows, rounded up to a multiple of `workers` (at least two per worker) so the
+    workers finish together; at most FINE_BUCKETS."""
     usable = max((memory_mb << 20) - _TASK_BASE_BYTES, 64 << 20)
-    p = max(1, math.ceil(n_band_rows * _BYTES_PER_BAND_ROW / usable))
+    p = max(1, math.ceil(n_band_rows * _BYTES_PER_BAND_ROW / usable), math.ceil(n_band_rows / _MAX_BAND_ROWS))
     if n_band_rows and workers > 1:
         p = math.ceil(max(p, 2 * workers) / workers) * workers
     return min(FINE_BUCKETS, p)

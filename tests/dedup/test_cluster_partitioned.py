@@ -165,8 +165,11 @@ def test_stale_sidecar_is_rebuilt(tmp_path: Path) -> None:
 
 def test_partition_count_follows_the_memory_budget() -> None:
     assert choose_partitions(0, 1024) == 1
-    one_gib = choose_partitions(16_000_000 * 16, 1024)
-    assert choose_partitions(16_000_000 * 16, 2048) < one_gib < choose_partitions(16_000_000 * 16, 512)
+    # a small budget binds: fewer bytes, more partitions
+    assert 32 < choose_partitions(16_000_000 * 16, 512) < choose_partitions(16_000_000 * 16, 448) < choose_partitions(16_000_000 * 16, 400)
+    # otherwise the row cap does (at most 8M band rows a partition), whatever the budget
+    assert choose_partitions(16_000_000 * 16, 1024) == choose_partitions(16_000_000 * 16, 4096) == 32
+    assert choose_partitions(10**11, 1024) == FINE_BUCKETS
     assert choose_partitions(1_000_000 * 16, 1024, workers=2) % 2 == 0
     assert choose_partitions(10**9 * 16, 256) == FINE_BUCKETS
     with pytest.raises(ValueError):
