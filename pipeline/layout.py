@@ -181,15 +181,22 @@ class Store:
         os.close(fd)
         return tmp
 
-    def write_table(self, table: pa.Table, path: str, **kwargs: Any) -> None:
+    @contextlib.contextmanager
+    def writing(self, path: str) -> Iterator[str]:
+        """A local file to write what becomes `path`: put in place when the block ends, removed
+        if it raises (the writer that streams into a file rather than handing over bytes)."""
         tmp = self.local_tmp(path)
         try:
-            pq.write_table(table, tmp, **kwargs)
+            yield tmp
             self.put_local(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+
+    def write_table(self, table: pa.Table, path: str, **kwargs: Any) -> None:
+        with self.writing(path) as tmp:
+            pq.write_table(table, tmp, **kwargs)
 
     def copy(self, src: Store, src_path: str, path: str) -> None:
         """A complete copy of a file of `src` to `path` here."""

@@ -7,10 +7,8 @@ are the phase's answers; `pipeline/dedup/cluster.py` has the overview."""
 from __future__ import annotations
 
 
-import contextlib
 import json
 import math
-import os
 import resource
 import time
 from collections.abc import Iterator, Mapping
@@ -245,15 +243,8 @@ class _Outputs:
 def _write_ipc(store: Store, table: pa.Table, path: str) -> None:
     """An output task's intermediate, streamed to a local file (no in-memory copy of the whole
     file, then of its bytes) and put in place."""
-    tmp = store.local_tmp(path)
-    try:
-        with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
-            w.write_table(table)
-        store.put_local(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with store.writing(path) as tmp, pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
 
 
 def _read_ipc(store: Store, path: str) -> pa.Table:
