@@ -280,8 +280,8 @@ def _near_edges(
     buckets' pairs (all pairs) go to `sink` with the key they were found under, to be compared
     once each in the verify stage (`verify.py`); the large buckets are verified here, greedily
     (returned edges). A key's bucket is whole in one partition, so neither depends on the
-    partitioning. `cols` ([key, doc]) is emptied: the unsorted arrays are freed as soon as their
-    sorted copies exist."""
+    partitioning. `cols` ([key, doc]) is emptied: the partition-sized arrays are freed as soon as
+    the (much smaller) repeated rows are out."""
     (key,), doc = _repeated_rows(cols[:1], cols[1], by_doc=False)  # min/max below; large runs re-sorted
     cols.clear()
     starts, lens = _runs([key])
@@ -321,10 +321,18 @@ def _verify(
     the rest verified by their count of equal signature values. Counted: the pairs found under
     their smallest shared band key (`equal_counts` with `owner`), all of them without."""
     eq, own = equal_counts(sigs, a, b, owner)
+    _link_verified(a, b, eq, own, (groups[a], groups[b]) if exempt else None, need, edges, res)
+
+
+def _link_verified(
+    a: np.ndarray, b: np.ndarray, eq: np.ndarray, own: np.ndarray, grp: tuple[np.ndarray, np.ndarray] | None,
+    need: int, edges: _Edges, res: EdgeCounts,
+) -> None:  # fmt: skip
+    """Compared pairs (eq: equal signature values; own: counted here): same-group pairs out when
+    `grp` (both sides' dedup-group hashes) is given, the counts, and the verified edges."""
     res.n_comparisons += len(a)
-    if exempt:
-        ga, gb = groups[a], groups[b]
-        same = (ga == gb) & (ga != 0)
+    if grp is not None:
+        same = (grp[0] == grp[1]) & (grp[0] != 0)
         res.n_exempt_pairs += int((same & own).sum())
         keep = ~same
         a, b, eq, own = a[keep], b[keep], eq[keep], own[keep]
@@ -376,21 +384,14 @@ def _bucket_pairs(
         if rows_all is None:
             _verify(members[win[left]], members[win[right]], sigs, groups, need, exempt, edges, res)
             continue
-        # what _verify does (every pair counted: no owner), on the rows read above
+        # as _verify (every pair counted), on the rows read above
         pa_, pb_ = win[left], win[right]
         eq = np.empty(len(pa_), dtype=np.int32)
         for blo in range(0, len(pa_), _VERIFY_BLOCK):
             bhi = min(blo + _VERIFY_BLOCK, len(pa_))
             eq[blo:bhi] = np.count_nonzero(rows_all[pa_[blo:bhi]] == rows_all[pb_[blo:bhi]], axis=1)
-        res.n_comparisons += len(pa_)
-        if grp_all is not None:
-            ga, gb = grp_all[pa_], grp_all[pb_]
-            same = (ga == gb) & (ga != 0)
-            res.n_exempt_pairs += int(same.sum())
-            pa_, pb_, eq = pa_[~same], pb_[~same], eq[~same]
-        res.n_candidate_pairs += len(pa_)
-        ok = eq >= need
-        edges.add(members[pa_[ok]], members[pb_[ok]], eq[ok])
+        own = np.ones(len(pa_), dtype=bool)
+        _link_verified(members[pa_], members[pb_], eq, own, (grp_all[pa_], grp_all[pb_]) if grp_all is not None else None, need, edges, res)
 
 
 def _exact_groups(k1: np.ndarray, k2: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
