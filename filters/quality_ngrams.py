@@ -130,12 +130,13 @@ def _ngram_signals(wh: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int
 _GROUP_BLOCK = 1 << 20
 #: n-gram candidates grouped at once: more are split by the top bits of their hash (equal hashes
 #: always fall in the same part), so the sort's temporaries (3 x 8 bytes each) stay bounded.
-_PART_CANDIDATES = 1 << 20
+_PART_CANDIDATES = 1 << 18
 
 
 def _covered_chars(delta: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: int) -> np.ndarray:
     """Word characters per document where the running sum of `delta` (n-grams covering a word) is
-    positive, a block at a time (sums of integers in float64: exact, in any order)."""
+    positive, a block at a time (sums of integers in float64: exact, in any order). One document
+    sums its block in place (no gathered copy of the covered words, no float64 weights)."""
     chars = np.zeros(n_docs)
     carry = np.int8(0)
     for i in range(0, wl.size, _GROUP_BLOCK):
@@ -143,6 +144,9 @@ def _covered_chars(delta: np.ndarray, wl: np.ndarray, wdoc: np.ndarray, n_docs: 
         run += carry  # true values stay within 0..m: no int8 overflow
         carry = run[-1]
         covered = run > 0
+        if n_docs == 1:
+            chars[0] += float(wl[i : i + run.size].sum(where=covered, dtype=np.int64))
+            continue
         chars += np.bincount(wdoc[i : i + run.size][covered], weights=wl[i : i + run.size][covered], minlength=n_docs)
     return chars
 

@@ -66,9 +66,10 @@ _small_tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 def _prefix_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
     """(P^j, P^-j) for j < n (n <= _PREFIX_MAX): small batches get tables of the next power of two
-    (tests, single documents), batches of the usual size share the full 2M-entry tables (32 MB)."""
+    (tests, single documents, a long text's pieces of ~256k characters: 8 MB, not 32), batches of
+    the usual size (signatures' ~1M characters) share the full 2M-entry tables (32 MB)."""
     size = max(1 << max(n - 1, 1).bit_length(), 1024)
-    if size >= _PREFIX_MAX // 4:
+    if size >= _PREFIX_MAX // 2:
         full = _prefix_tables_full()
         if full[0].size >= n:  # (built once per process: a test may have shrunk _PREFIX_MAX then)
             return full
