@@ -55,10 +55,18 @@ def _lower_same_length(text: str) -> str:
 
 
 def _per_doc(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Count of True in mask[starts[d]:ends[d]] per document (one cumulative sum)."""
-    c = np.zeros(mask.size + 1, dtype=np.int32)  # chunks stay far below 2^31 characters
-    np.cumsum(mask, out=c[1:])
-    return (c[ends] - c[starts]).astype(np.int64)
+    """Count of True (or sum of the integers) in mask[starts[d]:ends[d]] per document: one add.reduceat over the [start,
+    end) and separator segments (~7x faster than a cumulative sum of the mask); reduceat gives an
+    empty segment its first element, so empty documents are set to 0."""
+    if starts.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    padded = np.zeros(mask.size + 1, dtype=np.uint8 if mask.dtype == bool else mask.dtype)  # an end may be the length
+    padded[: mask.size] = mask
+    bounds = np.empty(2 * starts.size, dtype=np.int64)
+    bounds[0::2], bounds[1::2] = starts, ends
+    counts = np.add.reduceat(padded, bounds, dtype=np.int64)[0::2]  # chunks are far below 2^31
+    counts[ends <= starts] = 0
+    return counts
 
 
 @functools.cache
@@ -70,6 +78,14 @@ def _stop_table() -> tuple[np.ndarray, np.ndarray]:
     if np.unique(hashes).size != hashes.size:  # pragma: no cover - guards list edits
         raise ValueError("duplicate stop words")
     return hashes[order], order
+
+
+@functools.cache
+def _stop_low_bits() -> np.ndarray:
+    """True at the low 16 bits of every stop word's hash."""
+    table = np.zeros(1 << 16, dtype=bool)
+    table[(_stop_table()[0] & _U64(0xFFFF)).astype(np.intp)] = True
+    return table
 
 
 def _word_hashes_of(words: list[str]) -> np.ndarray:
@@ -103,10 +119,9 @@ def _tokens(cps: np.ndarray, f: np.ndarray, owner: np.ndarray) -> dict[str, np.n
     cw = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(wordch, out=cw[1:])
     wlen = cw[e + 1] - cw[s]
-    alpha = (f & _ALPHA) != 0
-    ca = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(alpha, out=ca[1:])
-    has_alpha = (ca[e + 1] - ca[s]) > 0
+    # a token's segment [s[i], s[i + 1]) is the token and the spaces after it (every non-space
+    # character belongs to a token), and spaces are never letters
+    has_alpha = np.logical_or.reduceat((f & _ALPHA) != 0, s) if s.size else np.zeros(0, dtype=bool)
     is_word = wlen > 0
     # a punctuation-only token counts as a Gopher token when whitespace delimits it on both sides
     before_space = np.ones(s.size, dtype=bool)
@@ -201,9 +216,8 @@ def _window_sums(low: str, starts: np.ndarray, ends: np.ndarray) -> dict[str, np
     n_docs = starts.size
     cps = _codepoints(low)
     f = _flags()[cps]
-    owner = np.zeros(cps.size + 1, dtype=np.int32)  # document of every character (separators: the next)
-    owner[starts[1:]] = 1
-    np.cumsum(owner, out=owner)
+    # document of every character (separators: the next), as runs (no cumulative sum)
+    owner = np.repeat(np.arange(n_docs, dtype=np.int32), np.diff(np.append(starts, cps.size + 1)))
 
     t = _tokens(cps, f, owner)
     out = _word_counts(t, n_docs)
@@ -266,17 +280,24 @@ def _word_counts(t: dict[str, np.ndarray], n_docs: int) -> dict[str, np.ndarray]
     spaced = is_word & ~t["cjk_tok"]
     wh, wdoc = t["wh"], t["wdoc"]
     stop_sorted, _ = _stop_table()
-    pos = np.searchsorted(stop_sorted, wh)
+    # a 64k-entry table of the stop words' low hash bits rules out almost every other word with one
+    # gather; only the rest is searched (Chinese text: its function characters, ~15% of words)
+    maybe = np.flatnonzero(_stop_low_bits()[(wh & _U64(0xFFFF)).astype(np.intp)])
+    pos = np.searchsorted(stop_sorted, wh[maybe])
     pos[pos == stop_sorted.size] = 0
-    hit = stop_sorted[pos] == wh
+    found = stop_sorted[pos] == wh[maybe]
+    hit, pos = maybe[found], pos[found]  # positions of the stop words among the words, and which
+    # tokens are in text order, so each document's are one run: counts by segment, no gathers
+    bounds = np.searchsorted(tdoc, np.arange(n_docs + 1))
+    first, last = bounds[:-1], bounds[1:]
     return {
-        "words": np.bincount(tdoc[is_word], minlength=n_docs),
-        "gtoks": np.bincount(tdoc[t["gtok"]], minlength=n_docs),
-        "alpha_words": np.bincount(tdoc[t["has_alpha"]], minlength=n_docs),
-        "spaced_n": np.bincount(tdoc[spaced], minlength=n_docs),
-        "spaced_len": np.bincount(tdoc[spaced], weights=t["wlen"][spaced], minlength=n_docs),
+        "words": _per_doc(is_word, first, last),
+        "gtoks": _per_doc(t["gtok"], first, last),
+        "alpha_words": _per_doc(t["has_alpha"], first, last),
+        "spaced_n": _per_doc(spaced, first, last),
+        "spaced_len": _per_doc(np.where(spaced, t["wlen"], 0), first, last),
         "stop_occ": np.bincount(wdoc[hit], minlength=n_docs),
-        "stop_pairs": np.unique(wdoc[hit].astype(np.int64) * stop_sorted.size + pos[hit]),
+        "stop_pairs": np.unique(wdoc[hit].astype(np.int64) * stop_sorted.size + pos),
     }
 
 
@@ -409,17 +430,19 @@ def _short_lines(
     without letters or digits is never "repeated"). `ls`/`le`: spans of the "\\n"-separated
     lines (some may be blank). Returned: line and short-line counts, and the hashes of the worded
     short lines (compared document-wide in `_dup_short`)."""
-    n = f.size
-    nonspace = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum((f & _SPACE) == 0, out=nonspace[1:])
-    widths = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(1 + ((f & _WIDE) != 0), out=widths[1:])
-    has_text = (nonspace[le] - nonspace[ls]) > 0
     # width of the stripped line: from its first to its last non-space character (code blocks keep
-    # their indentation in the stored text)
-    first = np.searchsorted(nonspace, nonspace[ls] + 1) - 1
-    last = np.searchsorted(nonspace, nonspace[le]) - 1
-    width = np.where(has_text, widths[np.minimum(last + 1, n)] - widths[np.minimum(first, n)], 0)
+    # their indentation in the stored text), plus one per Wide character in between; positions of
+    # the non-space and Wide characters, searched per line (no prefix sums over the characters)
+    solid = np.flatnonzero((f & _SPACE) == 0)
+    i0, i1 = np.searchsorted(solid, ls), np.searchsorted(solid, le)
+    has_text = i1 > i0
+    if solid.size:
+        first, last = solid[np.minimum(i0, solid.size - 1)], solid[np.maximum(i1 - 1, 0)]
+        wide = np.flatnonzero((f & _WIDE) != 0)
+        n_wide = np.searchsorted(wide, last + 1) - np.searchsorted(wide, first)
+        width = np.where(has_text, last + 1 - first + n_wide, 0)
+    else:
+        width = np.zeros(ls.size, dtype=np.int64)
     short = has_text & (width <= _SHORT_LINE_COLUMNS)
     n_lines = np.bincount(ldoc[has_text], minlength=n_docs)
     short_n = np.bincount(ldoc[short], minlength=n_docs)
