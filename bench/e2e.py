@@ -7,7 +7,8 @@ line (Chinese) with a seeded generator, so copies are not near-duplicates of eac
 dedup step does the work of a real corpus rather than of one giant cluster. One-time loading of the
 models (fastText, BPE ranks, jieba dictionary, script tables) happens before the timed region and
 is reported separately. Baselines measured in the
-same run: reading + JSON parsing alone (the I/O floor) and single-call `tiktoken.encode` per document.
+same run: reading + JSON parsing alone (the I/O floor) and single-call `tiktoken.encode` per document
+(best of --repeat passes, like the pipeline's runs).
 Targets (DEVELOPERS.md): >= 5 MB/s English, >= 1.5 MB/s Chinese; issue 22 item 8: end to end >= 0.35x
 of tiktoken's encoding alone (`ratio_to_tiktoken_alone`).
 
