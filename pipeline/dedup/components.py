@@ -209,8 +209,9 @@ def finish_clusters(
         table, edges_t, res.source_pairs, res.source_docs = _outputs_parallel(plan, nodes, root, a, b, kind, sim, groups, map_fn)
     else:
         clustered = _docs_rows(plan, nodes) if len(nodes) else _DOCS_SCHEMA.empty_table()
-        table = _clusters_table(clustered, root)
-        edges_t = _edges_table(nodes, clustered, a, b, kind, sim, cfg.num_perm)
+        rank = _dense_ranks(clustered.column("id"))
+        table = _clusters_table(clustered, root, rank)
+        edges_t = _edges_table(nodes, clustered, a, b, kind, sim, cfg.num_perm, rank)
         res.source_pairs, res.source_docs = _source_matrix(table)
     _write_atomic(store, table, f"{work}/clusters.parquet")
     _write_atomic(store, edges_t, f"{work}/edges.parquet")
@@ -271,10 +272,11 @@ def _group_task(op: _Outputs, k: int) -> dict[str, int]:
     order, so the chunks concatenated are the sorted whole."""
     st = op.plan.store
     rows = _read_ipc(st, op.path("grows", k))
-    table = _clusters_table(rows.drop_columns(["comp"]), rows.column("comp").to_numpy())
+    table = _clusters_table(rows.drop_columns(["comp", "rank"]), rows.column("comp").to_numpy(), rows.column("rank").to_numpy())
     _write_ipc(st, table, op.path("clusters", k))
     e = _read_ipc(st, op.path("gedges", k))
-    _write_ipc(st, e.sort_by([("a", "ascending"), ("b", "ascending")]), op.path("edges", k))
+    order = np.lexsort((e.column("rb").to_numpy(), e.column("ra").to_numpy()))  # by (a, b): stable
+    _write_ipc(st, e.drop_columns(["ra", "rb"]).take(pa.array(order)), op.path("edges", k))
     matrix, docs = _source_matrix(table)
     st.write_bytes(op.path("sources", k), json.dumps({"matrix": matrix, "docs": docs}).encode())
     return {"peak_rss_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)}
@@ -294,29 +296,27 @@ def _outputs_parallel(
     map_fn(_rows_task, op, list(range(len(op.slices))))  # type: ignore[arg-type]
     rows = pa.concat_tables([_read_ipc(st, op.path("rows", k)) for k in range(len(op.slices))])
     ids = rows.column("id").combine_chunks()
-    # cluster id of each component = its smallest id; ranges of cluster ids -> groups
-    comp = pa.array(root, type=pa.int64())
-    cid = pa.table({"comp": comp, "id": ids}).group_by("comp").aggregate([("id", "min")])
-    order = np.asarray(pc.sort_indices(cid.column("id_min")))
-    n_c = len(order)
-    bounds = [cid.column("id_min")[int(order[(n_c * k) // groups])].as_py() for k in range(1, groups)] if n_c else []
-    bounds = sorted(set(bounds))
+    # every string comparison below is one of the ids' dense ranks (one string sort here)
+    rank = _dense_ranks(ids)
+    # cluster id of each component = its smallest id (as a rank); ranges of cluster ids -> groups
+    roots = nodes[root == nodes]  # a component's root is its smallest node: sorted, one each
+    comp_of = np.searchsorted(roots, root)
+    cid = np.full(len(roots), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(cid, comp_of, rank)
+    cid_sorted = np.sort(cid)
+    n_c = len(cid_sorted)
+    bounds = np.unique([cid_sorted[(n_c * k) // groups] for k in range(1, groups)] if n_c else np.zeros(0, np.int64))
 
-    def group_of(strings: pa.Array) -> np.ndarray:
-        g = np.zeros(len(strings), dtype=np.int64)
-        for bd in bounds:
-            g += np.asarray(pc.greater_equal(strings, pa.scalar(bd, pa.string())))
-        return g
+    def group_of(ranks: np.ndarray) -> np.ndarray:
+        return np.searchsorted(bounds, ranks, side="right")  # bounds at or below: greater_equal
 
     # a cluster's rows go to the group of its cluster id
-    cid_comp = cid.column("comp").to_numpy()
-    cid_group = group_of(cid.column("id_min"))
-    by_comp = np.argsort(cid_comp)
-    row_group = cid_group[by_comp[np.searchsorted(cid_comp[by_comp], root)]]
-    rows = rows.append_column("comp", comp)
+    row_group = group_of(cid[comp_of])
+    rows = rows.append_column("comp", pa.array(root, type=pa.int64())).append_column("rank", pa.array(rank))
     # edges as ids (a < b), grouped by the range of a
-    edges = _edge_rows(ids, nodes, a, b, kind, sim, plan.cfg.num_perm)
-    edge_group = group_of(edges.column("a"))
+    edges, ra, rb = _edge_rows(ids, nodes, a, b, kind, sim, plan.cfg.num_perm, rank)
+    edge_group = group_of(ra)
+    edges = edges.append_column("ra", pa.array(ra)).append_column("rb", pa.array(rb))
     n_groups = len(bounds) + 1
     for k in range(n_groups):
         _write_ipc(st, rows.filter(pa.array(row_group == k)), op.path("grows", k))
@@ -343,13 +343,33 @@ def _outputs_parallel(
 _MATCH = pa.array(["near", "exact"], type=pa.string())
 
 
-def _clusters_table(docs: pa.Table, root: np.ndarray) -> pa.Table:
-    """docs (rows aligned with `root`, the component of each) -> CLUSTERS_SCHEMA, sorted."""
+def _dense_ranks(strings: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each string's rank in byte order, equal strings sharing one: integer keys that sort
+    (stably), compare and take minima exactly as the strings do, so the outputs' string sorts,
+    group minima and range cuts are numpy work after this one string sort."""
+    n = len(strings)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.asarray(pc.sort_indices(strings))
+    ordered = strings.take(pa.array(order))
+    new = np.ones(n, dtype=bool)
+    new[1:] = np.asarray(pc.not_equal(ordered.slice(1), ordered.slice(0, n - 1)))
+    out = np.empty(n, dtype=np.int64)
+    out[order] = np.cumsum(new) - 1
+    return out
+
+
+def _clusters_table(docs: pa.Table, root: np.ndarray, rank: np.ndarray | None = None) -> pa.Table:
+    """docs (rows aligned with `root`, the component of each; `rank`: their ids' _dense_ranks,
+    computed here when not given) -> CLUSTERS_SCHEMA, sorted."""
     if docs.num_rows == 0:
         return CLUSTERS_SCHEMA.empty_table()
-    t = docs.append_column("comp", pa.array(root, type=pa.int64()))
-    t = t.sort_by([("comp", "ascending"), ("id", "ascending")])
-    comp = t.column("comp").to_numpy()
+    rank = _dense_ranks(docs.column("id")) if rank is None else rank
+    # the order of sort_by([("comp", "ascending"), ("id", "ascending")]): both sorts are stable
+    order = np.lexsort((rank, root))
+    t = docs.take(pa.array(order))
+    comp, rank_sorted = np.asarray(root)[order], rank[order]
+    del order
     first = np.ones(len(comp), dtype=bool)
     first[1:] = comp[1:] != comp[:-1]
     run = np.cumsum(first) - 1
@@ -380,7 +400,7 @@ def _clusters_table(docs: pa.Table, root: np.ndarray) -> pa.Table:
     # sorted by (cluster, id): the rows are grouped by component with ids ascending, and a
     # cluster's id is its first, so ordering the components by cluster id is enough (a sort of
     # the clusters' ids, not of every row by two string keys)
-    by_cluster = np.asarray(pc.sort_indices(ids.take(pa.array(starts))))
+    by_cluster = np.argsort(rank_sorted[starts], kind="stable")
     perm = _ranges(starts[by_cluster], sizes[by_cluster])
     return out.take(pa.array(perm))
 
@@ -405,29 +425,37 @@ def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
 
 
 def _edges_table(
-    nodes: np.ndarray, clustered: pa.Table, a: np.ndarray, b: np.ndarray, kind: np.ndarray, sim: np.ndarray, P: int
-) -> pa.Table:
+    nodes: np.ndarray, clustered: pa.Table, a: np.ndarray, b: np.ndarray, kind: np.ndarray, sim: np.ndarray, P: int,
+    rank: np.ndarray | None = None,
+) -> pa.Table:  # fmt: skip
+    """EDGES_SCHEMA rows sorted by (a, b); `rank`: _dense_ranks of `clustered`'s ids, if known."""
     if len(a) == 0:
         return EDGES_SCHEMA.empty_table()
-    t = _edge_rows(clustered.column("id").combine_chunks(), nodes, a, b, kind, sim, P)
-    return t.sort_by([("a", "ascending"), ("b", "ascending")])
+    ids = clustered.column("id").combine_chunks()
+    t, ra, rb = _edge_rows(ids, nodes, a, b, kind, sim, P, _dense_ranks(ids) if rank is None else rank)
+    return t.take(pa.array(np.lexsort((rb, ra))))  # sort_by([("a", ...), ("b", ...)]): stable too
 
 
-def _edge_rows(ids: pa.Array, nodes: np.ndarray, a: np.ndarray, b: np.ndarray, kind: np.ndarray, sim: np.ndarray, P: int) -> pa.Table:
-    """Edges (doc indices, `ids` aligned with the sorted `nodes`) as EDGES_SCHEMA rows, unsorted:
-    the two ids ordered (a < b as strings), the match kind and the estimated Jaccard."""
-    ia = ids.take(pa.array(np.searchsorted(nodes, a)))
-    ib = ids.take(pa.array(np.searchsorted(nodes, b)))
-    swap = pa.array(np.asarray(pc.greater(ia, ib)))
-    return pa.table(
+def _edge_rows(
+    ids: pa.Array, nodes: np.ndarray, a: np.ndarray, b: np.ndarray, kind: np.ndarray, sim: np.ndarray, P: int, rank: np.ndarray
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:  # fmt: skip
+    """Edges (doc indices, `ids` aligned with the sorted `nodes`, `rank` their _dense_ranks) as
+    EDGES_SCHEMA rows, unsorted: the two ids ordered (a < b as strings), the match kind and the
+    estimated Jaccard; and the ranks of the rows' a and b ids."""
+    pa_, pb_ = np.searchsorted(nodes, a), np.searchsorted(nodes, b)
+    ra, rb = rank[pa_], rank[pb_]
+    swap = ra > rb
+    lo, hi = np.where(swap, pb_, pa_), np.where(swap, pa_, pb_)
+    table = pa.table(
         {
-            "a": pc.if_else(swap, ib, ia),
-            "b": pc.if_else(swap, ia, ib),
+            "a": ids.take(pa.array(lo)),
+            "b": ids.take(pa.array(hi)),
             "match": _MATCH.take(pa.array((kind == 1).astype(np.int8))),
             "jaccard": pa.array((sim / P).astype(np.float32)),
         },
         schema=EDGES_SCHEMA,
     )
+    return table, rank[lo], rank[hi]
 
 
 def _source_matrix(table: pa.Table) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
