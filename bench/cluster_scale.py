@@ -166,8 +166,8 @@ def child(folder: Path, work: Path, workers: int) -> dict[str, object]:
     return {
         "docs": res.n_docs,
         "workers": workers,
-        "seconds": round(seconds, 1),
-        "seconds_by_step": {k: round(v, 1) for k, v in res.seconds.items()},
+        "seconds": round(seconds, 2),
+        "seconds_by_step": {k: round(v, 2) for k, v in res.seconds.items()},
         "pool_start_seconds": round(pool_start, 1),
         "max_peak_rss_mb": max(driver, res.task_peak_rss_mb),
         "driver_peak_rss_mb": driver,
