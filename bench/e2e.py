@@ -143,7 +143,7 @@ def bench_language(lang: str, texts: list[str], mb: float, work: Path, repeat: i
     sample = parsed[: max(1, len(parsed) // 4)]
     sample_bytes = sum(len(t.encode("utf-8")) for t in sample)
     tik = float("inf")
-    for _ in range(repeat):  # best of N, like the pipeline's runs (a single pass moved 20% between runs)
+    for _ in range(repeat):  # best of N, like the pipeline's runs (one pass ran ~30% slower than the best of three here)
         b2 = time.perf_counter()
         for t in sample:
             len(enc.encode(t))

@@ -55,12 +55,13 @@ def _lower_same_length(text: str) -> str:
 
 
 def _per_doc(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Count of True (or sum of the integers) in mask[starts[d]:ends[d]] per document: one add.reduceat over the [start,
-    end) and separator segments (~7x faster than a cumulative sum of the mask); reduceat gives an
-    empty segment its first element, so empty documents are set to 0."""
+    """Count of True (or sum of the integers) in mask[starts[d]:ends[d]] per document: one
+    add.reduceat over the [start, end) and separator segments (~7x faster than a cumulative sum of
+    the mask); reduceat gives an empty segment its first element, so empty documents are set to 0."""
     if starts.size == 0:
         return np.zeros(0, dtype=np.int64)
-    padded = np.zeros(mask.size + 1, dtype=np.uint8 if mask.dtype == bool else mask.dtype)  # an end may be the length
+    # one element more: the last end may be the window's length, which reduceat cannot index
+    padded = np.zeros(mask.size + 1, dtype=np.uint8 if mask.dtype == bool else mask.dtype)
     padded[: mask.size] = mask
     bounds = np.empty(2 * starts.size, dtype=np.int64)
     bounds[0::2], bounds[1::2] = starts, ends
@@ -286,7 +287,7 @@ def _word_counts(t: dict[str, np.ndarray], n_docs: int) -> dict[str, np.ndarray]
     pos = np.searchsorted(stop_sorted, wh[maybe])
     pos[pos == stop_sorted.size] = 0
     found = stop_sorted[pos] == wh[maybe]
-    hit, pos = maybe[found], pos[found]  # positions of the stop words among the words, and which
+    hit, pos = maybe[found], pos[found]  # word positions of the stop words; which stop word each is
     # tokens are in text order, so each document's are one run: counts by segment, no gathers
     bounds = np.searchsorted(tdoc, np.arange(n_docs + 1))
     first, last = bounds[:-1], bounds[1:]
