@@ -40,7 +40,7 @@ from pipeline.dedup.cluster import cluster  # noqa: E402
 from pipeline.dedup.keys import case_sensitive_key_hash  # noqa: E402
 from pipeline.dedup.minhash import signatures  # noqa: E402
 from pipeline.dedup.shingles import ShingleBatch, shingle_hashes  # noqa: E402
-from pipeline.normalize import key_hash, normalize_key  # noqa: E402
+from pipeline.dedup.keys import key_hash, normalize_key  # noqa: E402
 
 BUCKETS = [(0.6, 0.7), (0.7, 0.8), (0.8, 0.85), (0.85, 0.9), (0.9, 1.0000001)]
 OPS = ("substitute", "insert", "delete", "reorder", "mixed")

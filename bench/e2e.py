@@ -56,7 +56,7 @@ def time_steps(cfg: object, texts: list[str], lang: str) -> dict[str, float]:
     """Seconds of each main per-document step alone over `texts` (tag's batches), same run."""
     from filters.quality import quality_signals
     from pipeline.dedup.minhash import signatures
-    from pipeline.normalize import key_hashes
+    from pipeline.dedup.keys import key_hashes
     from pipeline.taggers import language_tagger
     from pipeline.tokens import count_tokens
     from pipeline.words import count_words

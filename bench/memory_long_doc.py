@@ -89,7 +89,8 @@ def stage_peaks(path: Path) -> dict[str, float]:
     from filters.quality import quality_signals
     from pipeline.config import DedupConfig
     from pipeline.dedup.minhash import signatures
-    from pipeline.normalize import key_hashes, normalize_text
+    from pipeline.dedup.keys import key_hashes
+    from pipeline.normalize import normalize_text
     from pipeline.tokens import count_tokens
     from pipeline.words import count_words
 

@@ -29,7 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.normalize import key_hash, normalize_key, normalize_text  # noqa: E402
+from pipeline.dedup.keys import key_hash, normalize_key  # noqa: E402
+from pipeline.normalize import normalize_text  # noqa: E402
 from pipeline.tokens import NUM_THREADS, count_tokens, get_encoding  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))

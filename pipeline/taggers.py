@@ -30,7 +30,7 @@ from filters.quality import QUALITY_FIELDS, quality_signals
 from pipeline.config import DecontaminationConfig, LanguageConfig, RunConfig
 from pipeline.dedup.minhash import signatures
 from pipeline.document import DOC_FIELDS, KEY_FIELDS, LANGUAGE_TAG_FIELDS, PROVENANCE_FIELDS, Document, minhash_type
-from pipeline.normalize import key_hashes
+from pipeline.dedup.keys import key_hashes
 from pipeline.stats import RunStats
 from pipeline.tokens import count_tokens
 from pipeline.user_tokenizers import extra_token_counts, extra_token_fields, tokenizer_identities

@@ -13,7 +13,8 @@ import xxhash
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipeline.normalize import NormChanges, _key_pieces, fold_key, key_hash, key_hashes, normalize_key, normalize_text
+from pipeline.dedup.keys import _key_pieces, fold_key, key_hash, key_hashes, normalize_key
+from pipeline.normalize import NormChanges, normalize_text
 
 # --------------------------------------------------------------------------------------------------
 # Real lines
@@ -372,7 +373,7 @@ def test_key_hash() -> None:
 
 
 def test_composing_bases_table_matches_unicodedata() -> None:
-    from pipeline import normalize as N
+    from pipeline.dedup import keys as N
 
     bases = set()
     for cp in range(0x10000):

@@ -8,21 +8,17 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cloudpickle
 import orjson
 import psutil
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import yaml
 from click.testing import CliRunner
 
-import pipeline.shards as shards
 from pipeline.cli import main
 from pipeline.config import OutputConfig, load_config
 from pipeline.driver import run_phases

@@ -42,7 +42,6 @@ class ExclamationTagger:
 
 def exclaim_rule(batch: pa.Table, cfg: RunConfig) -> select.Verdict:
     mask = pc.greater_equal(batch.column("n_exclaim"), 3).combine_chunks()
-    n = batch.num_rows
     reasons = pc.if_else(mask, "exclaim:too_many", pa.scalar(None, pa.string()))
     return mask, reasons, pc.cast(batch.column("n_exclaim"), pa.string()).combine_chunks(), None
 

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from pipeline.config import DedupConfig
 from pipeline.dedup.keys import case_sensitive_key_hash
 from pipeline.dedup.minhash import signatures
-from pipeline.normalize import key_hash, normalize_key
+from pipeline.dedup.keys import key_hash, normalize_key
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 

@@ -9,7 +9,7 @@ from dedup_helpers import alpaca_texts, c4_texts, cmrc_texts, oasst_texts
 
 from pipeline.dedup.keepers import KEEPER_SCHEMA, choose_keepers
 from pipeline.dedup.keys import EMPTY_KEY_HASH, case_sensitive_key, case_sensitive_key_hash
-from pipeline.normalize import key_hash, normalize_key
+from pipeline.dedup.keys import key_hash, normalize_key
 
 MEMBERS = [
     # cluster x: priority source wins over length

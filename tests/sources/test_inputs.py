@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import HubSpec, SourceConfig
+from pipeline.config import SourceConfig
 from pipeline.sources import InputShard, expand_inputs, iter_shard
 from pipeline.sources.detect import file_stem, unique_stems
 
