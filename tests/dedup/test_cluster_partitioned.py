@@ -181,6 +181,28 @@ def test_pool_map_runs_in_order() -> None:
     assert np.all(np.diff([1, 2]) > 0)
 
 
+def test_bench_summary_takes_the_best_run_of_each_size_and_worker_count() -> None:
+    run = lambda d, w, s, sha="x": {"docs": d, "workers": w, "seconds": s, "output_sha256": sha}  # noqa: E731
+    runs = [run(10**6, 1, 1.5), run(10**6, 1, 1.2), run(10**6, 2, 1.0), run(4 * 10**6, 1, 6.0), run(4 * 10**6, 2, 4.0, "y"), run(4 * 10**6, 2, 3.0)]
+    s = _bench().summary(runs)  # type: ignore[attr-defined]
+    assert s["best_seconds"] == {"1000000/1w": 1.2, "1000000/2w": 1.0, "4000000/1w": 6.0, "4000000/2w": 3.0}
+    assert s["seconds_per_million"]["4000000/1w"] == 1.5
+    assert s["per_million_ratio_to_smallest"] == {"1000000/1w": 1.0, "1000000/2w": 1.0, "4000000/1w": 1.25, "4000000/2w": 0.75}
+    assert s["speedup_over_1_worker"] == {"1000000/2w": 1.2, "4000000/2w": 2.0}
+    assert s["outputs_identical"] == {"1000000": True, "4000000": False}
+
+
+def test_started_pool_has_imported_the_cluster_tasks() -> None:
+    pool = pool_map(2)
+    try:
+        pool.start()
+        # a builtin (pickled by name), so that the worker imports nothing of ours to run it
+        loaded = pool._started().submit(eval, "set(__import__('sys').modules)").result()
+    finally:
+        pool.close()
+    assert {"pipeline.dedup.edges", "pipeline.dedup.verify", "pipeline.dedup.components"} <= loaded
+
+
 def test_many_clustered_documents_take_output_ranges_with_one_worker(
     monkeypatch: pytest.MonkeyPatch, synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], tmp_path: Path
 ) -> None:
