@@ -49,7 +49,8 @@ def sample_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # ---------------------------------------------------------------- loopback servers (issue #17)
-# Real servers in child processes on 127.0.0.1, started and stopped by PID: see tests/remote_servers.py.
+# Real servers in child processes on 127.0.0.1, started and stopped by PID: see tests/remote_servers.py
+# (HTTP file server, Hub stand-in) and tests/s3_server.py (moto).
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def http_server(tmp_path: Path):
 @pytest.fixture(scope="session")
 def moto_server():
     """moto's S3 server, one per session (it takes a second or two to start); use `s3` in tests."""
-    from remote_servers import MotoServer
+    from s3_server import MotoServer
 
     with MotoServer() as server:
         yield server
@@ -77,8 +78,8 @@ def moto_server():
 def s3(moto_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """An empty bucket `curate-test` on the local S3 server (moto reset first) and the environment
     that points boto3/s3fs, and any subprocess, at it: AWS_ENDPOINT_URL, dummy keys, us-east-1, no
-    profile or config file of the developer's. Yields a remote_servers.Bucket (`.url` = s3://curate-test)."""
-    from remote_servers import Bucket
+    profile or config file of the developer's. Yields an s3_server.Bucket (`.url` = s3://curate-test)."""
+    from s3_server import Bucket
 
     moto_server.reset()
     for key, value in moto_server.env.items():

@@ -20,9 +20,9 @@
 - `python tests/remote_servers.py hub [--port 0]`: tests/hub_standin.py's Hub in its own process, for
   runs that must outlive or be killed apart from the test process; its test-only control endpoint
   `POST /_standin/commit` commits files (see HubStandin.control).
-- moto's S3 server (`moto_server -H 127.0.0.1 -p PORT`) is started by `MotoServer` below.
+- moto's S3 server (`moto_server -H 127.0.0.1 -p PORT`) is started by `MotoServer` in tests/s3_server.py.
 
-The classes `HttpFileServer`, `MotoServer` and `HubProcess` start these processes, wait until they
+The classes `HttpFileServer`, `HubProcess` (here) and `MotoServer` start these processes, wait until they
 answer, and stop them by PID (SIGTERM, then SIGKILL); the pytest fixtures in tests/conftest.py wrap them.
 """
 
@@ -39,17 +39,15 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from child_process import read_ready, request_json, stderr_file, stop_pid
 
 HERE = Path(__file__).resolve().parent
 _CHUNK = 64 * 1024
@@ -342,50 +340,6 @@ class FileServer(ThreadingHTTPServer):
 # ============================================================== process management (runs in the test)
 
 
-def _stop_pid(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
-    """SIGTERM the server's PID, then SIGKILL it if it has not gone within `timeout` seconds."""
-    if proc.poll() is not None:
-        return
-    os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout)
-
-
-def _stderr_file() -> Any:
-    """Where a child's stderr goes: a file, not a pipe nobody drains (moto logs every request, and a
-    full pipe would block the server in the middle of a test)."""
-    return tempfile.TemporaryFile()
-
-
-def _tail(f: Any, n: int = 2000) -> str:
-    f.seek(0)
-    return f.read().decode(errors="replace")[-n:]
-
-
-def _read_ready(proc: subprocess.Popen[bytes], what: str, timeout: float, err: Any) -> int:
-    """The port from the child's `READY <port>` line (its stderr in the error when it died instead)."""
-    assert proc.stdout is not None
-    result: list[bytes] = []
-    reader = threading.Thread(target=lambda: result.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(timeout)
-    line = result[0].decode() if result else ""
-    if not line.startswith("READY "):
-        _stop_pid(proc)
-        raise RuntimeError(f"{what} did not start within {timeout:.0f} s: {line!r} {_tail(err)}")
-    return int(line.split()[1])
-
-
-def _request(url: str, method: str = "GET", payload: Any = None, timeout: float = 10.0) -> Any:
-    data = json.dumps(payload).encode() if payload is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        return json.loads(resp.read())
-
-
 class HttpFileServer:
     """`with HttpFileServer(root) as srv:` serves root on srv.url (a child process, stopped by PID)."""
 
@@ -412,15 +366,15 @@ class HttpFileServer:
         argv = [sys.executable, str(HERE / "remote_servers.py"), "http", "--root", str(self.root), "--port", "0"]
         if self.log_file is not None:
             argv += ["--log", str(self.log_file)]
-        self.err = _stderr_file()
+        self.err = stderr_file()
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.err, stdin=subprocess.DEVNULL)
-        self.port = _read_ready(self.proc, "the HTTP file server", self.start_timeout, self.err)
+        self.port = read_ready(self.proc, "the HTTP file server", self.start_timeout, self.err)
         self.startup_s = time.perf_counter() - t0
         return self
 
     def stop(self) -> None:
         if self.proc is not None:
-            _stop_pid(self.proc)
+            stop_pid(self.proc)
             for stream in (self.proc.stdout, self.err):
                 if stream:
                     stream.close()
@@ -448,181 +402,28 @@ class HttpFileServer:
 
     def fail(self, path: str, status: int, count: int | None = 1, methods: Sequence[str] = ("GET", "HEAD")) -> None:
         """Answer `status` (500/503/404/403...) for the next `count` requests of path (None: until cleared)."""
-        _request(self.url + "/_faults", "POST", {"path": path, "status": status, "count": count, "methods": list(methods)})
+        request_json(self.url + "/_faults", "POST", {"path": path, "status": status, "count": count, "methods": list(methods)})
 
     def drop(self, path: str, after_bytes: int, count: int | None = 1, rst: bool = False) -> None:
         """Close the connection after `after_bytes` bytes of the body for the next `count` GETs of path."""
-        _request(self.url + "/_faults", "POST", {"path": path, "drop_after": after_bytes, "count": count, "rst": rst})
+        request_json(self.url + "/_faults", "POST", {"path": path, "drop_after": after_bytes, "count": count, "rst": rst})
 
     def delay(self, path: str, seconds: float, count: int | None = 1, methods: Sequence[str] = ("GET", "HEAD")) -> None:
         """Wait `seconds` before answering the next `count` requests of path (a client timeout)."""
-        _request(self.url + "/_faults", "POST", {"path": path, "delay": seconds, "count": count, "methods": list(methods)})
+        request_json(self.url + "/_faults", "POST", {"path": path, "delay": seconds, "count": count, "methods": list(methods)})
 
     def faults(self) -> list[dict[str, Any]]:
-        return _request(self.url + "/_faults")
+        return request_json(self.url + "/_faults")
 
     def clear_faults(self) -> None:
-        _request(self.url + "/_faults", "DELETE")
+        request_json(self.url + "/_faults", "DELETE")
 
     def log(self) -> list[dict[str, Any]]:
         """Every request answered so far, in order: method, path, range, status, bytes sent, fault."""
-        return _request(self.url + "/_log")
+        return request_json(self.url + "/_log")
 
     def clear_log(self) -> None:
-        _request(self.url + "/_log", "DELETE")
-
-
-# ============================================================== moto's S3 server
-
-#: What a test and its subprocesses need to reach the local S3 server and nothing else.
-AWS_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class MotoServer:
-    """moto's standalone S3 server in a child process (`moto_server -H 127.0.0.1 -p PORT`), stopped by PID."""
-
-    def __init__(self, start_timeout: float = 60.0) -> None:
-        self.start_timeout = start_timeout
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.err: Any = None  # the child's stderr (a temporary file)
-        self.port = 0
-        self.startup_s = 0.0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    @property
-    def env(self) -> dict[str, str]:
-        """The environment for boto3/s3fs (and curate subprocesses): this endpoint, dummy keys, us-east-1."""
-        return {
-            "AWS_ENDPOINT_URL": self.url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-
-    def start(self) -> MotoServer:
-        exe = Path(sys.executable).with_name("moto_server")
-        t0 = time.perf_counter()
-        last = ""
-        for _ in range(3):  # the port is free when chosen; another process may take it before moto binds
-            self.port = free_port()
-            self.err = _stderr_file()
-            self.proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=self.err, stdin=subprocess.DEVNULL)
-            deadline = time.monotonic() + self.start_timeout
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                try:
-                    urllib.request.urlopen(self.url + "/moto-api/data.json", timeout=2).read()
-                    self.startup_s = time.perf_counter() - t0
-                    return self
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    time.sleep(0.05)
-            _stop_pid(self.proc)
-            last = _tail(self.err)
-            self.err.close()
-        raise RuntimeError(f"moto_server did not start on 127.0.0.1 within {self.start_timeout:.0f} s: {last}")
-
-    def reset(self) -> None:
-        """Forget every bucket and object (moto's own reset endpoint)."""
-        urllib.request.urlopen(urllib.request.Request(self.url + "/moto-api/reset", method="POST"), timeout=10).read()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            _stop_pid(self.proc)
-            if self.err is not None:
-                self.err.close()
-
-    def __enter__(self) -> MotoServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def client(self) -> Any:
-        """A boto3 S3 client on this server (its own session: no profile, no environment lookups)."""
-        import boto3
-
-        env = self.env
-        return boto3.session.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=env["AWS_DEFAULT_REGION"]).client("s3", endpoint_url=self.url)
-
-
-class Bucket:
-    """One bucket on the local S3 server, with the listing helpers a test polls."""
-
-    def __init__(self, server: MotoServer, name: str, client: Any = None) -> None:
-        self.server = server
-        self.name = name
-        self.s3 = client if client is not None else server.client()
-
-    @property
-    def url(self) -> str:
-        return f"s3://{self.name}"
-
-    def listing(self, prefix: str = "") -> dict[str, dict[str, Any]]:
-        """key -> {"size", "etag", "last_modified"} for every object under prefix."""
-        out: dict[str, dict[str, Any]] = {}
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                out[obj["Key"]] = {"size": obj["Size"], "etag": obj["ETag"], "last_modified": obj["LastModified"].timestamp()}
-        return out
-
-    def get(self, key: str) -> bytes | None:
-        """The object's bytes, or None when there is no such key."""
-        try:
-            return self.s3.get_object(Bucket=self.name, Key=key)["Body"].read()
-        except self.s3.exceptions.NoSuchKey:
-            return None
-
-    def put(self, key: str, data: bytes) -> str:
-        return self.s3.put_object(Bucket=self.name, Key=key, Body=data)["ETag"]
-
-    def snapshot(self, read: Sequence[str] = ("manifest.json",), prefix: str = "") -> dict[str, Any]:
-        """The bytes of the `read` keys (None where absent), THEN the listing: a manifest read here can
-        only name files that existed before the listing was taken, so "the manifest names a key the
-        listing lacks" really means the bucket held a manifest naming a missing file."""
-        contents = {k: self.get(prefix + k) for k in read}
-        return {"time": time.time(), "read": contents, "listing": self.listing(prefix)}
-
-    @contextmanager
-    def watch(self, read: Sequence[str] = ("manifest.json",), prefix: str = "", interval: float = 0.02) -> Iterator[list[dict[str, Any]]]:
-        """Poll the bucket in a thread while the block runs (a run being killed and rerun); yields the
-        list that collects one `snapshot()` per poll, the last one taken after the block ended."""
-        snaps: list[dict[str, Any]] = []
-        stop = threading.Event()
-        errors: list[BaseException] = []
-
-        def loop() -> None:
-            poller = Bucket(self.server, self.name)  # its own boto3 client: not shared across threads
-            while not stop.is_set():
-                try:
-                    snaps.append(poller.snapshot(read, prefix))
-                except BaseException as e:  # noqa: BLE001 - reported to the test below
-                    errors.append(e)
-                    return
-                stop.wait(interval)
-
-        thread = threading.Thread(target=loop, name=f"watch-{self.name}", daemon=True)
-        thread.start()
-        try:
-            yield snaps
-        finally:
-            stop.set()
-            thread.join(30)
-            if errors:
-                raise errors[0]
-            snaps.append(self.snapshot(read, prefix))
+        request_json(self.url + "/_log", "DELETE")
 
 
 # ============================================================== the Hub stand-in in its own process
@@ -650,15 +451,15 @@ class HubProcess:
 
     def start(self) -> HubProcess:
         t0 = time.perf_counter()
-        self.err = _stderr_file()
+        self.err = stderr_file()
         self.proc = subprocess.Popen([sys.executable, str(HERE / "remote_servers.py"), "hub", "--port", "0"], stdout=subprocess.PIPE, stderr=self.err, stdin=subprocess.DEVNULL)
-        self.port = _read_ready(self.proc, "the Hub stand-in", self.start_timeout, self.err)
+        self.port = read_ready(self.proc, "the Hub stand-in", self.start_timeout, self.err)
         self.startup_s = time.perf_counter() - t0
         return self
 
     def stop(self) -> None:
         if self.proc is not None:
-            _stop_pid(self.proc)
+            stop_pid(self.proc)
             for stream in (self.proc.stdout, self.err):
                 if stream:
                     stream.close()
@@ -671,11 +472,11 @@ class HubProcess:
 
     def commit(self, repo_id: str, files: dict[str, bytes], delete: Sequence[str] = (), lfs: Sequence[str] | None = None, kind: str = "datasets") -> str:
         payload = {"repo": repo_id, "kind": kind, "files": {p: base64.b64encode(c).decode() for p, c in files.items()}, "delete": list(delete), "lfs": None if lfs is None else list(lfs)}
-        return _request(self.endpoint + "/_standin/commit", "POST", payload)["commitOid"]
+        return request_json(self.endpoint + "/_standin/commit", "POST", payload)["commitOid"]
 
     def unknown(self) -> list[list[str]]:
         """The requests the stand-in does not implement (method, url)."""
-        return _request(self.endpoint + "/_standin/unknown")
+        return request_json(self.endpoint + "/_standin/unknown")
 
 
 # ============================================================== entry point of the child processes

@@ -19,7 +19,8 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from remote_servers import Bucket, HttpFileServer, HubProcess
+from remote_servers import HttpFileServer, HubProcess
+from s3_server import Bucket
 
 LINES = [json.dumps({"id": i, "text": f"document {i} " + "x" * i}) + "\n" for i in range(200)]
 BODY = "".join(LINES).encode()
