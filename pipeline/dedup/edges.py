@@ -62,35 +62,45 @@ def _band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return h
 
 
+#: Lower-case hex digits -> their value; anything else 255. Upper case is another string: a key
+#: written "ABC..." is hashed like any other string, so keys are equal exactly when the strings are.
 _HEX = np.full(256, 255, dtype=np.uint8)
 for _i, _c in enumerate(b"0123456789abcdef"):
     _HEX[_c] = _i
-for _i, _c in enumerate(b"ABCDEF"):
-    _HEX[_c] = 10 + _i
 
 
 def _hex_keys(col: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(k1, k2, valid) from 32-hex-digit key hashes (xxh3-128); other strings are hashed instead
-    (xxh3-128 of their UTF-8) so any key column works. Null and the empty-text key are invalid."""
+    """(k1, k2, valid) per row: a 32-digit lower-case hex key hash (xxh3-128, what the tagger writes)
+    is its own 128 bits; any other string is hashed (xxh3-128 of its UTF-8), so any key column works
+    and equal strings give equal keys whatever the other rows of the batch. Null and the
+    empty-text key are invalid."""
     n = len(col)
     col = col.cast(pa.string())
     valid = np.asarray(pc.invert(pc.is_null(col)).fill_null(False)) if col.null_count else np.ones(n, bool)
     valid &= ~np.asarray(pc.equal(col, EMPTY_KEY_HASH).fill_null(False))
     k1 = np.zeros(n, dtype=np.uint64)
     k2 = np.zeros(n, dtype=np.uint64)
-    lens = np.asarray(pc.utf8_length(col).fill_null(0))
-    if n and col.null_count == 0 and (lens == 32).all():
-        offsets = np.frombuffer(col.buffers()[1], dtype=np.int32)[col.offset : col.offset + n + 1]
-        data = np.frombuffer(col.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-        nib = _HEX[data].reshape(n, 32)
-        if (nib != 255).all():
-            nib64 = nib.astype(np.uint64)
-            for j in range(16):
-                k1 = (k1 << np.uint64(4)) | nib64[:, j]
-                k2 = (k2 << np.uint64(4)) | nib64[:, 16 + j]
-            return k1, k2, valid
-    for i, s in enumerate(col.to_pylist()):
-        if s is not None:
+    if n == 0:
+        return k1, k2, valid
+    offsets = np.frombuffer(col.buffers()[1], dtype=np.int32)[col.offset : col.offset + n + 1]
+    present = np.asarray(pc.is_valid(col))
+    rows = np.flatnonzero(present & (np.diff(offsets) == 32))
+    parsed = np.zeros(n, dtype=bool)
+    if len(rows):
+        data = np.frombuffer(col.buffers()[2], dtype=np.uint8)
+        nib = _HEX[data[offsets[rows][:, None] + np.arange(32)]]
+        ok = (nib != 255).all(axis=1)
+        rows, nib64 = rows[ok], nib[ok].astype(np.uint64)
+        a = np.zeros(len(rows), dtype=np.uint64)
+        b = np.zeros(len(rows), dtype=np.uint64)
+        for j in range(16):
+            a = (a << np.uint64(4)) | nib64[:, j]
+            b = (b << np.uint64(4)) | nib64[:, 16 + j]
+        k1[rows], k2[rows] = a, b
+        parsed[rows] = True
+    rest = np.flatnonzero(present & ~parsed)
+    if len(rest):
+        for i, s in zip(rest.tolist(), col.take(pa.array(rest)).to_pylist()):
             d = xxhash.xxh3_128_intdigest(s.encode("utf-8"))
             k1[i], k2[i] = d >> 64, d & ((1 << 64) - 1)
     return k1, k2, valid

@@ -44,7 +44,9 @@ __all__ = ["FINE_BUCKETS", "SUFFIX", "Gather", "Sidecar", "read_footer", "sideca
 #: Fine buckets by a key's top bits: 1024 -> up to 1024 partitions, contiguous ranges of buckets each.
 FINE_BUCKETS = 1024
 _SHIFT = np.uint64(64 - 10)
-VERSION = 1
+#: 2: exact keys parsed row by row (1 switched a whole batch to hashed strings on one null or
+#: non-hex key, and parsed upper-case hex like lower-case): sidecars of version 1 are rebuilt.
+VERSION = 2
 SUFFIX = ".lsh"
 _BATCH_ROWS = 16_384
 #: Bytes around a gather's rows whose mapped pages are dropped after it (fault-around maps up to
