@@ -11,9 +11,11 @@ import subprocess
 import tempfile
 import threading
 import urllib.request
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["read_ready", "request_json", "stderr_file", "stop_pid", "tail"]
+_S = TypeVar("_S", bound="ChildServer")
+
+__all__ = ["ChildServer", "read_ready", "request_json", "stderr_file", "stop_pid", "tail"]
 
 
 
@@ -59,3 +61,36 @@ def request_json(url: str, method: str = "GET", payload: Any = None, timeout: fl
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         return json.loads(resp.read())
+
+
+class ChildServer:
+    """A server in a child process: `start()` (each subclass's own) sets proc, err, port and
+    startup_s; `stop()` stops it by PID and closes its streams; a context manager around both."""
+
+    def __init__(self, start_timeout: float) -> None:
+        self.start_timeout = start_timeout
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.err: Any = None  # the child's stderr (a temporary file)
+        self.port = 0
+        self.startup_s = 0.0
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self: _S) -> _S:  # each server starts its own process
+        raise NotImplementedError(type(self).__name__)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_pid(self.proc)
+            for stream in (self.proc.stdout, self.err):
+                if stream:
+                    stream.close()
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

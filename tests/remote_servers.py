@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from child_process import read_ready, request_json, stderr_file, stop_pid
+from child_process import ChildServer, read_ready, request_json, stderr_file
 
 HERE = Path(__file__).resolve().parent
 _CHUNK = 64 * 1024
@@ -340,26 +340,17 @@ class FileServer(ThreadingHTTPServer):
 # ============================================================== process management (runs in the test)
 
 
-class HttpFileServer:
+class HttpFileServer(ChildServer):
     """`with HttpFileServer(root) as srv:` serves root on srv.url (a child process, stopped by PID)."""
 
     def __init__(self, root: Path, log_file: Path | None = None, start_timeout: float = 20.0) -> None:
+        super().__init__(start_timeout)
         self.root = Path(root)
         self.log_file = log_file
-        self.start_timeout = start_timeout
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.err: Any = None  # the child's stderr (a temporary file)
-        self.port = 0
-        self.startup_s = 0.0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
 
     def start(self) -> HttpFileServer:
         t0 = time.perf_counter()
@@ -371,19 +362,6 @@ class HttpFileServer:
         self.port = read_ready(self.proc, "the HTTP file server", self.start_timeout, self.err)
         self.startup_s = time.perf_counter() - t0
         return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_pid(self.proc)
-            for stream in (self.proc.stdout, self.err):
-                if stream:
-                    stream.close()
-
-    def __enter__(self) -> HttpFileServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def publish(self, files: dict[str, bytes], url_list: str | None = "urls.txt") -> list[str]:
         """Write `files` (relative path -> bytes) under the root and, as RedPajama publishes its
@@ -429,25 +407,16 @@ class HttpFileServer:
 # ============================================================== the Hub stand-in in its own process
 
 
-class HubProcess:
+class HubProcess(ChildServer):
     """tests/hub_standin.py's HubStandin in a child process (stopped by PID); `commit()` adds or
     replaces files through its control endpoint and returns the new commit sha."""
 
     def __init__(self, start_timeout: float = 30.0) -> None:
-        self.start_timeout = start_timeout
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.err: Any = None  # the child's stderr (a temporary file)
-        self.port = 0
-        self.startup_s = 0.0
+        super().__init__(start_timeout)
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
 
     def start(self) -> HubProcess:
         t0 = time.perf_counter()
@@ -456,19 +425,6 @@ class HubProcess:
         self.port = read_ready(self.proc, "the Hub stand-in", self.start_timeout, self.err)
         self.startup_s = time.perf_counter() - t0
         return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_pid(self.proc)
-            for stream in (self.proc.stdout, self.err):
-                if stream:
-                    stream.close()
-
-    def __enter__(self) -> HubProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def commit(self, repo_id: str, files: dict[str, bytes], delete: Sequence[str] = (), lfs: Sequence[str] | None = None, kind: str = "datasets") -> str:
         payload = {"repo": repo_id, "kind": kind, "files": {p: base64.b64encode(c).decode() for p, c in files.items()}, "delete": list(delete), "lfs": None if lfs is None else list(lfs)}

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from child_process import stderr_file, stop_pid, tail
+from child_process import ChildServer, stderr_file, stop_pid, tail
 
 __all__ = ["AWS_ENV_KEYS", "Bucket", "MotoServer", "free_port"]
 
@@ -29,24 +29,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class MotoServer:
+class MotoServer(ChildServer):
     """moto's standalone S3 server in a child process (`moto_server -H 127.0.0.1 -p PORT`), stopped by PID."""
 
     def __init__(self, start_timeout: float = 60.0) -> None:
-        self.start_timeout = start_timeout
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.err: Any = None  # the child's stderr (a temporary file)
-        self.port = 0
-        self.startup_s = 0.0
+        super().__init__(start_timeout)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
 
     @property
     def env(self) -> dict[str, str]:
@@ -82,18 +73,6 @@ class MotoServer:
     def reset(self) -> None:
         """Forget every bucket and object (moto's own reset endpoint)."""
         urllib.request.urlopen(urllib.request.Request(self.url + "/moto-api/reset", method="POST"), timeout=10).read()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_pid(self.proc)
-            if self.err is not None:
-                self.err.close()
-
-    def __enter__(self) -> MotoServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def client(self) -> Any:
         """A boto3 S3 client on this server (its own session: no profile, no environment lookups)."""
