@@ -12,7 +12,9 @@ over the edges only join verified pairs into clusters.
                                            shard; writes its candidate pairs by pair bucket
                                            (work/_parts/pairs-NNNNN.arrow, `pairs.py`) and its
                                            exact links and large-bucket edges
-                                           (work/_parts/part-NNNNN.parquet)
+                                           (work/_parts/part-NNNNN.parquet) and its exact
+                                           groups (work/_parts/exact-NNNNN.arrow: the outputs'
+                                           "exact" flag without reading key_hash strings)
     verify.verify_pairs(plan, j)           one task per pair bucket: each distinct candidate pair
                                            compared once, reading only the signatures it needs;
                                            writes work/_parts/verify-NNNNN.parquet
@@ -54,7 +56,7 @@ Work directory layout (`work_dir`, local or a store):
     edges.parquet           verified links: a, b (ids, a < b), match ("exact" | "near"),
                             jaccard (estimated, float32); sorted; for audits and benchmarks
     cluster_stats.json      counts, the source x source duplicate-pair matrix, casing impact
-    _parts/                 each partition task's pairs-*.arrow and part-*.parquet, each verify
+    _parts/                 each partition task's pairs-*.arrow, part-*.parquet and exact-*.arrow, each verify
                             task's verify-*.parquet (document indices); removed at the end
                             unless keep_intermediate=True
 Every output file is written under a temporary name and renamed; same inputs + same config give

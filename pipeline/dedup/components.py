@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.layout import Store
-from pipeline.dedup.keys import EMPTY_KEY_HASH
 from pipeline.dedup.edges import PART_SCHEMA, EdgeCounts, _pairs_in_runs
 from pipeline.dedup.plan import ClusterPlan
 from pipeline.dedup.pool import MapFn, ProcessMap
@@ -130,7 +129,7 @@ def _write_atomic(store: Store, table: pa.Table, path: str) -> None:
     store.write_table(table, path, compression="zstd", compression_level=3)
 
 
-_DOCS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("n_chars", pa.int64()), ("key_hash", pa.string())])
+_DOCS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("n_chars", pa.int64())])
 #: Clustered documents per output range task (finish_clusters): beyond this, ranges even with one worker.
 _OUTPUT_GROUP_DOCS = 1_000_000
 #: Fewer clustered documents than this: the outputs in one process even with several workers. The
@@ -141,8 +140,8 @@ PARALLEL_OUTPUT_MIN_DOCS = 400_000
 
 
 def _docs_rows(plan: ClusterPlan, nodes: np.ndarray, shards: range | None = None) -> pa.Table:
-    """(id, source, n_chars, key_hash) of documents `nodes` (sorted global indices, all in
-    `shards`), read shard by shard from the staged files: only the clustered documents are held."""
+    """(id, source, n_chars) of documents `nodes` (sorted global indices, all in `shards`), read
+    shard by shard from the staged files: only the clustered documents are held."""
     out: list[pa.Table] = []
     for s in shards if shards is not None else range(len(plan.shards)):
         path = plan.shards[s]
@@ -199,6 +198,7 @@ def finish_clusters(
     res.n_near_edges = int((kind == 0).sum())
     res.n_exact_edges = int((kind == 1).sum())
     nodes, root = connected_components(a, b)
+    xgroup = _exact_group_of(plan, nodes)
     res.seconds["components"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -206,11 +206,11 @@ def finish_clusters(
     groups = max(groups if len(nodes) >= min_parallel_docs else 1, math.ceil(len(nodes) / _OUTPUT_GROUP_DOCS))
     map_fn = map_fn or ProcessMap(1)
     if groups > 1 and len(nodes):
-        table, edges_t, res.source_pairs, res.source_docs = _outputs_parallel(plan, nodes, root, a, b, kind, sim, groups, map_fn)
+        table, edges_t, res.source_pairs, res.source_docs = _outputs_parallel(plan, nodes, root, xgroup, a, b, kind, sim, groups, map_fn)
     else:
         clustered = _docs_rows(plan, nodes) if len(nodes) else _DOCS_SCHEMA.empty_table()
         rank = _dense_ranks(clustered.column("id"))
-        table = _clusters_table(clustered, root, rank)
+        table = _clusters_table(clustered, root, xgroup, rank)
         edges_t = _edges_table(nodes, clustered, a, b, kind, sim, cfg.num_perm, rank)
         res.source_pairs, res.source_docs = _source_matrix(table)
     _write_atomic(store, table, f"{work}/clusters.parquet")
@@ -256,8 +256,8 @@ def _read_ipc(store: Store, path: str) -> pa.Table:
 
 
 def _rows_task(op: _Outputs, k: int) -> dict[str, int]:
-    """Output task 1 (one per slice of shards): the clustered documents' (id, source, n_chars,
-    key_hash) from the staged files of its shards, in document order."""
+    """Output task 1 (one per slice of shards): the clustered documents' (id, source, n_chars)
+    from the staged files of its shards, in document order."""
     lo, hi = op.slices[k]
     plan = op.plan
     nodes = np.frombuffer(plan.store.read_bytes(f"{op.dir}/nodes.i64"), dtype=np.int64)
@@ -272,7 +272,8 @@ def _group_task(op: _Outputs, k: int) -> dict[str, int]:
     order, so the chunks concatenated are the sorted whole."""
     st = op.plan.store
     rows = _read_ipc(st, op.path("grows", k))
-    table = _clusters_table(rows.drop_columns(["comp", "rank"]), rows.column("comp").to_numpy(), rows.column("rank").to_numpy())
+    cols = {c: rows.column(c).to_numpy() for c in ("comp", "xg", "rank")}
+    table = _clusters_table(rows.drop_columns(list(cols)), cols["comp"], cols["xg"], cols["rank"])
     _write_ipc(st, table, op.path("clusters", k))
     e = _read_ipc(st, op.path("gedges", k))
     order = np.lexsort((e.column("rb").to_numpy(), e.column("ra").to_numpy()))  # by (a, b): stable
@@ -283,8 +284,9 @@ def _group_task(op: _Outputs, k: int) -> dict[str, int]:
 
 
 def _outputs_parallel(
-    plan: ClusterPlan, nodes: np.ndarray, root: np.ndarray, a: np.ndarray, b: np.ndarray, kind: np.ndarray, sim: np.ndarray, groups: int, map_fn: MapFn
-) -> tuple[pa.Table, pa.Table, dict[str, dict[str, int]], dict[str, int]]:
+    plan: ClusterPlan, nodes: np.ndarray, root: np.ndarray, xgroup: np.ndarray, a: np.ndarray, b: np.ndarray, kind: np.ndarray, sim: np.ndarray,
+    groups: int, map_fn: MapFn,
+) -> tuple[pa.Table, pa.Table, dict[str, dict[str, int]], dict[str, int]]:  # fmt: skip
     """The outputs with their costly parts in `groups` parallel tasks (row reading; per cluster
     range: sorting, exact-match flags, source matrix); here only what is linear and cheap: the
     cluster id of each component, the range boundaries, concatenation."""
@@ -312,7 +314,7 @@ def _outputs_parallel(
 
     # a cluster's rows go to the group of its cluster id
     row_group = group_of(cid[comp_of])
-    rows = rows.append_column("comp", pa.array(root, type=pa.int64())).append_column("rank", pa.array(rank))
+    rows = rows.append_column("comp", pa.array(root, type=pa.int64())).append_column("xg", pa.array(xgroup)).append_column("rank", pa.array(rank))
     # edges as ids (a < b), grouped by the range of a
     edges, ra, rb = _edge_rows(ids, nodes, a, b, kind, sim, plan.cfg.num_perm, rank)
     edge_group = group_of(ra)
@@ -359,9 +361,25 @@ def _dense_ranks(strings: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return out
 
 
-def _clusters_table(docs: pa.Table, root: np.ndarray, rank: np.ndarray | None = None) -> pa.Table:
-    """docs (rows aligned with `root`, the component of each; `rank`: their ids' _dense_ranks,
-    computed here when not given) -> CLUSTERS_SCHEMA, sorted."""
+def _exact_group_of(plan: ClusterPlan, nodes: np.ndarray) -> np.ndarray:
+    """The exact group (edges.EXACT_SCHEMA: the smallest document sharing its exact key) of each
+    of `nodes`, -1 for none, from the partition tasks' files: memory for the documents with a
+    shared key, not for the corpus, and no key_hash string read."""
+    parts = [_read_ipc(plan.store, plan.exact_path(i)) for i in range(plan.partitions)]
+    if not parts or not any(t.num_rows for t in parts):
+        return np.full(len(nodes), -1, dtype=np.int64)
+    t = pa.concat_tables(parts)
+    doc, group = t.column("doc").to_numpy(), t.column("group").to_numpy()
+    order = np.argsort(doc, kind="stable")
+    doc, group = doc[order], group[order]
+    pos = np.minimum(np.searchsorted(doc, nodes), len(doc) - 1)
+    return np.where(doc[pos] == nodes, group[pos], -1)
+
+
+def _clusters_table(docs: pa.Table, root: np.ndarray, xgroup: np.ndarray, rank: np.ndarray | None = None) -> pa.Table:
+    """docs (rows aligned with `root`, the component of each, and `xgroup`, the exact group of
+    each or -1; `rank`: their ids' _dense_ranks, computed here when not given) -> CLUSTERS_SCHEMA,
+    sorted."""
     if docs.num_rows == 0:
         return CLUSTERS_SCHEMA.empty_table()
     rank = _dense_ranks(docs.column("id")) if rank is None else rank
@@ -369,6 +387,7 @@ def _clusters_table(docs: pa.Table, root: np.ndarray, rank: np.ndarray | None = 
     order = np.lexsort((rank, root))
     t = docs.take(pa.array(order))
     comp, rank_sorted = np.asarray(root)[order], rank[order]
+    xg = np.asarray(xgroup, dtype=np.int64)[order]
     del order
     first = np.ones(len(comp), dtype=bool)
     first[1:] = comp[1:] != comp[:-1]
@@ -377,13 +396,11 @@ def _clusters_table(docs: pa.Table, root: np.ndarray, rank: np.ndarray | None = 
     sizes = np.diff(starts, append=len(comp))
     ids = t.column("id").combine_chunks()
     cluster_id = ids.take(pa.array(starts[run]))
-    # "exact": another member of the cluster has the same (non-empty) key_hash: equal (cluster,
-    # key) codes, the key as its index in the column's dictionary; an empty or missing key gets a
-    # code of its own (it never links, and never counts towards another row's key)
-    kh = t.column("key_hash").combine_chunks()
-    keys = pc.dictionary_encode(kh)
-    code = run.astype(np.int64) * np.int64(max(len(keys.dictionary), 1)) + keys.indices.fill_null(0).to_numpy().astype(np.int64)
-    no_key = np.asarray(pc.fill_null(pc.equal(kh, EMPTY_KEY_HASH), True))
+    # "exact": another member of the cluster has the same (non-empty) key_hash, i.e. is in the same
+    # exact group: equal (cluster, group) codes; a document in no group (its key unshared, empty
+    # or missing: those never link) gets a code of its own
+    code = run.astype(np.int64) * np.int64(int(xg.max(initial=0)) + 1) + xg
+    no_key = xg < 0
     code[no_key] = -1 - np.arange(int(no_key.sum()), dtype=np.int64)
     dup = _counts_of_equal(code) >= 2
     out = pa.table(

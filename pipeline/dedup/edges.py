@@ -421,7 +421,7 @@ def _exact_edges(doc: np.ndarray, starts: np.ndarray, lens: np.ndarray, groups: 
     if len(starts) == 0:
         return edges
     run = np.repeat(np.arange(len(starts)), lens)
-    pos = np.repeat(starts, lens) + (np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens))
+    pos = _ranges_of(starts, lens)
     d = doc[pos]
     first = doc[starts][run]
     is_first = d == first
@@ -443,6 +443,27 @@ def _exact_edges(doc: np.ndarray, starts: np.ndarray, lens: np.ndarray, groups: 
     b = np.concatenate([d[with_first], d[via_alt]])
     edges.add(a, b, np.full(len(a), num_perm))
     return edges
+
+
+def _ranges_of(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """The positions of the runs [start, start + len), in order."""
+    return np.repeat(starts, lens) + (np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens))
+
+
+EXACT_SCHEMA = pa.schema([("doc", pa.int64()), ("group", pa.int64())])
+
+
+def _write_exact_groups(plan: ClusterPlan, part: int, doc: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> None:
+    """This partition's repeated exact keys as (doc, group) rows, group = the key's smallest
+    document (`doc` is sorted by (key, doc)): the outputs flag "exact" members from these instead
+    of reading every staged row's key_hash string. A key's bucket is in one partition, so every
+    document is in at most one group of one partition's file."""
+    # the runs' rows (`doc` may hold rows outside them: _repeated_rows keeps candidates by part of
+    # the key, _runs the rows whose whole key repeats)
+    pos = _ranges_of(starts, lens)
+    table = pa.table({"doc": doc[pos].astype(np.int64), "group": np.repeat(doc[starts], lens).astype(np.int64)}, schema=EXACT_SCHEMA)
+    with plan.store.writing(plan.exact_path(part)) as tmp, pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, EXACT_SCHEMA) as w:
+        w.write_table(table)
 
 
 PART_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64()), ("kind", pa.int8()), ("sim", pa.int32())])
@@ -497,7 +518,9 @@ def partition_edges(plan: ClusterPlan, part: int) -> dict[str, int]:
             raise
         sink.close()
         k1, k2, doc = _load(plan, sidecars, "ex", lo, hi, [("k1", np.uint64), ("k2", np.uint64), ("row", np.uint32)])
-        ea, eb, esim = _exact_edges(*_exact_groups(k1, k2, doc), groups, P, cfg.exempt_same_tree, counts).arrays()
+        xdoc, xstarts, xlens = _exact_groups(k1, k2, doc)
+        _write_exact_groups(plan, part, xdoc, xstarts, xlens)
+        ea, eb, esim = _exact_edges(xdoc, xstarts, xlens, groups, P, cfg.exempt_same_tree, counts).arrays()
         esim = equal_counts(sigs, ea, eb)[0]  # an exact link reports the signatures' own estimate
         if plan.has_cs:
             k1, k2, doc = _load(plan, sidecars, "cs", lo, hi, [("k1", np.uint64), ("k2", np.uint64), ("row", np.uint32)])

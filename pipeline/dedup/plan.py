@@ -102,6 +102,11 @@ class ClusterPlan:
         """Band partition i's exact links and greedy edges."""
         return f"{self.work}/_parts/part-{i:05d}.parquet"
 
+    def exact_path(self, i: int) -> str:
+        """Band partition i's exact groups: (doc, group) for every document whose exact key another
+        document shares; group = the group's smallest document (the outputs' "exact" flag)."""
+        return f"{self.work}/_parts/exact-{i:05d}.arrow"
+
     def pairs_path(self, i: int) -> str:
         """Band partition i's candidate pairs, by pair bucket (`pairs.py`)."""
         return f"{self.work}/_parts/pairs-{i:05d}.arrow"

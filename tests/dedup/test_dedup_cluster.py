@@ -256,13 +256,15 @@ def test_exact_links_equal_all_non_exempt_pairs(tmp_path: Path) -> None:
 
 
 def test_exact_flag_needs_two_members_with_the_same_nonempty_key() -> None:
-    """A missing or empty key_hash never makes a cluster member "exact", nor counts towards another's."""
+    """A member is "exact" when another member of its cluster is in its exact group (the partition
+    tasks' documents sharing a key); one in no group (a missing, empty or unshared key: see
+    test_exact_keys_per_row.py for the keys) is never "exact", nor counts towards another's."""
     import numpy as np
     import pyarrow as pa
 
     from pipeline.dedup.components import _clusters_table
-    from pipeline.dedup.keys import EMPTY_KEY_HASH
 
-    docs = pa.table({"id": list("abcdef"), "source": ["s"] * 6, "n_chars": [1] * 6, "key_hash": ["k", None, EMPTY_KEY_HASH, EMPTY_KEY_HASH, "k", "k"]})
-    out = _clusters_table(docs, np.array([0, 0, 0, 0, 1, 1])).to_pydict()
+    docs = pa.table({"id": list("abcdef"), "source": ["s"] * 6, "n_chars": [1] * 6})
+    # a, e, f share a key; b has none, c and d the empty key (in no group)
+    out = _clusters_table(docs, np.array([0, 0, 0, 0, 1, 1]), np.array([0, -1, -1, -1, 0, 0])).to_pydict()
     assert dict(zip(out["id"], out["match"])) == {"a": "near", "b": "near", "c": "near", "d": "near", "e": "exact", "f": "exact"}

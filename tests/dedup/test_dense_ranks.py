@@ -55,10 +55,10 @@ def test_clusters_and_edges_orders_equal_the_string_sorts(seed: int) -> None:
     rng = random.Random(seed)
     n = 200
     ids = _ids(rng, n)  # many duplicates, also across clusters
-    docs = pa.table({"id": ids, "source": [f"s{i}" for i in range(n)], "n_chars": [1] * n, "key_hash": ["k"] * n})
+    docs = pa.table({"id": ids, "source": [f"s{i}" for i in range(n)], "n_chars": [1] * n})
     root = np.array(sorted(rng.randrange(0, 40) for _ in range(n)), dtype=np.int64)
     rng.shuffle(root)
-    got = _clusters_table(docs, root).to_pylist()
+    got = _clusters_table(docs, root, np.full(n, -1)).to_pylist()
     assert [(r["id"], r["cluster"], r["source"]) for r in got] == _clusters_by_strings(docs, root)
 
     nodes = np.arange(n, dtype=np.int64) * 3
