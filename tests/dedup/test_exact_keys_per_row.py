@@ -5,6 +5,7 @@ strings that differ do not (upper-case hex parsed to the same key as lower-case)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +21,12 @@ K1 = "0123456789abcdef0123456789abcdef"
 K2 = "fedcba9876543210fedcba9876543210"
 
 
-def _shard(path: Path, ids: list[str], keys: list[str | None], seed: int, same: list[int] = ()) -> Path:
+def _shard(path: Path, ids: list[str], keys: list[str | None], seed: int, same: Sequence[int] = ()) -> Path:
     """Random signatures (no two documents near each other), except rows `same`: one signature."""
     rng = np.random.default_rng(seed)
     sig = rng.integers(0, 2**32 - 1, size=(len(ids), CFG.num_perm), dtype=np.uint32)
-    sig[list(same)] = sig[same[0]] if same else sig[list(same)]
+    if same:
+        sig[list(same)] = sig[same[0]]
     table = pa.table(
         {
             "id": ids,
