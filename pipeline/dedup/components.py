@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.layout import Store
-from pipeline.dedup.edges import PART_SCHEMA, EdgeCounts, _pairs_in_runs
+from pipeline.dedup.edges import PART_SCHEMA, EdgeCounts, _pairs_in_runs, _ranges
 from pipeline.dedup.plan import ClusterPlan
 from pipeline.dedup.pool import MapFn, ProcessMap
 
@@ -433,12 +433,6 @@ def _counts_of_equal(code: np.ndarray) -> np.ndarray:
     out = np.empty(len(code), dtype=np.int64)
     out[order] = np.bincount(grp)[grp]
     return out
-
-
-def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
-    """The positions of ranges [start, start + len), concatenated in the given order."""
-    first = np.cumsum(lens) - lens
-    return np.repeat(starts - first, lens) + np.arange(int(lens.sum()), dtype=np.int64)
 
 
 def _edges_table(

@@ -421,7 +421,7 @@ def _exact_edges(doc: np.ndarray, starts: np.ndarray, lens: np.ndarray, groups: 
     if len(starts) == 0:
         return edges
     run = np.repeat(np.arange(len(starts)), lens)
-    pos = _ranges_of(starts, lens)
+    pos = _ranges(starts, lens)
     d = doc[pos]
     first = doc[starts][run]
     is_first = d == first
@@ -445,9 +445,10 @@ def _exact_edges(doc: np.ndarray, starts: np.ndarray, lens: np.ndarray, groups: 
     return edges
 
 
-def _ranges_of(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
-    """The positions of the runs [start, start + len), in order."""
-    return np.repeat(starts, lens) + (np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens))
+def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """The positions of ranges [start, start + len), concatenated in the given order."""
+    first = np.cumsum(lens) - lens
+    return np.repeat(starts - first, lens) + np.arange(int(lens.sum()), dtype=np.int64)
 
 
 EXACT_SCHEMA = pa.schema([("doc", pa.int64()), ("group", pa.int64())])
@@ -460,7 +461,7 @@ def _write_exact_groups(plan: ClusterPlan, part: int, doc: np.ndarray, starts: n
     document is in at most one group of one partition's file."""
     # the runs' rows (`doc` may hold rows outside them: _repeated_rows keeps candidates by part of
     # the key, _runs the rows whose whole key repeats)
-    pos = _ranges_of(starts, lens)
+    pos = _ranges(starts, lens)
     table = pa.table({"doc": doc[pos].astype(np.int64), "group": np.repeat(doc[starts], lens).astype(np.int64)}, schema=EXACT_SCHEMA)
     with plan.store.writing(plan.exact_path(part)) as tmp, pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, EXACT_SCHEMA) as w:
         w.write_table(table)
