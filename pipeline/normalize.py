@@ -11,7 +11,8 @@ Two policies on purpose (design.md, "Text policies"):
 
 Per document everything runs through C-level str/bytes methods, precompiled regexes and cheap `in`
 gates, with no per-character Python loop (the exception is rare by construction: the lines of texts
-that contain capitals under "fix_shouting"). Pure-ASCII text skips the Unicode-only steps. Measured figures: bench/normalize_tokens.py.
+that contain capitals under "fix_shouting"). Pure-ASCII text skips the Unicode-only steps.
+Measured figures: bench/normalize_tokens.py.
 """
 
 from __future__ import annotations
