@@ -6,17 +6,18 @@ matrix), each band partition (a contiguous range of fine buckets) is grouped alo
 over the edges only join verified pairs into clusters.
 
     plan.plan_clusters(paths, work, cfg)   sorted shards, sidecars (written where missing),
-                                           document offsets, partitions from the document count
-                                           and cfg.cluster_memory_mb
+                                           document offsets, partitions and pair buckets from
+                                           the document count and cfg.cluster_memory_mb
     edges.partition_edges(plan, i)         one task per partition: reads its buckets from every
-                                           shard; writes its candidate pairs by pair bucket
-                                           (work/_parts/pairs-NNNNN.arrow, `pairs.py`) and its
-                                           exact links and large-bucket edges
-                                           (work/_parts/part-NNNNN.parquet) and its exact
+                                           shard; writes its candidate pairs and its exact links
+                                           by pair bucket (work/_parts/pairs-NNNNN.arrow and
+                                           xpairs-NNNNN.arrow, `pairs.py`), its large-bucket
+                                           edges (work/_parts/part-NNNNN.parquet) and its exact
                                            groups (work/_parts/exact-NNNNN.arrow: the outputs'
                                            "exact" flag without reading key_hash strings)
     verify.verify_pairs(plan, j)           one task per pair bucket: each distinct candidate pair
-                                           compared once, reading only the signatures it needs;
+                                           compared once and each exact link's estimate, reading
+                                           only the signatures it needs, in document order;
                                            writes work/_parts/verify-NNNNN.parquet
     cluster_tasks(plan, map_fn, seconds)   the two mapped stages in a row
     components.finish_clusters(plan)       components over the edges, clusters/edges/stats
@@ -56,9 +57,9 @@ Work directory layout (`work_dir`, local or a store):
     edges.parquet           verified links: a, b (ids, a < b), match ("exact" | "near"),
                             jaccard (estimated, float32); sorted; for audits and benchmarks
     cluster_stats.json      counts, the source x source duplicate-pair matrix, casing impact
-    _parts/                 each partition task's pairs-*.arrow, part-*.parquet and exact-*.arrow, each verify
-                            task's verify-*.parquet (document indices); removed at the end
-                            unless keep_intermediate=True
+    _parts/                 each partition task's pairs-*.arrow, xpairs-*.arrow, part-*.parquet
+                            and exact-*.arrow, each verify task's verify-*.parquet (document
+                            indices); removed at the end unless keep_intermediate=True
 Every output file is written under a temporary name and renamed; same inputs + same config give
 byte-identical outputs whatever the number of partitions and workers (the partition count is
 therefore not in cluster_stats.json: `ClusterResult.n_partitions`).
@@ -105,6 +106,7 @@ def cluster(
     cfg: DedupConfig,
     *,
     partitions: int | None = None,
+    verify_buckets: int | None = None,
     keep_intermediate: bool = False,
     store: Store | None = None,
     sidecar_store: Store | None = None,
@@ -117,7 +119,8 @@ def cluster(
     `dedup_group`, optional `key_hash_cs`) and writes work_dir/clusters.parquet, edges.parquet and
     cluster_stats.json (module doc): plan_clusters -> cluster_tasks (partition and verify tasks in
     `workers` processes, or through `map_fn(fn, plan, parts)`: e.g. Dask) -> finish_clusters. Paths are read in
-    sorted order, so the outputs do not depend on the order given, nor on `partitions` / workers.
+    sorted order, so the outputs do not depend on the order given, nor on `partitions`,
+    `verify_buckets` (both chosen from the document count when not given) or workers.
     Sidecars: `sidecar_of(path)` in `sidecar_store` (default: next to each shard, as the tag task
     writes them; written here where missing). With neither given, they go to a local temporary
     folder, removed at the end (inputs that are not a run's staging are not written next to)."""
@@ -133,7 +136,8 @@ def cluster(
     mapper = map_fn or ProcessMap(workers)
     try:
         plan = plan_clusters(
-            paths, work, cfg, store=store, sidecar_store=sidecar_store, sidecar_of=sidecar_of, partitions=partitions, workers=workers
+            paths, work, cfg, store=store, sidecar_store=sidecar_store, sidecar_of=sidecar_of, partitions=partitions, workers=workers,
+            verify_buckets=verify_buckets,
         )
         seconds = {"plan": time.perf_counter() - clock}
         done = cluster_tasks(plan, mapper, seconds)

@@ -11,7 +11,8 @@ import json
 import math
 import resource
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pyarrow.compute as pc
 
 from pipeline.layout import Store
 from pipeline.dedup.edges import PART_SCHEMA, EdgeCounts, _pairs_in_runs, _ranges
+from pipeline.dedup.heap import in_reused_heap
 from pipeline.dedup.plan import ClusterPlan
 from pipeline.dedup.pool import MapFn, ProcessMap
 
@@ -130,30 +132,40 @@ def _write_atomic(store: Store, table: pa.Table, path: str) -> None:
 
 
 _DOCS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("n_chars", pa.int64())])
-#: Clustered documents per output range task (finish_clusters): beyond this, ranges even with one worker.
-_OUTPUT_GROUP_DOCS = 1_000_000
-#: Fewer clustered documents than this: the outputs in one process even with several workers. The
-#: split costs more than it saves below (bench/cluster_scale.py shards, quiet machine, two workers:
-#: 145k clustered documents 0.30-0.32 s in one process, 0.40-0.54 s in two tasks; 582k: 1.55-1.65 s
-#: in one process, 1.11-1.37 s in two tasks; Arrow's kernels already use both cores).
-PARALLEL_OUTPUT_MIN_DOCS = 400_000
+#: Clustered documents per output range task (finish_clusters): beyond this, ranges even with one
+#: worker. Below it one process with two threads is faster than the range tasks (their files and
+#: concatenations) whatever the workers: bench/cluster_scale.py shards, 16M documents, 2.33M
+#: clustered: 2.0-2.5 s in one process (driver peak 1.37 GB, ~500 bytes per clustered document)
+#: against 3.05-3.21 s in three range tasks (950 MB); 582k clustered: 0.45-0.53 s against
+#: 0.67-1.0 s in two tasks on two workers. The cap keeps the one-process driver near 1.4 GB at most.
+_OUTPUT_GROUP_DOCS = 2_500_000
+#: Fewer clustered documents than this: the outputs in one process even with several workers.
+PARALLEL_OUTPUT_MIN_DOCS = _OUTPUT_GROUP_DOCS
+
+
+#: Shards read at once by _docs_rows (threads: Arrow's reads and takes release the GIL, and one
+#: shard's three columns alone keep a core about half busy).
+_READ_THREADS = 4
 
 
 def _docs_rows(plan: ClusterPlan, nodes: np.ndarray, shards: range | None = None) -> pa.Table:
     """(id, source, n_chars) of documents `nodes` (sorted global indices, all in `shards`), read
-    shard by shard from the staged files: only the clustered documents are held."""
-    out: list[pa.Table] = []
-    for s in shards if shards is not None else range(len(plan.shards)):
-        path = plan.shards[s]
+    from the staged files a few shards at a time: only the clustered documents are held."""
+
+    def one(s: int) -> pa.Table | None:
         lo, hi = np.searchsorted(nodes, [plan.offsets[s], plan.offsets[s + 1]])
         if hi <= lo:
-            continue
-        t = plan.store.read_table(path, columns=list(_DOCS_SCHEMA.names))
+            return None
+        t = plan.store.read_table(plan.shards[s], columns=list(_DOCS_SCHEMA.names))
         t = t.take(pa.array(nodes[lo:hi] - plan.offsets[s]))
-        out.append(pa.table({c: t.column(c).cast(_DOCS_SCHEMA.field(c).type) for c in _DOCS_SCHEMA.names}, schema=_DOCS_SCHEMA))
+        return pa.table({c: t.column(c).cast(_DOCS_SCHEMA.field(c).type) for c in _DOCS_SCHEMA.names}, schema=_DOCS_SCHEMA)
+
+    with ThreadPoolExecutor(_READ_THREADS) as ex:
+        out = [t for t in ex.map(one, shards if shards is not None else range(len(plan.shards))) if t is not None]
     return pa.concat_tables(out) if out else _DOCS_SCHEMA.empty_table()
 
 
+@in_reused_heap
 def finish_clusters(
     plan: ClusterPlan, keep_intermediate: bool = False, map_fn: MapFn | None = None, groups: int = 1, min_parallel_docs: int = PARALLEL_OUTPUT_MIN_DOCS
 ) -> ClusterResult:
@@ -207,14 +219,19 @@ def finish_clusters(
     map_fn = map_fn or ProcessMap(1)
     if groups > 1 and len(nodes):
         table, edges_t, res.source_pairs, res.source_docs = _outputs_parallel(plan, nodes, root, xgroup, a, b, kind, sim, groups, map_fn)
+        _write_outputs(store, work, lambda: table, lambda: edges_t, sources=False)
+        del table, edges_t
     else:
         clustered = _docs_rows(plan, nodes) if len(nodes) else _DOCS_SCHEMA.empty_table()
         rank = _dense_ranks(clustered.column("id"))
-        table = _clusters_table(clustered, root, xgroup, rank)
-        edges_t = _edges_table(nodes, clustered, a, b, kind, sim, cfg.num_perm, rank)
-        res.source_pairs, res.source_docs = _source_matrix(table)
-    _write_atomic(store, table, f"{work}/clusters.parquet")
-    _write_atomic(store, edges_t, f"{work}/edges.parquet")
+        got = _write_outputs(
+            store, work,
+            lambda: _clusters_table(clustered, root, xgroup, rank),
+            lambda: _edges_table(nodes, clustered, a, b, kind, sim, cfg.num_perm, rank),
+            sources=True,
+        )  # fmt: skip
+        assert got is not None
+        res.source_pairs, res.source_docs = got
     res.n_clusters = int(np.count_nonzero(root == nodes))  # a component's root is its smallest node
     res.n_clustered_docs = len(nodes)
     res.n_duplicates = res.n_clustered_docs - res.n_clusters
@@ -223,6 +240,24 @@ def finish_clusters(
         store.rm_tree(f"{work}/_parts")
     res.seconds["outputs"] = time.perf_counter() - clock
     return res
+
+
+_Sources = tuple[dict[str, dict[str, int]], dict[str, int]]
+
+
+def _write_outputs(store: Store, work: str, clusters: Callable[[], pa.Table], edges: Callable[[], pa.Table], sources: bool) -> _Sources | None:
+    """Builds and writes edges.parquet in a second thread while clusters.parquet is built and
+    written here, and (`sources`) computes the clusters' _source_matrix in that thread while this
+    one writes (numpy's sorts, Arrow's takes and the Parquet encoder release the GIL: 4M bench set,
+    582k clustered documents, one process: outputs 0.72-0.75 -> 0.45-0.53 s with the threaded
+    shard reads)."""
+    with ThreadPoolExecutor(1) as ex:
+        wrote = ex.submit(lambda: _write_atomic(store, edges(), f"{work}/edges.parquet"))
+        table = clusters()
+        matrix = ex.submit(_source_matrix, table) if sources else None
+        _write_atomic(store, table, f"{work}/clusters.parquet")
+        wrote.result()
+        return matrix.result() if matrix is not None else None
 
 
 @dataclass
@@ -385,17 +420,13 @@ def _clusters_table(docs: pa.Table, root: np.ndarray, xgroup: np.ndarray, rank: 
     rank = _dense_ranks(docs.column("id")) if rank is None else rank
     # the order of sort_by([("comp", "ascending"), ("id", "ascending")]): both sorts are stable
     order = np.lexsort((rank, root))
-    t = docs.take(pa.array(order))
     comp, rank_sorted = np.asarray(root)[order], rank[order]
     xg = np.asarray(xgroup, dtype=np.int64)[order]
-    del order
     first = np.ones(len(comp), dtype=bool)
     first[1:] = comp[1:] != comp[:-1]
     run = np.cumsum(first) - 1
     starts = np.flatnonzero(first)
     sizes = np.diff(starts, append=len(comp))
-    ids = t.column("id").combine_chunks()
-    cluster_id = ids.take(pa.array(starts[run]))
     # "exact": another member of the cluster has the same (non-empty) key_hash, i.e. is in the same
     # exact group: equal (cluster, group) codes; a document in no group (its key unshared, empty
     # or missing: those never link) gets a code of its own
@@ -403,23 +434,25 @@ def _clusters_table(docs: pa.Table, root: np.ndarray, xgroup: np.ndarray, rank: 
     no_key = xg < 0
     code[no_key] = -1 - np.arange(int(no_key.sum()), dtype=np.int64)
     dup = _counts_of_equal(code) >= 2
-    out = pa.table(
-        {
-            "id": ids,
-            "cluster": cluster_id,
-            "cluster_size": pa.array(sizes[run], type=pa.int64()),
-            "match": _MATCH.take(pa.array(dup.astype(np.int8))),
-            "source": t.column("source"),
-            "n_chars": t.column("n_chars"),
-        },
-        schema=CLUSTERS_SCHEMA,
-    )
     # sorted by (cluster, id): the rows are grouped by component with ids ascending, and a
     # cluster's id is its first, so ordering the components by cluster id is enough (a sort of
-    # the clusters' ids, not of every row by two string keys)
+    # the clusters' ids, not of every row by two string keys); the two orders composed, so that
+    # the strings are gathered once
     by_cluster = np.argsort(rank_sorted[starts], kind="stable")
     perm = _ranges(starts[by_cluster], sizes[by_cluster])
-    return out.take(pa.array(perm))
+    rows = pa.array(order[perm])
+    ids = docs.column("id").take(rows)
+    return pa.table(
+        {
+            "id": ids,
+            "cluster": docs.column("id").take(pa.array(order[starts[run[perm]]])),
+            "cluster_size": pa.array(sizes[run[perm]], type=pa.int64()),
+            "match": _MATCH.take(pa.array(dup[perm].astype(np.int8))),
+            "source": docs.column("source").take(rows),
+            "n_chars": docs.column("n_chars").take(rows),
+        },
+        schema=CLUSTERS_SCHEMA,
+    ).combine_chunks()
 
 
 def _counts_of_equal(code: np.ndarray) -> np.ndarray:
@@ -443,20 +476,24 @@ def _edges_table(
     if len(a) == 0:
         return EDGES_SCHEMA.empty_table()
     ids = clustered.column("id").combine_chunks()
-    t, ra, rb = _edge_rows(ids, nodes, a, b, kind, sim, P, _dense_ranks(ids) if rank is None else rank)
-    return t.take(pa.array(np.lexsort((rb, ra))))  # sort_by([("a", ...), ("b", ...)]): stable too
+    return _edge_rows(ids, nodes, a, b, kind, sim, P, _dense_ranks(ids) if rank is None else rank, ordered=True)[0]
 
 
 def _edge_rows(
-    ids: pa.Array, nodes: np.ndarray, a: np.ndarray, b: np.ndarray, kind: np.ndarray, sim: np.ndarray, P: int, rank: np.ndarray
+    ids: pa.Array, nodes: np.ndarray, a: np.ndarray, b: np.ndarray, kind: np.ndarray, sim: np.ndarray, P: int, rank: np.ndarray,
+    ordered: bool = False,
 ) -> tuple[pa.Table, np.ndarray, np.ndarray]:  # fmt: skip
     """Edges (doc indices, `ids` aligned with the sorted `nodes`, `rank` their _dense_ranks) as
-    EDGES_SCHEMA rows, unsorted: the two ids ordered (a < b as strings), the match kind and the
-    estimated Jaccard; and the ranks of the rows' a and b ids."""
+    EDGES_SCHEMA rows: the two ids ordered (a < b as strings), the match kind and the estimated
+    Jaccard; and the ranks of the rows' a and b ids. `ordered`: rows sorted by (a, b), as
+    sort_by([("a", ...), ("b", ...)]) would (stable), before the ids are gathered."""
     pa_, pb_ = np.searchsorted(nodes, a), np.searchsorted(nodes, b)
     ra, rb = rank[pa_], rank[pb_]
     swap = ra > rb
     lo, hi = np.where(swap, pb_, pa_), np.where(swap, pa_, pb_)
+    if ordered:
+        order = np.lexsort((rank[hi], rank[lo]))
+        lo, hi, kind, sim = lo[order], hi[order], kind[order], sim[order]
     table = pa.table(
         {
             "a": ids.take(pa.array(lo)),

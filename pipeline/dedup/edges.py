@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
+from pipeline.dedup.heap import in_reused_heap
 from pipeline.dedup.keys import EMPTY_KEY_HASH
 from pipeline.dedup.minhash import EMPTY_VALUE
 from pipeline.dedup.pairs import PairSink
@@ -495,13 +496,15 @@ def _load(plan: ClusterPlan, sidecars: list[Sidecar], name: str, lo: int, hi: in
     return out
 
 
+@in_reused_heap
 def partition_edges(plan: ClusterPlan, part: int) -> dict[str, int]:
     """One band partition task: its fine buckets' band keys and exact keys from every shard; the
-    small buckets' candidate pairs to work/_parts/pairs-NNNNN.arrow (verified once each by the
-    verify tasks, `verify.py`); the large buckets' greedy edges and the exact-key links to
-    work/_parts/part-NNNNN.parquet (a, b: global document indices, a < b; kind 1 exact / 0
-    near; sim: equal signature values). Returns its counts (also in the file's metadata) and
-    this process's peak RSS so far (MB). Memory: this partition's keys, not the corpus."""
+    small buckets' candidate pairs to work/_parts/pairs-NNNNN.arrow and the exact-key links to
+    work/_parts/xpairs-NNNNN.arrow (both compared once each by the verify tasks, `verify.py`);
+    the large buckets' greedy edges to work/_parts/part-NNNNN.parquet (a, b: global document
+    indices, a < b; kind 0 near; sim: equal signature values). Returns its counts (also in the
+    file's metadata) and this process's peak RSS so far (MB). Memory: this partition's keys,
+    not the corpus."""
     cfg = plan.cfg
     lo, hi = plan.ranges[part]
     n, P = plan.n_docs, cfg.num_perm
@@ -521,8 +524,17 @@ def partition_edges(plan: ClusterPlan, part: int) -> dict[str, int]:
         k1, k2, doc = _load(plan, sidecars, "ex", lo, hi, [("k1", np.uint64), ("k2", np.uint64), ("row", np.uint32)])
         xdoc, xstarts, xlens = _exact_groups(k1, k2, doc)
         _write_exact_groups(plan, part, xdoc, xstarts, xlens)
-        ea, eb, esim = _exact_edges(xdoc, xstarts, xlens, groups, P, cfg.exempt_same_tree, counts).arrays()
-        esim = equal_counts(sigs, ea, eb)[0]  # an exact link reports the signatures' own estimate
+        ea, eb, _ = _exact_edges(xdoc, xstarts, xlens, groups, P, cfg.exempt_same_tree, counts).arrays()
+        # an exact link reports the signatures' own estimate: computed by its verify task, whose
+        # rows are read in document order (here they were random reads over every shard)
+        xsink = PairSink(plan, part, plan.exact_pairs_path(part))
+        try:
+            xsink.add(ea, eb, np.zeros(len(ea), np.uint64))
+        except BaseException:
+            xsink.abort()
+            raise
+        xsink.close()
+        del ea, eb
         if plan.has_cs:
             k1, k2, doc = _load(plan, sidecars, "cs", lo, hi, [("k1", np.uint64), ("k2", np.uint64), ("row", np.uint32)])
             counts.exact_dup_docs_cs += int((_exact_groups(k1, k2, doc)[2] - 1).sum())
@@ -530,12 +542,7 @@ def partition_edges(plan: ClusterPlan, part: int) -> dict[str, int]:
     finally:
         sigs.close()
     t = pa.table(
-        {
-            "a": np.concatenate([ea, na]),
-            "b": np.concatenate([eb, nb]),
-            "kind": np.concatenate([np.ones(len(ea), np.int8), np.zeros(len(na), np.int8)]),
-            "sim": np.concatenate([esim, nsim]).astype(np.int32),
-        },
+        {"a": na, "b": nb, "kind": np.zeros(len(na), np.int8), "sim": nsim.astype(np.int32)},
         schema=PART_SCHEMA,
     ).replace_schema_metadata({"counts": json.dumps(asdict(counts))})
     plan.store.write_table(t, plan.part_path(part), compression="none")

@@ -1,7 +1,9 @@
 """The candidate-pairs files between the cluster phase's two mapped stages (issue #18): a band
 partition task writes its small buckets' candidate pairs, each with the smallest band key it
 found the pair under, into `plan.verify_buckets` pair buckets by the range of the pair's first
-document; a verify task (`verify.py`) reads its bucket from every partition's file.
+document; a verify task (`verify.py`) reads its bucket from every partition's file. The exact-key
+links go the same way in a second file per partition (work/_parts/xpairs-NNNNN.arrow, key 0), so
+that every signature comparison of the phase is a verify task's, rows read in document order.
 
 File format: an Arrow IPC file per partition, work/_parts/pairs-NNNNN.arrow (columns a, b: global
 document indices, a < b; key: uint64), its record batches in flushes of V = `verify_buckets`
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -37,8 +40,8 @@ class PairSink:
     """A partition task's candidate pairs, written to its pairs file in flushes of
     `plan.verify_buckets` batches (module doc). Memory: at most ~_FLUSH_PAIRS pairs held."""
 
-    def __init__(self, plan: ClusterPlan, part: int) -> None:
-        self.plan, self.path = plan, plan.pairs_path(part)
+    def __init__(self, plan: ClusterPlan, part: int, path: str | None = None) -> None:
+        self.plan, self.path = plan, path or plan.pairs_path(part)
         self._tmp = plan.store.local_tmp(self.path)
         self._sink = pa.OSFile(self._tmp, "wb")
         self._writer: Any = pa.ipc.new_file(self._sink, PAIRS_SCHEMA)
@@ -104,12 +107,13 @@ class PairSink:
             os.unlink(self._tmp)
 
 
-def read_bucket(plan: ClusterPlan, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pair bucket j from every partition's pairs file: its batches only (range reads)."""
+def read_bucket(plan: ClusterPlan, j: int, path_of: Callable[[int], str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pair bucket j from every partition's pairs file (`path_of(i)`; default the candidate
+    pairs, `plan.pairs_path`): its batches only (range reads)."""
     V, store = plan.verify_buckets, plan.store
     parts: list[pa.RecordBatch] = []
     for i in range(plan.partitions):
-        path = plan.pairs_path(i)
+        path = (path_of or plan.pairs_path)(i)
         with pa.OSFile(path, "rb") if store.local else store.open(path) as fh:
             reader = pa.ipc.open_file(fh)
             parts += [reader.get_batch(k) for k in range(j, reader.num_record_batches, V)]

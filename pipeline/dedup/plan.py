@@ -52,16 +52,23 @@ _TASK_BASE_BYTES = 320 << 20
 #: Band rows per partition at most, whatever the budget: a partition's sort and runs cost less per
 #: row when smaller (bench/cluster_scale.py shards, partition stage, one worker: 4M documents
 #: 3.6 s with 5 partitions, 3.0 s with 8; 16M 17.4 s with 17, 14.7 s with 34, 14.9 s with 68),
-#: and since each candidate pair is compared once (verify.py) more partitions cost no comparisons.
-_MAX_BAND_ROWS = 8_000_000
+#: and two tasks at once slow each other down less (4M, two workers: 1.87-2.03 s with 8 partitions
+#: of 8M rows, 1.48-1.55 s with 16 of 4M; one worker 3.2 and 2.93-2.99 s); since each candidate
+#: pair is compared once (verify.py), more partitions cost no comparisons.
+_MAX_BAND_ROWS = 4_000_000
+#: Band rows per pair bucket of the verify stage: its tasks each open every shard's sidecar, so
+#: fewer and larger ones are cheaper (4M, one worker: verification 1.24-1.26 s in 8 buckets,
+#: 1.36-1.44 s in 16) while a bucket's pairs stay far below a partition's band rows in memory.
+_VERIFY_BAND_ROWS = 8_000_000
 
 
-def choose_partitions(n_band_rows: int, memory_mb: int, workers: int = 1) -> int:
+def choose_partitions(n_band_rows: int, memory_mb: int, workers: int = 1, max_rows: int = _MAX_BAND_ROWS) -> int:
     """Band partitions so that one partition task stays under `memory_mb` and holds at most
-    _MAX_BAND_ROWS rows, rounded up to a multiple of `workers` (at least two per worker) so the
-    workers finish together; at most FINE_BUCKETS."""
+    `max_rows` rows, rounded up to a multiple of `workers` (at least two per worker) so the
+    workers finish together; at most FINE_BUCKETS. (With max_rows=_VERIFY_BAND_ROWS: the verify
+    stage's pair buckets.)"""
     usable = max((memory_mb << 20) - _TASK_BASE_BYTES, 64 << 20)
-    p = max(1, math.ceil(n_band_rows * _BYTES_PER_BAND_ROW / usable), math.ceil(n_band_rows / _MAX_BAND_ROWS))
+    p = max(1, math.ceil(n_band_rows * _BYTES_PER_BAND_ROW / usable), math.ceil(n_band_rows / max_rows))
     if n_band_rows and workers > 1:
         p = math.ceil(max(p, 2 * workers) / workers) * workers
     return min(FINE_BUCKETS, p)
@@ -83,6 +90,7 @@ class ClusterPlan:
     has_cs: bool
     n_empty_signatures: int
     ranges: list[tuple[int, int]]  # fine buckets [lo, hi) of each partition
+    verify_count: int = 1  # pair buckets of the verify stage
 
     @property
     def n_docs(self) -> int:
@@ -94,9 +102,10 @@ class ClusterPlan:
 
     @property
     def verify_buckets(self) -> int:
-        """Pair buckets of the verify stage (`verify.py`): as many as band partitions (each holds
-        ~1/P of the candidate pairs, far fewer bytes than a partition's band rows)."""
-        return len(self.ranges)
+        """Pair buckets of the verify stage (`verify.py`): from the band rows like the partitions,
+        with a larger cap (`_VERIFY_BAND_ROWS`); each holds ~1/V of the candidate pairs, far fewer
+        bytes than a partition's band rows. Independent of `partitions`."""
+        return self.verify_count
 
     def part_path(self, i: int) -> str:
         """Band partition i's exact links and greedy edges."""
@@ -110,6 +119,11 @@ class ClusterPlan:
     def pairs_path(self, i: int) -> str:
         """Band partition i's candidate pairs, by pair bucket (`pairs.py`)."""
         return f"{self.work}/_parts/pairs-{i:05d}.arrow"
+
+    def exact_pairs_path(self, i: int) -> str:
+        """Band partition i's exact-key links, by pair bucket (`pairs.py`; their signature
+        estimate is computed by the verify tasks)."""
+        return f"{self.work}/_parts/xpairs-{i:05d}.arrow"
 
     def verify_path(self, j: int) -> str:
         """Pair bucket j's verified near edges."""
@@ -154,9 +168,11 @@ def plan_clusters(
     sidecar_of: Callable[[str], str] | None = None,
     partitions: int | None = None,
     workers: int = 1,
+    verify_buckets: int | None = None,
 ) -> ClusterPlan:
-    """Sorted shards, their sidecars (written where missing), document offsets, and the band
-    partitions: `partitions`, or from the document count and `cfg.cluster_memory_mb`."""
+    """Sorted shards, their sidecars (written where missing), document offsets, the band
+    partitions (`partitions`, or from the document count and `cfg.cluster_memory_mb`) and the
+    verify stage's pair buckets (`verify_buckets`, or the same rule with its own row cap)."""
     store = store or Store(*url_to_fs("/"), "/")
     shards = sorted(os.fspath(p) for p in paths)
     names, footers = ensure_sidecars(store, shards, cfg, sidecar_store, sidecar_of)
@@ -177,5 +193,6 @@ def plan_clusters(
         has_cs=bool(shards) and all(f["has_cs"] for f in footers),
         n_empty_signatures=n_empty,
         ranges=list(zip(cuts[:-1], cuts[1:])),
+        verify_count=max(1, verify_buckets or choose_partitions(n_band_rows, cfg.cluster_memory_mb, workers, _VERIFY_BAND_ROWS)),
         _footers=footers,
     )

@@ -27,7 +27,8 @@ from dataclasses import asdict
 import numpy as np
 import pyarrow as pa
 
-from pipeline.dedup.edges import PART_SCHEMA, EdgeCounts, _Bands, _Edges, _verify, gathers
+from pipeline.dedup.edges import PART_SCHEMA, EdgeCounts, _Bands, _Edges, _link_verified, equal_counts, gathers
+from pipeline.dedup.heap import in_reused_heap
 from pipeline.dedup.pairs import read_bucket
 from pipeline.dedup.plan import ClusterPlan
 
@@ -35,6 +36,7 @@ from pipeline.dedup.plan import ClusterPlan
 _VERIFY_PAIRS = 4_000_000
 
 
+@in_reused_heap
 def verify_pairs(plan: ClusterPlan, j: int) -> dict[str, int]:
     """One verify task: pair bucket j's distinct pairs, each compared once (module doc); its near
     edges written to work/_parts/verify-NNNNN.parquet (PART_SCHEMA, kind 0) with its counts in
@@ -53,18 +55,43 @@ def verify_pairs(plan: ClusterPlan, j: int) -> dict[str, int]:
     first[1:] = code[1:] != code[:-1]
     code, key = code[first], key[first]
     del first
-    counts, edges = EdgeCounts(), _Edges()
+    # the exact-key links of this bucket (each found once, in its key's partition): linked
+    # whatever their signatures, with the signatures' own estimate; compared in the same rounds
+    # as the candidates, in pair order, so their rows come with the candidates' (one visit of a
+    # shard for both)
+    xa, xb, _ = read_bucket(plan, j, plan.exact_pairs_path)
+    exact = np.concatenate([np.zeros(len(code), bool), np.ones(len(xa), bool)])
+    code = np.concatenate([code, xa * n + xb])
+    key = np.concatenate([key, np.zeros(len(xa), np.uint64)])
+    del xa, xb
+    order = np.argsort(code, kind="stable")
+    code, key, exact = code[order], key[order], exact[order]
+    del order
+    counts, edges, links = EdgeCounts(), _Edges(), _Edges()
+    bands = _Bands(cfg.bands, cfg.rows)
     sidecars = plan.open_sidecars()
     sigs, groups = gathers(plan, sidecars)
     try:
         for lo in range(0, len(code), _VERIFY_PAIRS):
-            c = code[lo : lo + _VERIFY_PAIRS]
-            _verify(c // n, c % n, sigs, groups, need, cfg.exempt_same_tree, edges, counts, (key[lo : lo + _VERIFY_PAIRS], _Bands(cfg.bands, cfg.rows)))
+            c, x = code[lo : lo + _VERIFY_PAIRS], exact[lo : lo + _VERIFY_PAIRS]
+            a, b = c // n, c % n
+            eq, own = equal_counts(sigs, a, b, (key[lo : lo + _VERIFY_PAIRS], bands))
+            links.add(a[x], b[x], eq[x])
+            near = ~x
+            a, b, eq, own = a[near], b[near], eq[near], own[near]
+            _link_verified(a, b, eq, own, (groups[a], groups[b]) if cfg.exempt_same_tree else None, need, edges, counts)
     finally:
         sigs.close()
+    xa, xb, xsim = links.arrays()
     ea, eb, esim = edges.arrays()
     t = pa.table(
-        {"a": ea, "b": eb, "kind": np.zeros(len(ea), np.int8), "sim": esim.astype(np.int32)}, schema=PART_SCHEMA
+        {
+            "a": np.concatenate([xa, ea]),
+            "b": np.concatenate([xb, eb]),
+            "kind": np.concatenate([np.ones(len(xa), np.int8), np.zeros(len(ea), np.int8)]),
+            "sim": np.concatenate([xsim, esim]).astype(np.int32),
+        },
+        schema=PART_SCHEMA,
     ).replace_schema_metadata({"counts": json.dumps(asdict(counts))})
     plan.store.write_table(t, plan.verify_path(j), compression="none")
     return {**asdict(counts), "peak_rss_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)}

@@ -24,7 +24,7 @@ from pipeline.dedup.components import finish_clusters
 from pipeline.dedup.edges import partition_edges
 from pipeline.dedup import pairs, verify
 from pipeline.dedup.verify import verify_pairs
-from pipeline.dedup.plan import choose_partitions, plan_clusters
+from pipeline.dedup.plan import _VERIFY_BAND_ROWS, choose_partitions, plan_clusters
 from pipeline.dedup.pool import pool_map
 from pipeline.dedup.sidecar import FINE_BUCKETS, read_footer, sidecar_path
 from pipeline.layout import Store, url_to_fs
@@ -56,10 +56,12 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], tup
     return paths, _outputs(root / "ref")
 
 
-@pytest.mark.parametrize("partitions", [1, 3, 64])
-def test_same_bytes_as_the_single_process_cluster(synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], partitions: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("partitions", "verify_buckets"), [(1, None), (3, 5), (64, 2)])
+def test_same_bytes_as_the_single_process_cluster(
+    synthetic: tuple[list[Path], tuple[bytes, bytes, dict[str, object]]], partitions: int, verify_buckets: int | None, tmp_path: Path
+) -> None:
     paths, ref = synthetic
-    res = cluster(list(reversed(paths)), tmp_path / "w", CFG, partitions=partitions)
+    res = cluster(list(reversed(paths)), tmp_path / "w", CFG, partitions=partitions, verify_buckets=verify_buckets)
     assert res.n_partitions == partitions
     got = _outputs(tmp_path / "w")
     assert got[0] == ref[0] and got[1] == ref[1]
@@ -108,7 +110,7 @@ def test_real_documents_match_the_reference(tmp_path: Path) -> None:
     paths = write_shards(docs, tmp_path / "in", CFG, shards=3)
     R.cluster(paths, tmp_path / "ref", CFG)
     for p in (1, 2, 7):
-        cluster(paths, tmp_path / f"p{p}", CFG, partitions=p)
+        cluster(paths, tmp_path / f"p{p}", CFG, partitions=p, verify_buckets=p + 1)
         assert _outputs(tmp_path / f"p{p}") == _outputs(tmp_path / "ref")
 
 
@@ -116,8 +118,8 @@ def test_plan_tasks_and_finish_one_by_one(synthetic: tuple[list[Path], tuple[byt
     """The library steps the flow maps, called as the flow calls them (tasks of a stage in any
     order): partition tasks, then verify tasks, then the final step."""
     paths, ref = synthetic
-    plan = plan_clusters(paths, tmp_path / "w", CFG, partitions=4, sidecar_of=lambda p: str(tmp_path / (Path(p).stem + ".lsh")))
-    assert plan.n_docs == 12_000 and plan.ranges[0][0] == 0 and plan.ranges[-1][1] == FINE_BUCKETS
+    plan = plan_clusters(paths, tmp_path / "w", CFG, partitions=4, verify_buckets=3, sidecar_of=lambda p: str(tmp_path / (Path(p).stem + ".lsh")))
+    assert plan.n_docs == 12_000 and plan.verify_buckets == 3 and plan.ranges[0][0] == 0 and plan.ranges[-1][1] == FINE_BUCKETS
     counts = [partition_edges(plan, i) for i in reversed(range(plan.partitions))]
     counts += [verify_pairs(plan, j) for j in reversed(range(plan.verify_buckets))]
     assert all(c["peak_rss_mb"] > 0 for c in counts)
@@ -139,7 +141,7 @@ def test_pairs_in_many_flushes_and_verify_rounds(
     monkeypatch.setattr(edges, "_PAIRS_PER_CHUNK", 40)  # many sink.add calls
     monkeypatch.setattr(pairs, "_FLUSH_PAIRS", 50)
     monkeypatch.setattr(verify, "_VERIFY_PAIRS", 70)
-    plan = plan_clusters(paths, tmp_path / "w", CFG, partitions=3, sidecar_of=lambda p: str(tmp_path / (Path(p).stem + ".lsh")))
+    plan = plan_clusters(paths, tmp_path / "w", CFG, partitions=3, verify_buckets=4, sidecar_of=lambda p: str(tmp_path / (Path(p).stem + ".lsh")))
     written = sum(partition_edges(plan, i)["pairs_written"] for i in range(plan.partitions))
     with pa.ipc.open_file(pa.OSFile(plan.pairs_path(0), "rb")) as reader:
         assert reader.num_record_batches > 2 * plan.verify_buckets  # several flushes of V batches
@@ -167,8 +169,10 @@ def test_partition_count_follows_the_memory_budget() -> None:
     assert choose_partitions(0, 1024) == 1
     # a small budget binds: fewer bytes, more partitions
     assert 32 < choose_partitions(16_000_000 * 16, 512) < choose_partitions(16_000_000 * 16, 448) < choose_partitions(16_000_000 * 16, 400)
-    # otherwise the row cap does (at most 8M band rows a partition), whatever the budget
-    assert choose_partitions(16_000_000 * 16, 1024) == choose_partitions(16_000_000 * 16, 4096) == 32
+    # otherwise the row cap does (at most 4M band rows a partition), whatever the budget
+    assert choose_partitions(16_000_000 * 16, 1024) == choose_partitions(16_000_000 * 16, 4096) == 64
+    # the verify stage's pair buckets: the same rule with a cap of 8M band rows
+    assert choose_partitions(16_000_000 * 16, 4096, max_rows=_VERIFY_BAND_ROWS) == 32
     assert choose_partitions(10**11, 1024) == FINE_BUCKETS
     assert choose_partitions(1_000_000 * 16, 1024, workers=2) % 2 == 0
     assert choose_partitions(10**9 * 16, 256) == FINE_BUCKETS
@@ -220,7 +224,7 @@ def test_each_candidate_pair_is_compared_once_whatever_the_partitions(
     grow with the partition count; the pair is counted once and linked once whatever k."""
     paths, ref = synthetic
     one = cluster(paths, tmp_path / "p1", CFG, partitions=1)
-    many = cluster(paths, tmp_path / "p64", CFG, partitions=64)
+    many = cluster(paths, tmp_path / "p64", CFG, partitions=64, verify_buckets=16)
     assert 0 < one.n_candidate_pairs <= one.n_comparisons == many.n_comparisons
     assert "n_comparisons" not in json.loads((tmp_path / "p64" / "cluster_stats.json").read_text())
     assert _outputs(tmp_path / "p1") == _outputs(tmp_path / "p64") == ref
