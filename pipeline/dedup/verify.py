@@ -60,13 +60,13 @@ def verify_pairs(plan: ClusterPlan, j: int) -> dict[str, int]:
     # as the candidates, in pair order, so their rows come with the candidates' (one visit of a
     # shard for both)
     xa, xb, _ = read_bucket(plan, j, plan.exact_pairs_path)
-    exact = np.concatenate([np.zeros(len(code), bool), np.ones(len(xa), bool)])
-    code = np.concatenate([code, xa * n + xb])
-    key = np.concatenate([key, np.zeros(len(xa), np.uint64)])
+    xcode = np.sort(xa * n + xb)
     del xa, xb
-    order = np.argsort(code, kind="stable")
-    code, key, exact = code[order], key[order], exact[order]
-    del order
+    at = np.searchsorted(code, xcode, side="right")  # merged into the sorted candidates: O(n), no sort
+    exact = np.insert(np.zeros(len(code), bool), at, True)
+    code = np.insert(code, at, xcode)
+    key = np.insert(key, at, np.uint64(0))
+    del xcode, at
     counts, edges, links = EdgeCounts(), _Edges(), _Edges()
     bands = _Bands(cfg.bands, cfg.rows)
     sidecars = plan.open_sidecars()
