@@ -174,10 +174,13 @@ def _runs(sorted_keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return starts.astype(np.int64), lens.astype(np.int64)
 
 
-def _repeated_rows(keys: list[np.ndarray], doc: np.ndarray, by_doc: bool) -> tuple[list[np.ndarray], np.ndarray]:
+def _repeated_rows(
+    keys: list[np.ndarray], doc: np.ndarray, by_doc: bool, payload: tuple[np.ndarray, ...] = ()
+) -> tuple[list[np.ndarray], np.ndarray]:
     """The rows that may share their key (the tuple `keys`) with another row, sorted by key (and
     by document inside a key when `by_doc`; in no set order otherwise): all that runs of equal
-    keys need, since a key held once makes no pair. One sort of plain values, no gather of the
+    keys need, since a key held once makes no pair. `payload` columns come back in the same
+    order after the keys (`[*keys, *payload]`). One sort of plain values, no gather of the
     whole partition: each row's position packed into the low bits of its first key, a SIMD
     quicksort, then the rows whose high bits repeat (the true repeats plus ~m^2 / 2^(65 - bits)
     chance collisions, which `_runs` leaves alone) sorted by their full key. Measured on the
@@ -186,7 +189,7 @@ def _repeated_rows(keys: list[np.ndarray], doc: np.ndarray, by_doc: bool) -> tup
     over 160 runs) and more for the stable sort."""
     m = len(doc)
     if m < 2:
-        return [k[:0] for k in keys], doc[:0]
+        return [k[:0] for k in (*keys, *payload)], doc[:0]
     low = np.uint64((1 << int(m - 1).bit_length()) - 1)
     packed = keys[0] & ~low
     rep = np.zeros(m, dtype=bool)
@@ -205,7 +208,8 @@ def _repeated_rows(keys: list[np.ndarray], doc: np.ndarray, by_doc: bool) -> tup
     del packed, rep
     sub = [k[pos] for k in keys]
     order = np.lexsort((doc[pos], *reversed(sub))) if by_doc or len(sub) > 1 else np.argsort(sub[0])
-    return [k[order] for k in sub], doc[pos[order]]
+    rows = pos[order]
+    return [k[order] for k in sub] + [p[rows] for p in payload], doc[rows]
 
 
 @dataclass
@@ -405,18 +409,19 @@ def _bucket_pairs(
         _link_verified(members[pa_], members[pb_], eq, own, (grp_all[pa_], grp_all[pb_]) if grp_all is not None else None, need, edges, res)
 
 
-def _exact_groups(k1: np.ndarray, k2: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(docs sorted by (key, doc), run starts, run lengths) of one partition's repeated exact keys."""
-    (k1, k2), doc = _repeated_rows([k1, k2], doc, by_doc=True)
+def _exact_groups(k1: np.ndarray, k2: np.ndarray, doc: np.ndarray, grp: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(docs sorted by (key, doc), run starts, run lengths, and `grp`, the rows' dedup-group
+    hashes, in the docs' order) of one partition's repeated exact keys."""
+    (k1, k2, *g), doc = _repeated_rows([k1, k2], doc, by_doc=True, payload=() if grp is None else (grp,))
     starts, lens = _runs([k1, k2])
-    return doc, starts, lens
+    return doc, starts, lens, (g[0] if g else None)
 
 
-def _exact_edges(doc: np.ndarray, starts: np.ndarray, lens: np.ndarray, groups: Gather, num_perm: int, exempt: bool, res: EdgeCounts) -> _Edges:
-    """Edges of one partition's exact keys. Equal keys are transitive, so a star per key suffices:
-    every member links to the key's first member, and members of the first member's own dedup_group
-    (which may not link to it) link to the first member of another group instead; the components
-    are those of all non-exempt pairs."""
+def _exact_edges(doc: np.ndarray, starts: np.ndarray, lens: np.ndarray, grp: np.ndarray, num_perm: int, exempt: bool, res: EdgeCounts) -> _Edges:
+    """Edges of one partition's exact keys (`grp`: each doc's dedup-group hash, aligned). Equal
+    keys are transitive, so a star per key suffices: every member links to the key's first
+    member, and members of the first member's own dedup_group (which may not link to it) link to
+    the first member of another group instead; the components are those of all non-exempt pairs."""
     res.exact_dup_docs += int((lens - 1).sum())
     edges = _Edges()
     if len(starts) == 0:
@@ -430,7 +435,7 @@ def _exact_edges(doc: np.ndarray, starts: np.ndarray, lens: np.ndarray, groups: 
         a, b = first[~is_first], d[~is_first]
         edges.add(a, b, np.full(len(a), num_perm))
         return edges
-    g = groups[d]
+    g = grp[pos]
     gfirst = g[np.repeat(np.cumsum(lens) - lens, lens)]  # the first member's group (pos of the run start)
     with_first = ~is_first & ((g != gfirst) | (g == 0))  # may link to the first member
     # first member (in doc order) of each run that may link to the run's first member
@@ -521,10 +526,11 @@ def partition_edges(plan: ClusterPlan, part: int) -> dict[str, int]:
             sink.abort()
             raise
         sink.close()
-        k1, k2, doc = _load(plan, sidecars, "ex", lo, hi, [("k1", np.uint64), ("k2", np.uint64), ("row", np.uint32)])
-        xdoc, xstarts, xlens = _exact_groups(k1, k2, doc)
+        k1, k2, grp, doc = _load(plan, sidecars, "ex", lo, hi, [("k1", np.uint64), ("k2", np.uint64), ("grp", np.uint64), ("row", np.uint32)])
+        xdoc, xstarts, xlens, xgrp = _exact_groups(k1, k2, doc, grp)
+        del grp
         _write_exact_groups(plan, part, xdoc, xstarts, xlens)
-        ea, eb, _ = _exact_edges(xdoc, xstarts, xlens, groups, P, cfg.exempt_same_tree, counts).arrays()
+        ea, eb, _ = _exact_edges(xdoc, xstarts, xlens, xgrp, P, cfg.exempt_same_tree, counts).arrays()  # type: ignore[arg-type]
         # an exact link reports the signatures' own estimate: computed by its verify task, whose
         # rows are read in document order (here they were random reads over every shard)
         xsink = PairSink(plan, part, plan.exact_pairs_path(part))

@@ -46,7 +46,9 @@ FINE_BUCKETS = 1024
 _SHIFT = np.uint64(64 - 10)
 #: 2: exact keys parsed row by row (1 switched a whole batch to hashed strings on one null or
 #: non-hex key, and parsed upper-case hex like lower-case): sidecars of version 1 are rebuilt.
-VERSION = 2
+#: 3: the exact-key section carries each row's dedup-group hash (`ex_grp`), so a partition task
+#: reads its exact documents' groups with their keys instead of gathering them from every shard.
+VERSION = 3
 SUFFIX = ".lsh"
 _BATCH_ROWS = 16_384
 #: Bytes around a gather's rows whose mapped pages are dropped after it (fault-around maps up to
@@ -122,7 +124,8 @@ def write_sidecar(store: Store, staged: str, out: Store, path: str, cfg: DedupCo
                 fh.write(data)
                 pos += len(data)
 
-            put("groups", np.concatenate(groups) if groups else np.zeros(0, np.uint64))
+            gall = np.concatenate(groups) if groups else np.zeros(0, np.uint64)
+            put("groups", gall)
             cat = lambda xs, dt: np.concatenate(xs).astype(dt, copy=False) if xs else np.zeros(0, dt)  # noqa: E731
             (bk,), br, boff = _sorted_by_bucket([cat(band_k, np.uint64)], cat(band_r, np.uint32))
             del band_k, band_r
@@ -137,6 +140,8 @@ def write_sidecar(store: Store, staged: str, out: Store, path: str, cfg: DedupCo
                 put(f"{name}_k1", k1)
                 put(f"{name}_k2", k2)
                 put(f"{name}_row", r)
+                if name == "ex":
+                    put("ex_grp", gall[r])  # the row's dedup-group hash, in the section's order
             footer = {
                 "version": VERSION,
                 "num_perm": P,
