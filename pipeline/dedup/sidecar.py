@@ -17,6 +17,8 @@ File format (little-endian): sections back to back, then a JSON footer, then its
     band_off FINE_BUCKETS + 1 int64     band rows before each bucket
     band_key uint64, band_row uint32   band keys of non-empty signatures, sorted by (bucket, key, row)
     ex_off / ex_k1 / ex_k2 / ex_row    exact keys (key_hash; empty key and null left out), by bucket of k1
+    ex_grp   uint64                    each exact row's dedup-group hash (the exemption, read with
+                                       the keys instead of gathered from `groups` by row)
     cs_off / cs_k1 / cs_k2 / cs_row    the same for key_hash_cs (only when the shard has the column)
 The footer names each section's byte offset and records num_perm, bands, rows, the format version,
 the row count and size of the staged file it was made from: a sidecar that does not match is
