@@ -519,13 +519,8 @@ def partition_edges(plan: ClusterPlan, part: int) -> dict[str, int]:
     counts = EdgeCounts()
     try:
         cols = _load(plan, sidecars, "band", lo, hi, [("key", np.uint64), ("row", np.uint32)])
-        sink = PairSink(plan, part)
-        try:
+        with PairSink(plan, part) as sink:
             na, nb, nsim = _near_edges(cols, sigs, groups, need, cfg.exempt_same_tree, counts, sink).distinct(n)
-        except BaseException:
-            sink.abort()
-            raise
-        sink.close()
         k1, k2, grp, doc = _load(plan, sidecars, "ex", lo, hi, [("k1", np.uint64), ("k2", np.uint64), ("grp", np.uint64), ("row", np.uint32)])
         xdoc, xstarts, xlens, xgrp = _exact_groups(k1, k2, doc, grp)
         del grp
@@ -533,13 +528,8 @@ def partition_edges(plan: ClusterPlan, part: int) -> dict[str, int]:
         ea, eb, _ = _exact_edges(xdoc, xstarts, xlens, xgrp, P, cfg.exempt_same_tree, counts).arrays()  # type: ignore[arg-type]
         # an exact link reports the signatures' own estimate: computed by its verify task, whose
         # rows are read in document order (here they were random reads over every shard)
-        xsink = PairSink(plan, part, plan.exact_pairs_path(part))
-        try:
+        with PairSink(plan, part, plan.exact_pairs_path(part)) as xsink:
             xsink.add(ea, eb, np.zeros(len(ea), np.uint64))
-        except BaseException:
-            xsink.abort()
-            raise
-        xsink.close()
         del ea, eb
         if plan.has_cs:
             k1, k2, doc = _load(plan, sidecars, "cs", lo, hi, [("k1", np.uint64), ("k2", np.uint64), ("row", np.uint32)])

@@ -98,6 +98,16 @@ class PairSink:
             self.abort()
             raise
 
+    def __enter__(self) -> PairSink:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        """Commits the file when the block ends, removes it when the block raised."""
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
     def abort(self) -> None:
         with contextlib.suppress(Exception):
             self._writer.close()

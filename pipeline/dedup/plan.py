@@ -90,7 +90,10 @@ class ClusterPlan:
     has_cs: bool
     n_empty_signatures: int
     ranges: list[tuple[int, int]]  # fine buckets [lo, hi) of each partition
-    verify_count: int = 1  # pair buckets of the verify stage
+    #: pair buckets of the verify stage (`verify.py`): from the band rows like the partitions,
+    #: with a larger cap (`_VERIFY_BAND_ROWS`); each holds ~1/V of the candidate pairs, far fewer
+    #: bytes than a partition's band rows. Independent of the partitions.
+    verify_buckets: int = 1
 
     @property
     def n_docs(self) -> int:
@@ -99,13 +102,6 @@ class ClusterPlan:
     @property
     def partitions(self) -> int:
         return len(self.ranges)
-
-    @property
-    def verify_buckets(self) -> int:
-        """Pair buckets of the verify stage (`verify.py`): from the band rows like the partitions,
-        with a larger cap (`_VERIFY_BAND_ROWS`); each holds ~1/V of the candidate pairs, far fewer
-        bytes than a partition's band rows. Independent of `partitions`."""
-        return self.verify_count
 
     def part_path(self, i: int) -> str:
         """Band partition i's exact links and greedy edges."""
@@ -193,6 +189,6 @@ def plan_clusters(
         has_cs=bool(shards) and all(f["has_cs"] for f in footers),
         n_empty_signatures=n_empty,
         ranges=list(zip(cuts[:-1], cuts[1:])),
-        verify_count=max(1, verify_buckets or choose_partitions(n_band_rows, cfg.cluster_memory_mb, workers, _VERIFY_BAND_ROWS)),
+        verify_buckets=max(1, verify_buckets or choose_partitions(n_band_rows, cfg.cluster_memory_mb, workers, _VERIFY_BAND_ROWS)),
         _footers=footers,
     )

@@ -14,6 +14,10 @@ when its smallest shared band key, from the signatures, is its smallest emitted 
 when that key's bucket was small enough to be paired (a larger bucket's pairs are counted where
 its greedy pass compares them). The edges are the same pairs at the same estimated Jaccard, so
 the outputs do not change; only the comparisons (`n_comparisons`) do.
+
+The exact-key links of the bucket (`xpairs-NNNNN.arrow`, found by the partition tasks) are merged
+into the same rounds in pair order: linked whatever their signatures, they get the signatures' own
+estimate here, from the rows the candidates read anyway, and are not counted as candidates.
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ _VERIFY_PAIRS = 4_000_000
 
 @in_reused_heap
 def verify_pairs(plan: ClusterPlan, j: int) -> dict[str, int]:
-    """One verify task: pair bucket j's distinct pairs, each compared once (module doc); its near
-    edges written to work/_parts/verify-NNNNN.parquet (PART_SCHEMA, kind 0) with its counts in
+    """One verify task: pair bucket j's distinct pairs, each compared once (module doc), and its
+    exact-key links' estimates; its near edges (kind 0) and exact links (kind 1) written to
+    work/_parts/verify-NNNNN.parquet (PART_SCHEMA) with its counts in
     the file's metadata. Returns the counts and this process's peak RSS so far (MB). Memory:
     this bucket's pairs (~50 bytes each at the sort) and 64k pairs' signature rows."""
     cfg = plan.cfg
